@@ -1,0 +1,26 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ConfigModule } from '@nestjs/config';
+import { AppConfig } from './config/configuration.js';
+import { DatabaseModule } from './database/database.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { ProcessingModule } from './queue/processing.module.js';
+import { QueueModule } from './queue/queue.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
+
+@Module({})
+export class AppModule {
+  /** Wires the modules for one validated configuration (the role decides which sides run). */
+  static forConfig(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ ...config })] }),
+        MetricsModule,
+        DatabaseModule,
+        QueueModule,
+        ...(config.app.role === 'api' ? [] : [ProcessingModule]),
+        ...(config.app.role === 'worker' ? [] : [WebhooksModule]),
+      ],
+    };
+  }
+}

@@ -1,0 +1,39 @@
+import { MicroBatcher } from './micro-batcher.js';
+
+describe('MicroBatcher', () => {
+  it('flushes the first item at once and groups those that arrive during a flush', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new MicroBatcher<number, number>(
+      async (items) => {
+        batches.push(items);
+        if (batches.length === 1) await gate;
+        return items.map((i) => i * 10);
+      },
+      { maxBatch: 100, maxConcurrent: 1 },
+    );
+    const first = b.submit(1);
+    const rest = [2, 3, 4].map((i) => b.submit(i));
+    release();
+    expect(await Promise.all([first, ...rest])).toEqual([10, 20, 30, 40]);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it('caps batch size and rejects every caller of a failed batch', async () => {
+    const sizes: number[] = [];
+    const b = new MicroBatcher<number, number>(
+      async (items) => {
+        sizes.push(items.length);
+        if (items.includes(3)) throw new Error('boom');
+        return items;
+      },
+      { maxBatch: 2, maxConcurrent: 1 },
+    );
+    const results = await Promise.allSettled([1, 2, 3, 4, 5].map((i) => b.submit(i)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(2);
+    await b.onIdle();
+    expect(b.size).toBe(0);
+  });
+});

@@ -1,0 +1,78 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+
+// Any constant works; it only has to be the same for every instance of this service.
+const MIGRATION_LOCK_ID = 727_274_001;
+const RETRY_DELAY_MS = 2000;
+
+/**
+ * Connects to PostgreSQL and applies pending migrations, retrying until it succeeds.
+ * Several instances may boot at once: an advisory lock lets one migrate while the others wait.
+ */
+@Injectable()
+export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(DatabaseLifecycle.name);
+  private stopped = false;
+  private resolveReady!: () => void;
+  private readonly readyPromise = new Promise<void>((resolve) => (this.resolveReady = resolve));
+  private connecting?: Promise<void>;
+
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  onApplicationBootstrap(): void {
+    this.connecting = this.connectLoop();
+  }
+
+  get isReady(): boolean {
+    return this.dataSource.isInitialized;
+  }
+
+  /** Resolves once connected and migrated; rejects after timeoutMs. */
+  async whenReady(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`PostgreSQL not ready after ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.readyPromise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async connectLoop(): Promise<void> {
+    for (let attempt = 1; !this.stopped; attempt++) {
+      try {
+        if (!this.dataSource.isInitialized) await this.dataSource.initialize();
+        await this.migrate();
+        this.logger.log('PostgreSQL connected, migrations applied');
+        this.resolveReady();
+        return;
+      } catch (err) {
+        if (attempt === 1 || attempt % 15 === 0) {
+          this.logger.warn(`PostgreSQL not available yet (attempt ${attempt}): ${(err as Error).message}`);
+        }
+        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS).unref());
+      }
+    }
+  }
+
+  private async migrate(): Promise<void> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+      for (const m of applied) this.logger.log(`Applied migration ${m.name}`);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+      await runner.release();
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    // TypeOrmModule closes the pool itself; only the retry loop is ours to stop.
+    await this.connecting?.catch(() => undefined);
+  }
+}

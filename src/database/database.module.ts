@@ -1,0 +1,26 @@
+import { Global, Module } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../config/configuration.js';
+import { dataSourceOptions } from './data-source.js';
+import { DatabaseLifecycle } from './database.lifecycle.js';
+
+@Global()
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => ({
+        ...dataSourceOptions(config.get('database', { infer: true }).url),
+        // Connected by DatabaseLifecycle, in the background: the process must boot and answer its
+        // probes (and 503 deliveries) while PostgreSQL is down, not crash-loop.
+        manualInitialization: true,
+      }),
+      dataSourceFactory: async (options) => new DataSource(options!),
+    }),
+  ],
+  providers: [DatabaseLifecycle],
+  exports: [DatabaseLifecycle],
+})
+export class DatabaseModule {}

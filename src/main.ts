@@ -1,0 +1,25 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { Logger } from '@nestjs/common';
+import { createApp } from './app.setup.js';
+import { ConfigError, loadConfig } from './config/configuration.js';
+
+async function bootstrap(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      // One line an operator can act on, not a stack trace.
+      console.error(`Refusing to start: ${err.message}`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const app = await createApp(config);
+  await app.listen(config.app.port, '0.0.0.0');
+  new Logger('Bootstrap').log(`Listening on port ${config.app.port} (role: ${config.app.role})`);
+}
+
+void bootstrap();

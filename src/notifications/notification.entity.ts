@@ -1,0 +1,35 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+
+export type NotificationStatus = 'pending' | 'sending' | 'sent' | 'skipped' | 'failed';
+
+/** One row per (kind, session): the record that makes a retried or replayed job never post twice. */
+@Entity({ name: 'notifications' })
+@Unique('uq_notifications_kind_session_id', ['kind', 'sessionId'])
+export class Notification {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ type: 'text' })
+  kind!: string;
+
+  @Column({ name: 'session_id', type: 'text' })
+  sessionId!: string;
+
+  @Column({ type: 'text' })
+  status!: NotificationStatus;
+
+  @Column({ type: 'integer', default: 0 })
+  attempts!: number;
+
+  @Column({ name: 'last_error', type: 'text', nullable: true })
+  lastError!: string | null;
+
+  @Column({ name: 'sent_at', type: 'timestamptz', nullable: true })
+  sentAt!: Date | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+}

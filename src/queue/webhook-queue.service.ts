@@ -1,0 +1,48 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { PROCESS_EVENT_JOB, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
+
+const ENQUEUE_TIMEOUT_MS = 3000;
+
+export class QueueUnavailableError extends Error {
+  override name = 'QueueUnavailableError';
+}
+
+/** The only way into the webhooks queue: ingest, the stale-row sweeper and admin replays use it. */
+@Injectable()
+export class WebhookQueueService {
+  constructor(@InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<ProcessEventJobData>) {}
+
+  /**
+   * Adds one job per event, with the inbox row id as jobId: adding an event whose job still exists
+   * is a no-op, so callers may enqueue as often as they like. `jobIdSuffix` makes a fresh job (replay).
+   * Rejects with QueueUnavailableError when the backend does not take the jobs in time.
+   */
+  async enqueue(items: ProcessEventJobData[], jobIdSuffix?: string): Promise<void> {
+    if (items.length === 0) return;
+    const jobs = items.map((data) => ({
+      name: PROCESS_EVENT_JOB,
+      data,
+      opts: { jobId: jobIdSuffix ? `${data.eventId}-${jobIdSuffix}` : data.eventId },
+    }));
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.queue.addBulk(jobs),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new QueueUnavailableError(`queue did not accept jobs within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      if (err instanceof QueueUnavailableError) throw err;
+      throw new QueueUnavailableError(`queue unavailable: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  get rawQueue(): Queue<ProcessEventJobData> {
+    return this.queue;
+  }
+}

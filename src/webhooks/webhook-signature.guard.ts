@@ -1,0 +1,39 @@
+import { CanActivate, ExecutionContext, Injectable, Logger, UnauthorizedException, UnsupportedMediaTypeException } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import type { FastifyRequest } from 'fastify';
+import { AppConfig } from '../config/configuration.js';
+import { SignatureScheme } from './webhook-event.entity.js';
+import { verifyWebhookSignature } from './webhook-signature.js';
+
+export type WebhookRequest = FastifyRequest & { rawBody?: Buffer; signatureScheme?: SignatureScheme };
+
+/** Lets a delivery through only when its raw bytes carry a valid signature (either scheme). */
+@Injectable()
+export class WebhookSignatureGuard implements CanActivate {
+  private readonly logger = new Logger(WebhookSignatureGuard.name);
+  private readonly webhook: AppConfig['webhook'];
+
+  constructor(config: ConfigService<AppConfig, true>) {
+    this.webhook = config.get('webhook', { infer: true });
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    const req = context.switchToHttp().getRequest<WebhookRequest>();
+    if (!Buffer.isBuffer(req.rawBody)) {
+      // Only JSON bodies keep their raw bytes; anything else cannot be a platform delivery.
+      throw new UnsupportedMediaTypeException('Content-Type must be application/json');
+    }
+    const check = verifyWebhookSignature({
+      rawBody: req.rawBody,
+      headers: req.headers,
+      secrets: this.webhook.secrets,
+      toleranceSeconds: this.webhook.toleranceSeconds,
+    });
+    if (!check.ok) {
+      this.logger.debug(`rejected delivery: ${check.reason}`);
+      throw new UnauthorizedException(`invalid webhook signature: ${check.reason}`);
+    }
+    req.signatureScheme = check.scheme;
+    return true;
+  }
+}

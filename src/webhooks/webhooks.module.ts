@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { InboxModule } from './inbox.module.js';
+import { WebhookIngestService } from './webhook-ingest.service.js';
+import { WebhookSignatureGuard } from './webhook-signature.guard.js';
+import { WebhookMetrics, webhookMetricProviders } from './webhook.metrics.js';
+import { WebhooksController } from './webhooks.controller.js';
+
+/** The front door: POST /webhooks/ai-interview. Loaded for APP_ROLE=api and all. */
+@Module({
+  imports: [InboxModule],
+  controllers: [WebhooksController],
+  providers: [WebhookIngestService, WebhookSignatureGuard, WebhookMetrics, ...webhookMetricProviders],
+  exports: [WebhookMetrics],
+})
+export class WebhooksModule {}

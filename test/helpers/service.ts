@@ -1,0 +1,191 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { signDelivery } from '../../src/webhooks/webhook-signature.js';
+
+export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const TEST_SECRET = 'test-secret';
+export const MAIN_JS = join(process.cwd(), 'dist', 'main.js');
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  query<T = Record<string, any>>(sql: string, params?: unknown[]): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
+/** A fresh database per test file, so runs never see each other. */
+export async function createTestDatabase(adminUrl = PG_ADMIN_URL): Promise<TestDatabase> {
+  const name = `wh_test_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  const admin = new Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const client = new Client({ connectionString: url.toString() });
+  await client.connect();
+  return {
+    name,
+    url: url.toString(),
+    query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+    drop: async () => {
+      await client.end().catch(() => undefined);
+      const a = new Client({ connectionString: adminUrl });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A port nothing listens on, for "dependency down" cases. */
+export const closedPort = freePort;
+
+export interface RunningService {
+  baseUrl: string;
+  port: number;
+  env: Record<string, string>;
+  process: ChildProcess;
+  /** Everything the service printed so far (stdout and stderr). */
+  output(): string;
+  /** SIGTERM and wait for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** Wait until the database migrations are applied (default: when DATABASE_URL is set). */
+  waitForMigrations?: boolean;
+  timeoutMs?: number;
+}
+
+/**
+ * Starts the built service (`node dist/main.js`) as production runs it, with test defaults under
+ * the given environment, and waits until it answers HTTP.
+ */
+export async function startService(env: Record<string, string | undefined>, opts: StartOptions = {}): Promise<RunningService> {
+  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run "npm run build" first (npm test does)`);
+  const port = Number(env.PORT ?? (await freePort()));
+  const fullEnv: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    REDIS_URL: TEST_REDIS_URL,
+    WEBHOOK_SECRET: TEST_SECRET,
+    // Each service gets its own queue namespace in the shared Redis.
+    QUEUE_PREFIX: `test-${randomBytes(4).toString('hex')}`,
+    JOB_BACKOFF_MS: '100',
+    ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)),
+    PORT: String(port),
+  } as Record<string, string>;
+  const child = spawn(process.execPath, [MAIN_JS], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  let dead = false;
+  void exited.then(() => (dead = true));
+  for (;;) {
+    if (dead) throw new Error(`service exited during startup:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`service did not start in time:\n${out}`);
+    }
+    try {
+      await fetch(`${baseUrl}/__ping`);
+      break;
+    } catch {
+      await sleep(100);
+    }
+  }
+  if (opts.waitForMigrations ?? fullEnv.DATABASE_URL !== undefined) {
+    const client = new Client({ connectionString: fullEnv.DATABASE_URL });
+    await client.connect();
+    try {
+      await waitFor(async () => (await client.query(`SELECT to_regclass('public.notifications') IS NOT NULL AS ok`)).rows[0].ok, deadline - Date.now());
+    } finally {
+      await client.end();
+    }
+  }
+  return {
+    baseUrl,
+    port,
+    env: fullEnv,
+    process: child,
+    output: () => out,
+    exited,
+    stop: async (signal = 'SIGTERM', timeoutMs = 30_000) => {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+export interface Delivered {
+  status: number;
+  body: any;
+}
+
+/** Posts a body signed as the platform would (headers may override or drop the signature). */
+export async function deliver(
+  baseUrl: string,
+  body: unknown,
+  opts: { secret?: string; scheme?: 'signature' | 'timestamped'; headers?: Record<string, string>; raw?: string; timestamp?: number } = {},
+): Promise<Delivered> {
+  const raw = opts.raw ?? JSON.stringify(body);
+  const signature = signDelivery(raw, opts.secret ?? TEST_SECRET, opts.scheme ?? 'signature', opts.timestamp);
+  const res = await fetch(`${baseUrl}/webhooks/ai-interview`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...signature, ...opts.headers },
+    body: raw,
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AppConfig } from './config/configuration.js';
 import { DatabaseModule } from './database/database.module.js';
+import { EmbeddedModule } from './embedded/embedded.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProcessingModule } from './queue/processing.module.js';
 import { QueueModule } from './queue/queue.module.js';
@@ -14,6 +15,8 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
+        // First, so that the embedded database (if any) is the last thing stopped at shutdown.
+        EmbeddedModule.forConfig(config),
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ ...config })] }),
         MetricsModule,
         DatabaseModule,

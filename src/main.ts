@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
 import { createApp } from './app.setup.js';
 import { ConfigError, loadConfig } from './config/configuration.js';
+import { prepareLocalMode } from './embedded/local-mode.js';
 
 async function bootstrap(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -17,6 +18,8 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
+  // Outside production: generated webhook secret and embedded PostgreSQL when those are unset.
+  await prepareLocalMode(config);
   const app = await createApp(config);
   await app.listen(config.app.port, '0.0.0.0');
   new Logger('Bootstrap').log(`Listening on port ${config.app.port} (role: ${config.app.role})`);

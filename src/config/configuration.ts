@@ -27,7 +27,9 @@ export const envSchema = z.object({
 
   DATABASE_URL: optionalString,
   REDIS_URL: optionalString,
+  QUEUE_BACKEND: z.enum(['redis', 'postgres']).optional(),
   QUEUE_PREFIX: z.string().default('bull'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
 
   WEBHOOK_SECRET: list,
   WEBHOOK_TOLERANCE_SECONDS: intFrom(300),
@@ -38,24 +40,35 @@ export const envSchema = z.object({
   TRANSCRIPT_ALLOWED_HOSTS: list,
 
   SLACK_WEBHOOK_URL: optionalString.pipe(z.url().optional()),
+  SLACK_TIMEOUT_MS: intFrom(10_000, 1),
 
   JOB_ATTEMPTS: intFrom(5, 1),
   JOB_BACKOFF_MS: intFrom(1000),
   WORKER_CONCURRENCY: intFrom(32, 1),
+  WORKER_LOCK_DURATION_MS: intFrom(30_000, 1000),
+  WORKER_STALLED_INTERVAL_MS: intFrom(30_000, 100),
+  SWEEP_INTERVAL_MS: intFrom(30_000, 100),
+  SWEEP_STALE_AFTER_MS: intFrom(60_000, 0),
+  SWEEP_STUCK_AFTER_MS: intFrom(600_000, 0),
 
   ADMIN_TOKEN: optionalString,
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000),
 });
 
 export type Env = z.infer<typeof envSchema>;
+export type QueueBackend = 'redis' | 'postgres';
 
 export interface AppConfig {
-  app: { env: string; production: boolean; port: number; logLevel: Env['LOG_LEVEL']; role: Env['APP_ROLE']; shutdownTimeoutMs: number };
-  database: { url: string };
-  queue: { redisUrl: string; prefix: string; attempts: number; backoffMs: number; concurrency: number };
+  app: { env: string; production: boolean; port: number; logLevel: Env['LOG_LEVEL']; role: Env['APP_ROLE']; shutdownTimeoutMs: number; dataDir: string };
+  /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
+  database: { url: string; embedded: boolean };
+  queue: { backend: QueueBackend; redisUrl?: string; prefix: string; attempts: number; backoffMs: number; concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
+  /** The stale-row sweeper (worker role): see src/queue/stale-events.sweeper.ts. */
+  sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number };
+  /** `secrets` is empty only outside production when WEBHOOK_SECRET is unset: src/embedded generates one under DATA_DIR. */
   webhook: { secrets: string[]; toleranceSeconds: number; maxBodyBytes: number };
   transcript: { timeoutMs: number; maxBytes: number; allowedHosts: string[] };
-  slack: { webhookUrl?: string };
+  slack: { webhookUrl?: string; timeoutMs: number };
   admin: { token?: string };
 }
 
@@ -71,12 +84,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }
   const e = parsed.data;
-  if (e.WEBHOOK_SECRET.length === 0) {
+  const production = e.NODE_ENV === 'production';
+  // Outside production both may be left unset: the embedded mode (src/embedded) generates a secret
+  // and runs PGlite under DATA_DIR. In production a missing one stops the boot.
+  if (e.WEBHOOK_SECRET.length === 0 && production) {
     throw new ConfigError('WEBHOOK_SECRET is required: set it to the signing secret configured on the InterviewRelay platform (comma-separate several to rotate)');
   }
-  if (!e.DATABASE_URL) {
-    throw new ConfigError('DATABASE_URL is required, e.g. postgres://postgres@127.0.0.1:5432/postgres');
+  if (!e.DATABASE_URL && production) {
+    throw new ConfigError('DATABASE_URL is required in production, e.g. postgres://user:password@db:5432/webhooks');
   }
+  const embedded = !e.DATABASE_URL;
+  if (e.QUEUE_BACKEND === 'redis' && !e.REDIS_URL) {
+    throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379');
+  }
+  // The embedded mode has no Redis to talk to unless asked for explicitly.
+  const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (e.REDIS_URL && !embedded ? 'redis' : 'postgres');
   return {
     app: {
       env: e.NODE_ENV,
@@ -85,15 +107,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       logLevel: e.LOG_LEVEL,
       role: e.APP_ROLE,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+      dataDir: e.DATA_DIR,
     },
-    database: { url: e.DATABASE_URL },
+    database: { url: e.DATABASE_URL ?? '', embedded },
     queue: {
-      redisUrl: e.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      backend: queueBackend,
+      redisUrl: e.REDIS_URL,
       prefix: e.QUEUE_PREFIX,
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
       concurrency: e.WORKER_CONCURRENCY,
+      lockDurationMs: e.WORKER_LOCK_DURATION_MS,
+      stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
     },
+    sweeper: { intervalMs: e.SWEEP_INTERVAL_MS, staleAfterMs: e.SWEEP_STALE_AFTER_MS, stuckAfterMs: e.SWEEP_STUCK_AFTER_MS },
     webhook: {
       secrets: e.WEBHOOK_SECRET,
       toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,
@@ -102,9 +129,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     transcript: {
       timeoutMs: e.TRANSCRIPT_TIMEOUT_MS,
       maxBytes: e.TRANSCRIPT_MAX_BYTES,
-      allowedHosts: e.TRANSCRIPT_ALLOWED_HOSTS.map((h) => h.toLowerCase()),
+      // The embedded mode serves sample transcripts itself (GET /dev/transcripts/:id), so by default
+      // it may fetch from its own loopback port, and nothing else. Elsewhere the default stays strict.
+      allowedHosts: (e.TRANSCRIPT_ALLOWED_HOSTS.length === 0 && embedded ? [`127.0.0.1:${e.PORT}`, `localhost:${e.PORT}`] : e.TRANSCRIPT_ALLOWED_HOSTS).map((h) =>
+        h.toLowerCase(),
+      ),
     },
-    slack: { webhookUrl: e.SLACK_WEBHOOK_URL },
+    slack: { webhookUrl: e.SLACK_WEBHOOK_URL, timeoutMs: e.SLACK_TIMEOUT_MS },
     admin: { token: e.ADMIN_TOKEN },
   };
 }

@@ -2,8 +2,8 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/configuration.js';
-import { WEBHOOKS_QUEUE, webhookJobOptions } from './queue.constants.js';
-import { redisConnection } from './redis-options.js';
+import { queueConnection, queueRootOptions } from './queue-backend.js';
+import { WEBHOOKS_QUEUE } from './queue.constants.js';
 import { WebhookQueueService } from './webhook-queue.service.js';
 
 /** The queue connection and the producer side; the processor lives in ProcessingModule (worker role). */
@@ -12,22 +12,16 @@ import { WebhookQueueService } from './webhook-queue.service.js';
   imports: [
     BullModule.forRootAsync({
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => {
-        const queue = config.get('queue', { infer: true });
-        return {
-          connection: redisConnection(queue.redisUrl),
-          prefix: queue.prefix,
-          defaultJobOptions: webhookJobOptions(queue.attempts, queue.backoffMs),
-        };
-      },
+      // Also selects the backend (QUEUE_BACKEND: Redis, or BullMQ's PostgreSQL backend) process-wide.
+      useFactory: (config: ConfigService<AppConfig, true>) => queueRootOptions(configOf(config)) as never,
     }),
     BullModule.registerQueueAsync({
       name: WEBHOOKS_QUEUE,
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => ({
-        // A producer must fail fast while Redis is down (the delivery gets a 503 and is retried by
-        // the platform) instead of buffering commands in memory behind an acknowledged request.
-        connection: redisConnection(config.get('queue', { infer: true }).redisUrl, { enableOfflineQueue: false }),
+        // A producer must fail fast while the backend is down (the delivery gets a 503 and is retried
+        // by the platform) instead of buffering commands in memory behind an acknowledged request.
+        connection: queueConnection(configOf(config), true) as never,
       }),
     }),
   ],
@@ -35,3 +29,10 @@ import { WebhookQueueService } from './webhook-queue.service.js';
   exports: [WebhookQueueService, BullModule],
 })
 export class QueueModule {}
+
+function configOf(config: ConfigService<AppConfig, true>): AppConfig {
+  return {
+    database: config.get('database', { infer: true }),
+    queue: config.get('queue', { infer: true }),
+  } as AppConfig;
+}

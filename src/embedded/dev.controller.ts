@@ -1,0 +1,42 @@
+import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+
+/**
+ * Routes for trying the service on one machine, registered only in the embedded mode:
+ * a sample transcript host (the example `interview.completed` payload points here) and a read-only
+ * view of what became of a session, which `npm run send` prints.
+ */
+@ApiExcludeController()
+@Controller('dev')
+export class DevController {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  @Get('transcripts/:sessionId')
+  transcript(@Param('sessionId') sessionId: string): object {
+    if (sessionId === 'missing') throw new NotFoundException('no such transcript');
+    return {
+      session_id: sessionId,
+      language: 'en',
+      turns: [
+        { speaker: 'interviewer', at: 0, text: 'Thanks for joining. Tell me about a project you are proud of.' },
+        { speaker: 'candidate', at: 4.2, text: 'I rebuilt our webhook intake so that no delivery was ever lost.' },
+        { speaker: 'interviewer', at: 11.8, text: 'How did you know nothing was lost?' },
+        { speaker: 'candidate', at: 14.1, text: 'Every delivery was recorded before we answered, and we counted them end to end.' },
+      ],
+    };
+  }
+
+  @Get('sessions/:sessionId')
+  async session(@Param('sessionId') sessionId: string): Promise<object> {
+    const q = (sql: string) => this.dataSource.query(sql, [sessionId]) as Promise<Array<Record<string, unknown>>>;
+    const [events, interviews, feedback, notifications] = await Promise.all([
+      q(`SELECT id, event, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE session_id = $1 ORDER BY received_at`),
+      q(`SELECT session_id, participant_email, duration_minutes, completed_at, transcript FROM interviews WHERE session_id = $1`),
+      q(`SELECT session_id, rating, comment, submitted_at FROM feedback WHERE session_id = $1`),
+      q(`SELECT kind, status, attempts, last_error, sent_at FROM notifications WHERE session_id = $1`),
+    ]);
+    return { session_id: sessionId, events, interview: interviews[0] ?? null, feedback: feedback[0] ?? null, notifications };
+  }
+}

@@ -1,0 +1,92 @@
+import { PGlite } from '@electric-sql/pglite';
+import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export interface EmbeddedDatabase {
+  /** A `postgres://` URL for the ordinary `pg` driver (TypeORM and BullMQ). */
+  url: string;
+  /** Where PGlite keeps its files. */
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+// Every client shares PGlite's single Postgres session, so the pool sizes of TypeORM (20) and of
+// each BullMQ queue and worker (10 each, plus a LISTEN client) all have to fit under this.
+const MAX_CONNECTIONS = 200;
+
+/**
+ * Starts PGlite (PostgreSQL compiled to WebAssembly, in this process) on `<dataDir>/pglite` and
+ * serves it on a private loopback port, so TypeORM and BullMQ connect through the ordinary `pg`
+ * driver as they would to a PostgreSQL server.
+ */
+export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
+  const pgDataDir = resolve(dataDir, 'pglite');
+  mkdirSync(pgDataDir, { recursive: true });
+  const releaseLock = lockDataDir(resolve(dataDir));
+
+  let db: PGlite | undefined;
+  try {
+    db = await PGlite.create({ dataDir: pgDataDir, extensions: { pgcrypto } });
+    // TypeORM runs CREATE EXTENSION for its uuid columns (pgcrypto); load it here so that succeeds.
+    await db.exec('CREATE EXTENSION IF NOT EXISTS pgcrypto');
+    // All connections share one session and PGlite ignores startup options such as
+    // `-c search_path=bullmq`, so the search path is set once, before anyone connects: our tables
+    // stay in `public` (first, so TypeORM's current_schema() is public) and BullMQ's functions and
+    // tables, which it calls by unqualified name, resolve in schema `bullmq`.
+    await db.exec('SET search_path TO public, bullmq');
+
+    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: MAX_CONNECTIONS });
+    await server.start();
+    const [host, port] = server.getServerConn().split(':');
+    const pglite = db;
+    return {
+      url: `postgres://postgres@${host}:${port}/postgres`,
+      dataDir: pgDataDir,
+      stop: async () => {
+        await server.stop().catch(() => undefined);
+        await pglite.close().catch(() => undefined);
+        releaseLock();
+      },
+    };
+  } catch (err) {
+    await db?.close().catch(() => undefined);
+    releaseLock();
+    throw err;
+  }
+}
+
+/**
+ * PGlite's files must not be opened by two processes at once (both would write the same pages):
+ * a second `npm start` on the same DATA_DIR stops with a clear message instead.
+ */
+function lockDataDir(dir: string): () => void {
+  const lockFile = join(dir, 'pglite.pid');
+  try {
+    const pid = Number(readFileSync(lockFile, 'utf8').trim());
+    if (pid && pid !== process.pid && isAlive(pid)) {
+      throw new EmbeddedDatabaseLockedError(
+        `the embedded database in ${dir} is in use by process ${pid}; stop it, or set DATA_DIR to another directory`,
+      );
+    }
+  } catch (err) {
+    if (err instanceof EmbeddedDatabaseLockedError) throw err;
+    // No lock file, or an unreadable one: take it.
+  }
+  writeFileSync(lockFile, String(process.pid));
+  return () => rmSync(lockFile, { force: true });
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class EmbeddedDatabaseLockedError extends Error {
+  override name = 'EmbeddedDatabaseLockedError';
+}

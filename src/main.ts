@@ -10,6 +10,8 @@ async function bootstrap(): Promise<void> {
   let config;
   try {
     config = loadConfig(process.env);
+    // Outside production: generated webhook secret and embedded PostgreSQL when those are unset.
+    await prepareLocalMode(config);
   } catch (err) {
     if (err instanceof ConfigError) {
       // One line an operator can act on, not a stack trace.
@@ -18,8 +20,6 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  // Outside production: generated webhook secret and embedded PostgreSQL when those are unset.
-  await prepareLocalMode(config);
   const app = await createApp(config);
   await app.listen(config.app.port, '0.0.0.0');
   new Logger('Bootstrap').log(`Listening on port ${config.app.port} (role: ${config.app.role})`);

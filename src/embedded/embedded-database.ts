@@ -3,6 +3,7 @@ import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ConfigError } from '../config/configuration.js';
 
 export interface EmbeddedDatabase {
   /** A `postgres://` URL for the ordinary `pg` driver (TypeORM and BullMQ). */
@@ -66,12 +67,12 @@ function lockDataDir(dir: string): () => void {
   try {
     const pid = Number(readFileSync(lockFile, 'utf8').trim());
     if (pid && pid !== process.pid && isAlive(pid)) {
-      throw new EmbeddedDatabaseLockedError(
+      throw new ConfigError(
         `the embedded database in ${dir} is in use by process ${pid}; stop it, or set DATA_DIR to another directory`,
       );
     }
   } catch (err) {
-    if (err instanceof EmbeddedDatabaseLockedError) throw err;
+    if (err instanceof ConfigError) throw err;
     // No lock file, or an unreadable one: take it.
   }
   writeFileSync(lockFile, String(process.pid));
@@ -85,8 +86,4 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-}
-
-export class EmbeddedDatabaseLockedError extends Error {
-  override name = 'EmbeddedDatabaseLockedError';
 }

@@ -3,6 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { AppConfig } from './config/configuration.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EmbeddedModule } from './embedded/embedded.module.js';
+import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProcessingModule } from './queue/processing.module.js';
 import { QueueModule } from './queue/queue.module.js';
@@ -21,6 +22,7 @@ export class AppModule {
         MetricsModule,
         DatabaseModule,
         QueueModule,
+        HealthModule,
         ...(config.app.role === 'api' ? [] : [ProcessingModule]),
         ...(config.app.role === 'worker' ? [] : [WebhooksModule]),
       ],

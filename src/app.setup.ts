@@ -1,30 +1,98 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module.js';
+import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { AppConfig } from './config/configuration.js';
+import { LifecycleService } from './health/lifecycle.service.js';
+import { installJobLogContext } from './logging/job-log-context.js';
+import { runWithLogContext } from './logging/log-context.js';
+import { createLogger } from './logging/logger.js';
+import { PinoLoggerService } from './logging/pino-logger.service.js';
 import { WEBHOOK_PATH } from './webhooks/webhooks.controller.js';
 import { IngestMarks, statusFromResponse, WebhookMetrics } from './webhooks/webhook.metrics.js';
+
+/** Probes and scrapes: answered during shutdown and left out of the request log. */
+export function isProbePath(url: string): boolean {
+  return url === '/metrics' || url.startsWith('/metrics?') || url.startsWith('/health/');
+}
 
 /**
  * Builds the application for a validated configuration: used by main.ts and by the e2e tests,
  * so tests run exactly what production runs.
  */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
+  const logger = await createLogger({
+    level: config.app.logLevel,
+    // Readable lines for a person at a terminal; JSON for everything else (containers, CI).
+    pretty: process.stdout.isTTY === true,
+    base: { service: 'interview-webhooks', role: config.app.role },
+  });
+  installJobLogContext();
+
   const adapter = new FastifyAdapter({
     bodyLimit: config.webhook.maxBodyBytes,
     // Honour a request id set by a proxy; otherwise make one. It travels with the event into its job.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    loggerInstance: logger,
+    logController: new RequestLogController({ requestIdLogLabel: 'requestId' }),
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {
     rawBody: true,
-    bufferLogs: true,
+    logger: new PinoLoggerService(logger),
   });
-  app.enableShutdownHooks();
+  // process.exit(0) once the hooks have run, rather than re-raising the signal (exit code 143).
+  app.enableShutdownHooks([], { useProcessExit: true });
+  app.useGlobalFilters(new AllExceptionsFilter());
 
+  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  registerRequestHooks(fastify, app.get(LifecycleService));
   if (config.app.role !== 'worker') registerIngestMetricsHook(app);
   return app;
+}
+
+/**
+ * One `info` line per answered request (method, url, status, time, request id); none for probes
+ * and scrapes. Fastify's "incoming request" line is demoted to debug.
+ */
+class RequestLogController extends LogController {
+  override isLogDisabled(req: FastifyRequest): boolean {
+    return isProbePath(req.url);
+  }
+
+  override incomingRequest(request: FastifyRequest): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.debug({ req: request }, 'incoming request');
+  }
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    const fields = { method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 };
+    if (error) reply.log.error({ ...fields, err: error }, 'request errored');
+    else reply.log.info(fields, 'request completed');
+  }
+}
+
+function registerRequestHooks(fastify: FastifyInstance, lifecycle: LifecycleService): void {
+  fastify.addHook('onRequest', (req, reply, done) => {
+    void reply.header('x-request-id', req.id);
+    // Once shutdown has begun, only probes and scrapes are served: deliveries get 503 (the platform
+    // retries them) and the connection is closed so the client reconnects elsewhere.
+    if (lifecycle.shuttingDown && !isProbePath(req.url)) {
+      void reply
+        .code(503)
+        .header('connection', 'close')
+        .header('retry-after', '5')
+        .send({ statusCode: 503, error: 'Service Unavailable', message: 'shutting down; retry later' });
+      return;
+    }
+    done();
+  });
+  // After the body is read, so that guards, controllers and services run inside this context and
+  // Nest's Logger lines carry the request id.
+  fastify.addHook('preHandler', (req, _reply, done) => runWithLogContext({ requestId: String(req.id) }, done));
 }
 
 function registerIngestMetricsHook(app: NestFastifyApplication): void {

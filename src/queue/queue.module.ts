@@ -4,6 +4,7 @@ import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/configuration.js';
 import { queueConnection, queueRootOptions } from './queue-backend.js';
 import { WEBHOOKS_QUEUE } from './queue.constants.js';
+import { QueueHealthIndicator } from './queue.health.js';
 import { WebhookQueueService } from './webhook-queue.service.js';
 
 /** The queue connection and the producer side; the processor lives in ProcessingModule (worker role). */
@@ -25,8 +26,8 @@ import { WebhookQueueService } from './webhook-queue.service.js';
       }),
     }),
   ],
-  providers: [WebhookQueueService],
-  exports: [WebhookQueueService, BullModule],
+  providers: [WebhookQueueService, QueueHealthIndicator],
+  exports: [WebhookQueueService, QueueHealthIndicator, BullModule],
 })
 export class QueueModule {}
 

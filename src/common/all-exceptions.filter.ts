@@ -1,0 +1,62 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * The one exception filter. HttpExceptions keep their status and body (a 400 names the bad field,
+ * terminus's 503 carries its JSON); errors with a 4xx `statusCode` (Fastify's own: body too large,
+ * bad JSON) keep theirs. Anything else is a 500 whose body says nothing about internals and gives
+ * the request id to quote; the details go to the log under that id.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ExceptionsHandler');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const http = host.switchToHttp();
+    const req = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
+    const requestId = String(req.id);
+
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+        this.logger.error({ err: exception, requestId, url: req.url }, 'request failed');
+      }
+      void reply.status(status).send(typeof body === 'string' ? { statusCode: status, message: body } : body);
+      return;
+    }
+
+    const status = clientErrorStatus(exception);
+    if (status !== undefined) {
+      const message = (exception as Error).message;
+      void reply.status(status).send({ statusCode: status, error: httpReason(status), message });
+      return;
+    }
+
+    this.logger.error({ err: exception, requestId, url: req.url }, 'unhandled error');
+    void reply.status(500).send({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: `Internal server error; quote request id ${requestId} when reporting it`,
+      requestId,
+    });
+  }
+}
+
+function clientErrorStatus(exception: unknown): number | undefined {
+  const code = (exception as { statusCode?: unknown } | null)?.statusCode;
+  return typeof code === 'number' && code >= 400 && code < 500 ? code : undefined;
+}
+
+function httpReason(status: number): string {
+  const name = HttpStatus[status];
+  return typeof name === 'string'
+    ? name
+        .toLowerCase()
+        .split('_')
+        .map((w) => w[0].toUpperCase() + w.slice(1))
+        .join(' ')
+    : 'Error';
+}

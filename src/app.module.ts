@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AdminModule } from './admin/admin.module.js';
 import { AppConfig } from './config/configuration.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EmbeddedModule } from './embedded/embedded.module.js';
@@ -25,6 +26,8 @@ export class AppModule {
         HealthModule,
         ...(config.app.role === 'api' ? [] : [ProcessingModule]),
         ...(config.app.role === 'worker' ? [] : [WebhooksModule]),
+        // Without ADMIN_TOKEN the admin routes do not exist (404), rather than exist unprotected.
+        ...(config.admin.token && config.app.role !== 'worker' ? [AdminModule] : []),
       ],
     };
   }

@@ -24,4 +24,20 @@ export class PermanentFailure extends Error {
   override name = 'PermanentFailure';
 }
 
+/**
+ * A transient failure that says when to try again (Slack's 429 Retry-After, another worker holding
+ * the notification). The processor delays the job by at least `retryAfterMs` without spending one
+ * of its JOB_ATTEMPTS; such deferrals are bounded separately (MAX_DEFERRALS in the processor).
+ */
+export class RetryLaterError extends Error {
+  override name = 'RetryLaterError';
+
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
 export const EVENT_HANDLERS = Symbol('EVENT_HANDLERS');

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
 import { NormalisedEvent } from './webhook-payload.js';
 import { SignatureScheme, WebhookEvent, WebhookEventStatus } from './webhook-event.entity.js';
 
@@ -100,25 +100,174 @@ export class WebhookEventsService {
     await this.repo.update({ id }, { lastError: error.slice(0, 2000), updatedAt: () => 'now()' });
   }
 
-  /** Rows stuck in 'received' (a crash between commit and enqueue): candidates for re-enqueueing. */
-  findStaleReceived(olderThanSeconds: number, limit: number): Promise<Array<Pick<WebhookEvent, 'id' | 'event' | 'requestId'>>> {
-    return this.repo
-      .createQueryBuilder('e')
-      .select(['e.id', 'e.event', 'e.requestId'])
-      .where(`e.status = 'received' AND e.received_at < now() - make_interval(secs => :secs)`, { secs: olderThanSeconds })
-      .orderBy('e.received_at', 'ASC')
-      .limit(limit)
-      .getMany();
+  // ---------------------------------------------------------------------------------------------
+  // Recovery and replay. A row that goes back through processing gets a fresh job id, because the
+  // finished job under its old id may still sit in the queue (an add with that id is a no-op).
+  // The id is derived from the row: `${id}` while the row was never reopened (updated_at still
+  // equals received_at), `${id}-r<updated_at in µs>` after a reopen. Replay and the sweeper compute
+  // the same id for the same reopen, so racing enqueues collapse into one job.
+
+  /** Rows left in 'received' for longer than `olderThanMs` (a crash between commit and enqueue, a lost job). */
+  async findStaleReceived(olderThanMs: number, limit: number): Promise<RequeueCandidate[]> {
+    const rows: RawCandidate[] = await this.dataSource.query(
+      `SELECT id, event, request_id, ${JOB_SUFFIX} FROM webhook_events
+       WHERE status = 'received' AND updated_at < now() - make_interval(secs => $1)
+       ORDER BY received_at ASC LIMIT $2`,
+      [olderThanMs / 1000, limit],
+    );
+    return rows.map(toCandidate);
   }
 
-  /** Puts a failed or ignored row back to 'received' so it can go through processing again. */
-  async reopen(id: string): Promise<boolean> {
-    const result = await this.repo.update(
-      { id, status: In(['failed', 'ignored']) as unknown as WebhookEventStatus },
-      { status: 'received', lastError: null, processedAt: null, attempts: 0, updatedAt: () => 'now()' },
+  /**
+   * Gives a stale 'received' row whose job already finished a new job id (by touching updated_at).
+   * Null when the row moved on meanwhile or another sweeper touched it first.
+   */
+  async touchStaleReceived(id: string, olderThanMs: number): Promise<RequeueCandidate | null> {
+    const [rows]: [RawCandidate[], number] = await this.dataSource.query(
+      `UPDATE webhook_events SET updated_at = now()
+       WHERE id = $1 AND status = 'received' AND updated_at < now() - make_interval(secs => $2)
+       RETURNING id, event, request_id, ${JOB_SUFFIX}`,
+      [id, olderThanMs / 1000],
     );
-    return (result.affected ?? 0) > 0;
+    return rows.length > 0 ? toCandidate(rows[0]) : null;
   }
+
+  /**
+   * Rows in 'processing' with no activity for `olderThanMs`: their job died without recording an
+   * outcome (retries spent while PostgreSQL was down, a job stalled too often). Puts them back to
+   * 'received' and returns them for enqueueing.
+   */
+  async reopenStuckProcessing(olderThanMs: number, limit: number): Promise<RequeueCandidate[]> {
+    const [rows]: [RawCandidate[], number] = await this.dataSource.query(
+      // A CTE, not \`id IN (SELECT … LIMIT)\`: the planner may run such a subquery more than once,
+      // and with SKIP LOCKED each run can pick other rows, overshooting the limit.
+      `WITH picked AS (
+         SELECT id FROM webhook_events
+         WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1)
+         ORDER BY updated_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE webhook_events e SET status = 'received', updated_at = now()
+       FROM picked WHERE e.id = picked.id
+       RETURNING e.id, e.event, e.request_id, ${JOB_SUFFIX}`,
+      [olderThanMs / 1000, limit],
+    );
+    return rows.map(toCandidate);
+  }
+
+  /**
+   * Puts a failed or ignored row back to 'received' so it goes through processing again (attempts
+   * and last_error reset). Says why not otherwise.
+   */
+  async reopen(id: string): Promise<{ reopened: RequeueCandidate } | { status: WebhookEventStatus } | null> {
+    const [rows]: [RawCandidate[], number] = await this.dataSource.query(
+      `UPDATE webhook_events SET status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, updated_at = now()
+       WHERE id = $1 AND status IN ('failed', 'ignored')
+       RETURNING id, event, request_id, ${JOB_SUFFIX}`,
+      [id],
+    );
+    if (rows.length > 0) return { reopened: toCandidate(rows[0]) };
+    const current = await this.repo.findOne({ where: { id }, select: { id: true, status: true } });
+    return current ? { status: current.status } : null;
+  }
+
+  /** Bulk reopen, oldest first, at most `limit` rows. */
+  async reopenMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<RequeueCandidate[]> {
+    const [rows]: [RawCandidate[], number] = await this.dataSource.query(
+      `WITH picked AS (
+         SELECT id FROM webhook_events WHERE status = $1 AND ($3::text IS NULL OR event = $3)
+         ORDER BY received_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
+       UPDATE webhook_events e SET status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, updated_at = now()
+       FROM picked WHERE e.id = picked.id
+       RETURNING e.id, e.event, e.request_id, ${JOB_SUFFIX}`,
+      [status, limit, event ?? null],
+    );
+    return rows.map(toCandidate);
+  }
+
+  /**
+   * The admin listing: newest first, keyset-paginated on (received_at, id). `after` is the `key` of
+   * the last row of the previous page (received_at with microseconds, and id).
+   */
+  async list(filter: EventListFilter): Promise<Array<EventSummary & { key: { receivedAt: string; id: string } }>> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.status) add('status = ?', filter.status);
+    if (filter.event) add('event = ?', filter.event);
+    if (filter.sessionId) add('session_id = ?', filter.sessionId);
+    if (filter.after) {
+      params.push(filter.after.receivedAt, filter.after.id);
+      where.push(`(received_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    params.push(filter.limit);
+    const rows: Array<Record<string, unknown>> = await this.dataSource.query(
+      `SELECT id, event, session_id, status, attempts, last_error, request_id, received_at, processed_at, updated_at,
+              to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_key
+       FROM webhook_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY received_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map((r) => ({ ...toSummary(r), key: { receivedAt: r.received_key as string, id: r.id as string } }));
+  }
+}
+
+export interface RequeueCandidate {
+  id: string;
+  event: string;
+  requestId?: string;
+  /** Undefined while the row keeps its original job id; else the suffix of its fresh one. */
+  jobSuffix?: string;
+}
+
+interface RawCandidate {
+  id: string;
+  event: string;
+  request_id: string | null;
+  job_suffix: string | null;
+}
+
+const JOB_SUFFIX = `CASE WHEN updated_at = received_at THEN NULL ELSE 'r' || (extract(epoch FROM updated_at) * 1000000)::bigint END AS job_suffix`;
+
+function toCandidate(r: RawCandidate): RequeueCandidate {
+  return { id: r.id, event: r.event, requestId: r.request_id ?? undefined, jobSuffix: r.job_suffix ?? undefined };
+}
+
+export interface EventListFilter {
+  status?: WebhookEventStatus;
+  event?: string;
+  sessionId?: string;
+  limit: number;
+  after?: { receivedAt: string; id: string };
+}
+
+export interface EventSummary {
+  id: string;
+  event: string;
+  session_id: string;
+  status: WebhookEventStatus;
+  attempts: number;
+  last_error: string | null;
+  request_id: string | null;
+  received_at: Date;
+  processed_at: Date | null;
+  updated_at: Date;
+}
+
+function toSummary(r: Record<string, unknown>): EventSummary {
+  return {
+    id: r.id as string,
+    event: r.event as string,
+    session_id: r.session_id as string,
+    status: r.status as WebhookEventStatus,
+    attempts: r.attempts as number,
+    last_error: (r.last_error as string | null) ?? null,
+    request_id: (r.request_id as string | null) ?? null,
+    received_at: r.received_at as Date,
+    processed_at: (r.processed_at as Date | null) ?? null,
+    updated_at: r.updated_at as Date,
+  };
 }
 
 function mapRaw(raw: Record<string, unknown>): Partial<WebhookEvent> {

@@ -1,0 +1,93 @@
+import {
+  BadRequestException,
+  ConflictException,
+  Controller,
+  Get,
+  HttpCode,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import { z } from 'zod';
+import { WEBHOOK_EVENT_STATUSES } from '../webhooks/webhook-event.entity.js';
+import { EventSummary } from '../webhooks/webhook-events.service.js';
+import { decodeCursor } from './admin-cursor.js';
+import { AdminTokenGuard } from './admin-token.guard.js';
+import { AdminService, EventDetail } from './admin.service.js';
+
+const MAX_PAGE = 200;
+const MAX_BULK_REPLAY = 1000;
+
+const listQuery = z.object({
+  status: z.enum(WEBHOOK_EVENT_STATUSES).optional(),
+  event: z.string().min(1).max(200).optional(),
+  session_id: z.string().min(1).max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
+  cursor: z.string().max(500).optional(),
+});
+
+const bulkReplayQuery = z.object({
+  status: z.enum(['failed', 'ignored']).default('failed'),
+  event: z.string().min(1).max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(MAX_BULK_REPLAY).default(100),
+});
+
+const uuid = z.uuid();
+
+function parse<T>(schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new BadRequestException(result.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; '));
+  }
+  return result.data;
+}
+
+function eventId(id: string): string {
+  if (!uuid.safeParse(id).success) throw new BadRequestException('id: must be a uuid');
+  return id;
+}
+
+/** The operator's dead-letter desk. Registered only when ADMIN_TOKEN is set (else these routes 404). */
+@Controller('admin/events')
+@UseGuards(AdminTokenGuard)
+export class AdminController {
+  constructor(private readonly admin: AdminService) {}
+
+  /** Newest first. `next_cursor` is null on the last page. */
+  @Get()
+  list(@Query() query: Record<string, unknown>): Promise<{ items: EventSummary[]; next_cursor: string | null }> {
+    const q = parse(listQuery, query);
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+    if (q.cursor !== undefined && !after) throw new BadRequestException('cursor: not a cursor from this API');
+    return this.admin.list({ status: q.status, event: q.event, sessionId: q.session_id, limit: q.limit, after });
+  }
+
+  /** Bulk replay of failed (default) or ignored events, oldest first, at most `limit` (100, max 1000). */
+  @Post('replay')
+  @HttpCode(202)
+  async replayMany(@Query() query: Record<string, unknown>): Promise<{ count: number; queued: boolean }> {
+    const q = parse(bulkReplayQuery, query);
+    return this.admin.replayMany(q.status, q.limit, q.event);
+  }
+
+  @Get(':id')
+  async get(@Param('id') id: string): Promise<EventDetail> {
+    const row = await this.admin.get(eventId(id));
+    if (!row) throw new NotFoundException(`event ${id} not found`);
+    return row;
+  }
+
+  /** A failed or ignored event goes back to 'received' and through processing under a fresh job id. */
+  @Post(':id/replay')
+  @HttpCode(202)
+  async replay(@Param('id') id: string): Promise<{ id: string; status: 'received'; job_id: string; queued: boolean }> {
+    const result = await this.admin.replay(eventId(id));
+    if (result.outcome === 'not_found') throw new NotFoundException(`event ${id} not found`);
+    if (result.outcome === 'conflict') {
+      throw new ConflictException(`event ${id} is '${result.status}': only failed or ignored events can be replayed`);
+    }
+    return { id: result.id, status: 'received', job_id: result.jobId, queued: result.queued };
+  }
+}

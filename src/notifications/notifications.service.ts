@@ -1,0 +1,136 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { AppConfig } from '../config/configuration.js';
+import { PermanentFailure, RetryLaterError } from '../queue/event-handler.js';
+import { Notification, NotificationStatus } from './notification.entity.js';
+import { NotificationMetrics } from './notifications.metrics.js';
+import { InterviewCompletedNotice, interviewCompletedMessage, retryAfterMs } from './slack-message.js';
+
+export const INTERVIEW_COMPLETED_KIND = 'slack.interview_completed';
+
+export type NotifyOutcome = 'sent' | 'already_sent' | 'skipped';
+
+/** When Slack answers 429 without a readable Retry-After. */
+const DEFAULT_RETRY_AFTER_MS = 30_000;
+
+/**
+ * Posts Slack notifications at most once per (kind, session). The notifications row is claimed
+ * ('sending') before the POST and records the outcome after it, so a retried, redelivered or
+ * replayed job finds 'sent' and posts nothing. Errors are typed for the processor: PermanentFailure
+ * (Slack refused the message), RetryLaterError (429, or another worker is posting right now), any
+ * other error is transient and retried.
+ */
+@Injectable()
+export class NotificationsService {
+  private readonly logger = new Logger(NotificationsService.name);
+  private readonly webhookUrl?: string;
+  private readonly timeoutMs: number;
+  /** A 'sending' claim older than this was left by a worker that died mid-POST: it may be taken over. */
+  private readonly leaseSeconds: number;
+
+  constructor(
+    @InjectRepository(Notification) private readonly repo: Repository<Notification>,
+    config: ConfigService<AppConfig, true>,
+    private readonly metrics: NotificationMetrics,
+  ) {
+    const slack = config.get('slack', { infer: true });
+    this.webhookUrl = slack.webhookUrl;
+    this.timeoutMs = slack.timeoutMs;
+    this.leaseSeconds = Math.ceil(slack.timeoutMs / 1000) + 30;
+  }
+
+  /** Called by the interview handler after the interview row is committed. */
+  async notifyInterviewCompleted(notice: InterviewCompletedNotice): Promise<NotifyOutcome> {
+    const kind = INTERVIEW_COMPLETED_KIND;
+    if (!this.webhookUrl) {
+      await this.recordSkipped(kind, notice.sessionId);
+      this.metrics.record('skipped');
+      return 'skipped';
+    }
+
+    const claimed = await this.claim(kind, notice.sessionId);
+    if (!claimed) {
+      const current = await this.repo.findOneBy({ kind, sessionId: notice.sessionId });
+      if (current?.status === 'sent') return 'already_sent';
+      // 'sending': another worker holds the claim (or died holding it: the lease runs out).
+      throw new RetryLaterError('slack notification is being sent by another worker', this.leaseSeconds * 1000);
+    }
+
+    let res: Response;
+    try {
+      res = await fetch(this.webhookUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(interviewCompletedMessage(notice)),
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      await res.text().catch(() => '');
+    } catch (err) {
+      // Not delivered as far as we know (a timeout is the one ambiguous case: see README).
+      const message = `slack: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : describe(err)}`;
+      await this.release(kind, notice.sessionId, 'failed', message);
+      this.metrics.record('failed');
+      throw new Error(message);
+    }
+
+    if (res.status >= 200 && res.status < 300) {
+      await this.repo.update({ kind, sessionId: notice.sessionId }, { status: 'sent', sentAt: () => 'now()', lastError: null, updatedAt: () => 'now()' });
+      this.metrics.record('sent');
+      return 'sent';
+    }
+    if (res.status === 429) {
+      const waitMs = retryAfterMs(res.headers.get('retry-after'), DEFAULT_RETRY_AFTER_MS);
+      const message = `slack: rate limited (429), retry after ${Math.ceil(waitMs / 1000)} s`;
+      await this.release(kind, notice.sessionId, 'pending', message);
+      this.metrics.record('rate_limited');
+      throw new RetryLaterError(message, waitMs);
+    }
+    const message = `slack: answered ${res.status}`;
+    await this.release(kind, notice.sessionId, 'failed', message);
+    this.metrics.record('failed');
+    if (res.status === 408 || res.status >= 500) throw new Error(message);
+    // 4xx (a revoked or mistyped webhook URL, a refused payload): retrying the same POST cannot help.
+    throw new PermanentFailure(message);
+  }
+
+  /**
+   * Takes the row for posting: creates it, or takes over a 'pending'/'failed' one, a 'skipped' one
+   * (Slack was configured since), or a 'sending' one whose lease ran out. False when the row is
+   * 'sent' or another worker holds a live claim.
+   */
+  private async claim(kind: string, sessionId: string): Promise<boolean> {
+    const rows: unknown[] = await this.repo.query(
+      `INSERT INTO notifications (kind, session_id, status, attempts, updated_at)
+       VALUES ($1, $2, 'sending', 1, now())
+       ON CONFLICT (kind, session_id) DO UPDATE
+         SET status = 'sending', attempts = notifications.attempts + 1, updated_at = now()
+         WHERE notifications.status IN ('pending', 'failed', 'skipped')
+            OR (notifications.status = 'sending' AND notifications.updated_at < now() - make_interval(secs => $3))
+       RETURNING id`,
+      [kind, sessionId, this.leaseSeconds],
+    );
+    return rows.length > 0;
+  }
+
+  private async recordSkipped(kind: string, sessionId: string): Promise<void> {
+    await this.repo.query(
+      `INSERT INTO notifications (kind, session_id, status) VALUES ($1, $2, 'skipped')
+       ON CONFLICT (kind, session_id) DO UPDATE SET status = 'skipped', updated_at = now()
+         WHERE notifications.status IN ('pending', 'failed')`,
+      [kind, sessionId],
+    );
+  }
+
+  private async release(kind: string, sessionId: string, status: Extract<NotificationStatus, 'pending' | 'failed'>, error: string): Promise<void> {
+    this.logger.warn(`notification ${kind} for an interview not sent: ${error}`);
+    await this.repo.update({ kind, sessionId, status: 'sending' }, { status, lastError: error.slice(0, 2000), updatedAt: () => 'now()' });
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}

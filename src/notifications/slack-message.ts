@@ -1,0 +1,48 @@
+/** What a completed-interview notification says. */
+export interface InterviewCompletedNotice {
+  sessionId: string;
+  participantEmail: string | null;
+  durationMinutes: number | null;
+  completedAt: Date | null;
+}
+
+export interface SlackMessage {
+  text: string;
+  blocks: Array<{ type: 'section'; text: { type: 'mrkdwn'; text: string } }>;
+}
+
+/** Slack's mrkdwn treats &, < and > as control characters: escape them in anything we did not write. */
+export function escapeMrkdwn(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/** A backtick would end the code span early; session ids are opaque, so swap it for a look-alike. */
+function codeSpan(s: string): string {
+  return '`' + escapeMrkdwn(s).replace(/`/g, 'ˋ') + '`';
+}
+
+/**
+ * The incoming-webhook body: `text` (shown in notifications and by clients without blocks) plus one
+ * `section` in mrkdwn with the headline in bold, the participant and the session id in code format.
+ */
+export function interviewCompletedMessage(n: InterviewCompletedNotice): SlackMessage {
+  const participant = n.participantEmail ?? 'unknown participant';
+  const lines = [`*Interview completed*`, `Participant: ${escapeMrkdwn(participant)}`, `Session: ${codeSpan(n.sessionId)}`];
+  if (n.durationMinutes !== null) lines.push(`Duration: ${Math.round(n.durationMinutes * 10) / 10} min`);
+  if (n.completedAt !== null) lines.push(`Completed: <!date^${Math.floor(n.completedAt.getTime() / 1000)}^{date_short_pretty} {time}|${n.completedAt.toISOString()}>`);
+  return {
+    text: `Interview completed: ${participant} (session ${n.sessionId})`,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
+  };
+}
+
+/**
+ * Retry-After in milliseconds (seconds or an HTTP date); `fallbackMs` when missing or unreadable.
+ */
+export function retryAfterMs(header: string | null, fallbackMs: number, now = Date.now()): number {
+  if (header === null || header.trim() === '') return fallbackMs;
+  const trimmed = header.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.ceil(Number(trimmed) * 1000);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? fallbackMs : Math.max(0, at - now);
+}

@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { Counter, Histogram } from 'prom-client';
+
+export const WEBHOOK_JOBS = 'webhook_jobs_total';
+export const PROCESSING_DURATION = 'webhook_processing_duration_seconds';
+export const EVENTS_REQUEUED = 'webhook_events_requeued_total';
+
+/** `retried`: a transient failure with attempts left (or a deferral); `failed`: dead-lettered. */
+export type JobMetricOutcome = 'processed' | 'retried' | 'failed' | 'ignored';
+
+export const processingMetricProviders = [
+  makeCounterProvider({
+    name: WEBHOOK_JOBS,
+    help: 'Webhook job runs, by event type and outcome',
+    labelNames: ['event', 'outcome'],
+  }),
+  makeHistogramProvider({
+    name: PROCESSING_DURATION,
+    help: 'Time spent processing one webhook job run, by event type',
+    labelNames: ['event'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  }),
+  makeCounterProvider({
+    name: EVENTS_REQUEUED,
+    help: 'Inbox rows the sweeper enqueued again, by reason',
+    labelNames: ['reason'],
+  }),
+];
+
+@Injectable()
+export class ProcessingMetrics {
+  constructor(
+    @InjectMetric(WEBHOOK_JOBS) private readonly jobs: Counter<'event' | 'outcome'>,
+    @InjectMetric(PROCESSING_DURATION) private readonly duration: Histogram<'event'>,
+    @InjectMetric(EVENTS_REQUEUED) private readonly requeued: Counter<'reason'>,
+  ) {}
+
+  recordRun(event: string, outcome: JobMetricOutcome | undefined, seconds: number): void {
+    if (outcome) this.jobs.inc({ event, outcome });
+    this.duration.observe({ event }, seconds);
+  }
+
+  recordRequeued(reason: 'stale_received' | 'stuck_processing', count: number): void {
+    if (count > 0) this.requeued.inc({ reason }, count);
+  }
+}

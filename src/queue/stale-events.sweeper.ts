@@ -1,0 +1,95 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { AppConfig } from '../config/configuration.js';
+import { DatabaseLifecycle } from '../database/database.lifecycle.js';
+import { RequeueCandidate, WebhookEventsService } from '../webhooks/webhook-events.service.js';
+import { ProcessingMetrics } from './processing.metrics.js';
+import { WebhookQueueService } from './webhook-queue.service.js';
+
+const BATCH = 500;
+const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+
+/**
+ * Finds inbox rows that no job will ever process and enqueues them again (worker role only).
+ * Every SWEEP_INTERVAL_MS:
+ * - rows in 'received' for over SWEEP_STALE_AFTER_MS (a crash between commit and enqueue, Redis
+ *   lost its data, an admin replay whose enqueue failed): enqueued under their job id, which is a
+ *   no-op while that job lives; if that job already finished, the row gets a fresh job id;
+ * - rows in 'processing' idle for over SWEEP_STUCK_AFTER_MS (the job's final failure could not be
+ *   recorded because PostgreSQL was down, or BullMQ failed a job that stalled too often): put back
+ *   to 'received' and enqueued with a fresh job id.
+ * Handlers are idempotent and notifications are claimed per session, so a row enqueued twice by
+ * two sweepers racing is processed in effect once. Conditional updates keep such races rare.
+ */
+@Injectable()
+export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(StaleEventsSweeper.name);
+  private readonly opts: AppConfig['sweeper'];
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly inbox: WebhookEventsService,
+    private readonly queue: WebhookQueueService,
+    private readonly database: DatabaseLifecycle,
+    private readonly metrics: ProcessingMetrics,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.opts = config.get('sweeper', { infer: true });
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => {
+      if (this.running || !this.database.isReady) return;
+      this.running = this.sweep()
+        .then(() => undefined)
+        .catch((err: Error) => this.logger.warn(`sweep failed: ${err.message}`))
+        .finally(() => (this.running = undefined));
+    }, this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass; returns how many rows were enqueued again. */
+  async sweep(): Promise<{ stale: number; stuck: number }> {
+    const stuck = await this.inbox.reopenStuckProcessing(this.opts.stuckAfterMs, BATCH);
+    await this.enqueue(stuck);
+    if (stuck.length > 0) this.logger.warn(`re-enqueued ${stuck.length} event(s) stuck in 'processing'`);
+    this.metrics.recordRequeued('stuck_processing', stuck.length);
+
+    const stale = await this.inbox.findStaleReceived(this.opts.staleAfterMs, BATCH);
+    const toEnqueue: RequeueCandidate[] = [];
+    for (const row of stale) {
+      const jobId = row.jobSuffix ? `${row.id}-${row.jobSuffix}` : row.id;
+      const state = await this.queue.rawQueue.getJobState(jobId);
+      if (LIVE_STATES.has(state)) continue; // its job is still coming
+      if (state === 'unknown') {
+        toEnqueue.push(row);
+        continue;
+      }
+      // Its job finished (completed or failed) yet the row says 'received': a new job id is needed.
+      const touched = await this.inbox.touchStaleReceived(row.id, this.opts.staleAfterMs);
+      if (touched) toEnqueue.push(touched);
+    }
+    await this.enqueue(toEnqueue);
+    if (toEnqueue.length > 0) this.logger.warn(`re-enqueued ${toEnqueue.length} event(s) left in 'received'`);
+    this.metrics.recordRequeued('stale_received', toEnqueue.length);
+    return { stale: toEnqueue.length, stuck: stuck.length };
+  }
+
+  private async enqueue(rows: RequeueCandidate[]): Promise<void> {
+    // Rows sharing a suffix (one UPDATE's now()) go in one call; the original ids in another.
+    const bySuffix = new Map<string | undefined, RequeueCandidate[]>();
+    for (const r of rows) bySuffix.set(r.jobSuffix, [...(bySuffix.get(r.jobSuffix) ?? []), r]);
+    for (const [suffix, group] of bySuffix) {
+      await this.queue.enqueue(
+        group.map((r) => ({ eventId: r.id, event: r.event, requestId: r.requestId })),
+        suffix,
+      );
+    }
+  }
+}

@@ -1,0 +1,329 @@
+import { randomBytes } from 'node:crypto';
+import { json, Peer, startPeer, startSlack } from './helpers/peers.js';
+import { createTestDatabase, deliver, RunningService, sleep, startService, TestDatabase, waitFor } from './helpers/service.js';
+
+const ADMIN_TOKEN = 'processing-admin-token';
+
+interface InboxRow {
+  id: string;
+  status: string;
+  attempts: number;
+  last_error: string | null;
+  processed_at: Date | null;
+}
+
+function interview(sessionId: string, extra: Record<string, unknown> = {}) {
+  return {
+    event: 'interview.completed',
+    session_id: sessionId,
+    invitee_email: 'ada@example.com',
+    total_minutes: 12,
+    timestamp: '2026-11-27T10:00:00Z',
+    ...extra,
+  };
+}
+
+const TRANSCRIPT = { lines: [{ speaker: 'ai', text: 'Tell me about yourself.' }, { speaker: 'candidate', text: 'Gladly.' }] };
+
+// Each describe below runs its own service on its own database. Starting a service is most of a
+// test's time on a busy machine, so all first starts happen at once, here.
+// (Describe bodies run before any hook, so every `setups` entry is in place by then.)
+const setups: Record<string, () => Promise<void>> = {};
+beforeAll(async () => {
+  await Promise.all(Object.values(setups).map((start) => start()));
+});
+
+describe('event processing (interviews, feedback, Slack, retries, dead letters)', () => {
+  let db: TestDatabase;
+  let t: RunningService;
+  let host: Peer;
+  let other: Peer;
+  let slack: Awaited<ReturnType<typeof startSlack>>;
+
+  setups.main = async () => {
+    db = await createTestDatabase();
+    [host, other, slack] = await Promise.all([startPeer(), startPeer(), startSlack()]);
+    t = await startService({
+      DATABASE_URL: db.url,
+      TRANSCRIPT_ALLOWED_HOSTS: host.host,
+      SLACK_WEBHOOK_URL: `${slack.url}/hooks/slack`,
+      ADMIN_TOKEN,
+      SWEEP_INTERVAL_MS: '500',
+    });
+  };
+
+  afterAll(async () => {
+    await t?.stop();
+    await Promise.all([host?.close(), other?.close(), slack?.close()]);
+    await db?.drop();
+  });
+
+  const inbox = async (event: string, sessionId: string) =>
+    (await db.query<InboxRow>('SELECT id, status, attempts, last_error, processed_at FROM webhook_events WHERE idempotency_key = $1', [`${event}:${sessionId}`]))[0];
+  const settled = (event: string, sessionId: string, statuses = ['processed', 'failed', 'ignored']) =>
+    waitFor(async () => {
+      const row = await inbox(event, sessionId);
+      return row && statuses.includes(row.status) ? row : undefined;
+    }, 20_000);
+  const slackPostsFor = (sessionId: string) => slack.posts().filter((p) => JSON.stringify(p.json).includes(sessionId));
+  const admin = (path: string, method = 'GET') => fetch(`${t.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+
+  it('stores an interview with its transcript and posts one Block Kit message to Slack', async () => {
+    host.route('/t/happy.json', (_req, res) => json(res, 200, TRANSCRIPT));
+    expect((await deliver(t.baseUrl, interview('s-happy', { transcript_url: `${host.url}/t/happy.json` }))).status).toBe(200);
+
+    const row = await settled('interview.completed', 's-happy');
+    expect(row).toMatchObject({ status: 'processed', attempts: 1, last_error: null });
+    expect(row.processed_at).toBeInstanceOf(Date);
+    const [stored] = await db.query('SELECT participant_email, transcript, duration_minutes, completed_at FROM interviews WHERE session_id = $1', ['s-happy']);
+    expect(stored).toEqual({ participant_email: 'ada@example.com', transcript: TRANSCRIPT, duration_minutes: 12, completed_at: new Date('2026-11-27T10:00:00Z') });
+
+    const posts = slackPostsFor('s-happy');
+    expect(posts).toHaveLength(1);
+    expect(posts[0].headers['content-type']).toMatch(/application\/json/);
+    const body = posts[0].json;
+    expect(body.text).toContain('ada@example.com');
+    expect(body.blocks).toEqual([{ type: 'section', text: { type: 'mrkdwn', text: expect.any(String) } }]);
+    const mrkdwn: string = body.blocks[0].text.text;
+    expect(mrkdwn.startsWith('*Interview completed*')).toBe(true);
+    expect(mrkdwn).toContain('ada@example.com');
+    expect(mrkdwn).toContain('`s-happy`');
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-happy'`)).toEqual([{ status: 'sent', attempts: 1 }]);
+  });
+
+  it('stores an interview without transcript_url, without a transcript', async () => {
+    await deliver(t.baseUrl, interview('s-no-url'));
+    expect(await settled('interview.completed', 's-no-url')).toMatchObject({ status: 'processed' });
+    expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-no-url'`)).toEqual([{ transcript: null }]);
+  });
+
+  it('stores feedback, before its interview arrives too', async () => {
+    const fb = { event: 'session.feedback_submitted', session_id: 's-order', feedback: { rating: 4, comment: 'clear questions', tags: ['ux'] }, timestamp: '2026-11-27T11:00:00Z' };
+    await deliver(t.baseUrl, fb);
+    expect(await settled('session.feedback_submitted', 's-order')).toMatchObject({ status: 'processed' });
+    expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-order'`)).toEqual([{ n: 0 }]);
+
+    await deliver(t.baseUrl, interview('s-order'));
+    expect(await settled('interview.completed', 's-order')).toMatchObject({ status: 'processed' });
+    const [feedback] = await db.query(`SELECT rating, comment, payload, submitted_at FROM feedback WHERE session_id = 's-order'`);
+    expect(feedback).toEqual({ rating: 4, comment: 'clear questions', payload: fb.feedback, submitted_at: new Date('2026-11-27T11:00:00Z') });
+    expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-order'`)).toEqual([{ n: 1 }]);
+  });
+
+  it('posts to Slack exactly once across a duplicate delivery and a replay', async () => {
+    host.route('/t/once.json', (_req, res) => json(res, 200, TRANSCRIPT));
+    const body = interview('s-once', { transcript_url: `${host.url}/t/once.json` });
+    const first = await deliver(t.baseUrl, body);
+    expect((await deliver(t.baseUrl, body)).body).toEqual({ status: 'duplicate', id: first.body.id });
+    await settled('interview.completed', 's-once');
+    expect(slackPostsFor('s-once')).toHaveLength(1);
+
+    // A processed event cannot be replayed; one that ended failed after Slack was told (e.g. the
+    // outcome could not be written) can, and the replay must not post again.
+    expect((await admin(`/admin/events/${first.body.id}/replay`, 'POST')).status).toBe(409);
+    await db.query(`UPDATE webhook_events SET status = 'failed', last_error = 'simulated' WHERE id = $1`, [first.body.id]);
+    const replay = await admin(`/admin/events/${first.body.id}/replay`, 'POST');
+    expect(replay.status).toBe(202);
+    expect(await replay.json()).toMatchObject({ id: first.body.id, status: 'received', queued: true });
+    await waitFor(async () => (await inbox('interview.completed', 's-once')).status === 'processed');
+    await sleep(300);
+    expect(slackPostsFor('s-once')).toHaveLength(1);
+    expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-once'`)).toEqual([{ n: 1 }]);
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-once'`)).toEqual([{ status: 'sent', attempts: 1 }]);
+  });
+
+  it('retries a transcript host that fails twice (500), then stores the transcript', async () => {
+    let calls = 0;
+    host.route('/t/flaky.json', (_req, res) => (++calls <= 2 ? json(res, 500, { error: 'boom' }) : json(res, 200, TRANSCRIPT)));
+    await deliver(t.baseUrl, interview('s-flaky', { transcript_url: `${host.url}/t/flaky.json` }));
+    const row = await settled('interview.completed', 's-flaky');
+    expect(row).toMatchObject({ status: 'processed', attempts: 3, last_error: null });
+    expect(calls).toBe(3);
+    expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-flaky'`)).toEqual([{ transcript: TRANSCRIPT }]);
+    expect(slackPostsFor('s-flaky')).toHaveLength(1);
+  });
+
+  it('dead-letters a 404 at once: one attempt, failed, last_error set, nothing stored or posted', async () => {
+    host.route('/t/missing.json', (_req, res) => json(res, 404, { error: 'not found' }));
+    await deliver(t.baseUrl, interview('s-404', { transcript_url: `${host.url}/t/missing.json` }));
+    const row = await settled('interview.completed', 's-404');
+    expect(row.status).toBe('failed');
+    expect(row.attempts).toBe(1);
+    expect(row.last_error).toMatch(/404/);
+    await sleep(500); // no retry may follow
+    expect(host.hits('/t/missing.json')).toHaveLength(1);
+    expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-404'`)).toEqual([{ n: 0 }]);
+    expect(slackPostsFor('s-404')).toHaveLength(0);
+  });
+
+  it('refuses a redirect to a host outside TRANSCRIPT_ALLOWED_HOSTS without contacting it', async () => {
+    host.route('/t/redirect.json', (_req, res) => res.writeHead(302, { location: `${other.url}/t/stolen.json` }).end());
+    await deliver(t.baseUrl, interview('s-redirect', { transcript_url: `${host.url}/t/redirect.json` }));
+    const row = await settled('interview.completed', 's-redirect');
+    expect(row).toMatchObject({ status: 'failed', attempts: 1 });
+    expect(row.last_error).toMatch(/not in TRANSCRIPT_ALLOWED_HOSTS/);
+    expect(other.requests).toHaveLength(0);
+  });
+
+  it("honours Slack's 429 Retry-After and still posts once", async () => {
+    let calls = 0;
+    const times: number[] = [];
+    slack.route('/hooks/slack', (req, res) => {
+      if (!JSON.stringify(req.json).includes('s-429')) return res.writeHead(200).end('ok');
+      times.push(Date.now());
+      if (++calls === 1) return res.writeHead(429, { 'retry-after': '1' }).end('rate_limited');
+      res.writeHead(200).end('ok');
+    });
+    try {
+      await deliver(t.baseUrl, interview('s-429'));
+      const row = await settled('interview.completed', 's-429');
+      expect(row.status).toBe('processed');
+      expect(times).toHaveLength(2);
+      expect(times[1] - times[0]).toBeGreaterThanOrEqual(950);
+      expect(await db.query(`SELECT status FROM notifications WHERE session_id = 's-429'`)).toEqual([{ status: 'sent' }]);
+    } finally {
+      slack.route('/hooks/slack', (_req, res) => res.writeHead(200).end('ok'));
+    }
+  });
+
+  it('keeps the interview when Slack keeps failing, dead-letters the event, and a replay posts once', async () => {
+    slack.route('/hooks/slack', (req, res) => (JSON.stringify(req.json).includes('s-slack-down') ? res.writeHead(503).end('down') : res.writeHead(200).end('ok')));
+    await deliver(t.baseUrl, interview('s-slack-down'));
+    const row = await settled('interview.completed', 's-slack-down', ['failed']);
+    expect(row.attempts).toBe(5);
+    expect(row.last_error).toMatch(/slack: answered 503/);
+    expect(await db.query(`SELECT participant_email FROM interviews WHERE session_id = 's-slack-down'`)).toEqual([{ participant_email: 'ada@example.com' }]);
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-slack-down'`)).toEqual([{ status: 'failed', attempts: 5 }]);
+
+    slack.route('/hooks/slack', (_req, res) => res.writeHead(200).end('ok'));
+    const before = slack.posts().length;
+    expect((await admin(`/admin/events/${row.id}/replay`, 'POST')).status).toBe(202);
+    expect(await settled('interview.completed', 's-slack-down', ['processed'])).toMatchObject({ attempts: 1 });
+    expect(slack.posts().length - before).toBe(1);
+    expect(await db.query(`SELECT status FROM notifications WHERE session_id = 's-slack-down'`)).toEqual([{ status: 'sent' }]);
+  });
+
+  it('sweeps a row left in received with no job, and a row stuck in processing', async () => {
+    // What a crash between the inbox commit and the enqueue leaves behind, and what a job that
+    // died while PostgreSQL was down leaves behind.
+    const insert = (sessionId: string, status: string) =>
+      db.query<{ id: string }>(
+        `INSERT INTO webhook_events (idempotency_key, event, session_id, payload, signature_scheme, status, received_at, updated_at)
+         VALUES ($1, 'session.feedback_submitted', $2, $3, 'signature', $4, now() - interval '2 hours', now() - interval '2 hours') RETURNING id`,
+        [`session.feedback_submitted:${sessionId}`, sessionId, { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 2 } }, status],
+      );
+    await insert('s-orphan', 'received');
+    await insert('s-stuck', 'processing');
+    await settled('session.feedback_submitted', 's-orphan', ['processed']);
+    await settled('session.feedback_submitted', 's-stuck', ['processed']);
+    expect(await db.query(`SELECT session_id, rating FROM feedback WHERE session_id IN ('s-orphan', 's-stuck') ORDER BY session_id`)).toEqual([
+      { session_id: 's-orphan', rating: 2 },
+      { session_id: 's-stuck', rating: 2 },
+    ]);
+  });
+
+  it('exports processing metrics', async () => {
+    const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
+    expect(value(/^webhook_jobs_total\{event="interview.completed",outcome="processed"\} (\d+)/m)).toBeGreaterThanOrEqual(5);
+    expect(value(/^webhook_jobs_total\{event="interview.completed",outcome="failed"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^webhook_jobs_total\{event="interview.completed",outcome="retried"\} (\d+)/m)).toBeGreaterThanOrEqual(2);
+    expect(value(/^webhook_processing_duration_seconds_count\{event="session.feedback_submitted"\} (\d+)/m)).toBeGreaterThanOrEqual(1);
+    expect(value(/^transcript_download_duration_seconds_count\{outcome="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
+    expect(value(/^slack_notifications_total\{outcome="sent"\} (\d+)/m)).toBeGreaterThanOrEqual(4);
+    expect(value(/^slack_notifications_total\{outcome="rate_limited"\} (\d+)/m)).toBe(1);
+    expect(value(/^webhook_events_requeued_total\{reason="stuck_processing"\} (\d+)/m)).toBe(1);
+  });
+});
+
+describe('transcript host guard without TRANSCRIPT_ALLOWED_HOSTS', () => {
+  let db: TestDatabase;
+  let t: RunningService;
+  let host: Peer;
+
+  setups.guard = async () => {
+    db = await createTestDatabase();
+    host = await startPeer((_req, res) => json(res, 200, TRANSCRIPT));
+    t = await startService({ DATABASE_URL: db.url });
+  };
+
+  afterAll(async () => {
+    await t?.stop();
+    await host?.close();
+    await db?.drop();
+  });
+
+  it.each([
+    ['loopback over http', (h: Peer) => `${h.url}/t.json`],
+    ['loopback over https', (h: Peer) => `https://${h.host}/t.json`],
+    ['a name resolving to loopback', (h: Peer) => `https://localhost:${new URL(h.url).port}/t.json`],
+    ['cloud metadata', () => 'https://169.254.169.254/latest/meta-data/'],
+  ])('refuses %s at once and never contacts it', async (name, url) => {
+    const sessionId = `s-refused-${name.replace(/\W+/g, '-')}`;
+    await deliver(t.baseUrl, interview(sessionId, { transcript_url: url(host) }));
+    const row = await waitFor(async () => {
+      const [r] = await db.query<InboxRow>(`SELECT status, attempts, last_error FROM webhook_events WHERE session_id = $1`, [sessionId]);
+      return r?.status === 'failed' ? r : undefined;
+    });
+    expect(row.attempts).toBe(1);
+    expect(row.last_error).toMatch(/refused transcript URL/);
+    expect(host.requests).toHaveLength(0);
+  });
+});
+
+describe('a worker killed mid-job', () => {
+  let db: TestDatabase;
+  let first: RunningService | undefined;
+  let second: RunningService | undefined;
+  let host: Peer;
+  let slack: Awaited<ReturnType<typeof startSlack>>;
+
+  let hang = true;
+  let env: Record<string, string>;
+
+  setups.kill = async () => {
+    db = await createTestDatabase();
+    [host, slack] = await Promise.all([startPeer(), startSlack()]);
+    host.route('/t/slow.json', (_req, res) => {
+      if (hang) return; // never answers while the first worker is alive
+      json(res, 200, TRANSCRIPT);
+    });
+    env = {
+      DATABASE_URL: db.url,
+      QUEUE_PREFIX: `test-kill-${randomBytes(4).toString('hex')}`,
+      TRANSCRIPT_ALLOWED_HOSTS: host.host,
+      TRANSCRIPT_TIMEOUT_MS: '60000',
+      SLACK_WEBHOOK_URL: `${slack.url}/hooks/slack`,
+      WORKER_LOCK_DURATION_MS: '2000',
+      WORKER_STALLED_INTERVAL_MS: '500',
+    };
+    first = await startService(env);
+  };
+
+  afterAll(async () => {
+    await first?.stop('SIGKILL');
+    await second?.stop();
+    await Promise.all([host?.close(), slack?.close()]);
+    await db?.drop();
+  });
+
+  it('is processed exactly once after a restart (stalled-job recovery)', async () => {
+    await deliver(first!.baseUrl, interview('s-killed', { transcript_url: `${host.url}/t/slow.json` }));
+    await waitFor(async () => host.hits('/t/slow.json').length === 1);
+    await first!.stop('SIGKILL');
+    const [mid] = await db.query(`SELECT status FROM webhook_events WHERE session_id = 's-killed'`);
+    expect(mid.status).toBe('processing');
+
+    hang = false;
+    second = await startService(env);
+    const row = await waitFor(async () => {
+      const [r] = await db.query<InboxRow>(`SELECT status, attempts FROM webhook_events WHERE session_id = 's-killed'`);
+      return r.status === 'processed' ? r : undefined;
+    }, 20_000);
+    expect(row.attempts).toBe(2);
+    await sleep(1000);
+    expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-killed'`)).toEqual([{ transcript: TRANSCRIPT }]);
+    expect(slack.posts()).toHaveLength(1);
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-killed'`)).toEqual([{ status: 'sent', attempts: 1 }]);
+  });
+});

@@ -1,8 +1,8 @@
 import { WorkerHost } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DiscoveryService } from '@nestjs/core';
-import type { Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import { AppConfig } from '../config/configuration.js';
 
 // Beyond the worker bound, the rest of the shutdown (HTTP close, pools) gets this long before the
@@ -20,15 +20,28 @@ const HARD_EXIT_GRACE_MS = 10_000;
  * stalled-job check hands it to another worker (or this one after a restart): it is not lost.
  */
 @Injectable()
-export class GracefulShutdownService implements OnModuleDestroy, BeforeApplicationShutdown {
+export class GracefulShutdownService implements OnApplicationBootstrap, OnModuleDestroy, BeforeApplicationShutdown {
   private readonly logger = new Logger(GracefulShutdownService.name);
   private readonly timeoutMs: number;
+  /** Jobs each worker is running now (BullMQ does not expose the count). */
+  private readonly active = new Map<Worker, Set<string>>();
 
   constructor(
     private readonly discovery: DiscoveryService,
     config: ConfigService<AppConfig, true>,
   ) {
     this.timeoutMs = config.get('app', { infer: true }).shutdownTimeoutMs;
+  }
+
+  onApplicationBootstrap(): void {
+    for (const worker of this.workers()) {
+      const running = new Set<string>();
+      this.active.set(worker, running);
+      worker.on('active', (job: Job) => running.add(String(job.id)));
+      const done = (job?: Job) => job && running.delete(String(job.id));
+      worker.on('completed', done);
+      worker.on('failed', done);
+    }
   }
 
   onModuleDestroy(): void {
@@ -50,21 +63,31 @@ export class GracefulShutdownService implements OnModuleDestroy, BeforeApplicati
 
   private async drain(worker: Worker): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<true>((resolve) => (timer = setTimeout(() => resolve(true), this.timeoutMs)));
-    // pause() stops fetching and resolves once the active jobs have finished.
-    const finished = worker.pause().then(
-      () => false as const,
+    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.timeoutMs)));
+    // pause() stops fetching and resolves once the active jobs have finished. While the backend is
+    // down it never resolves, so a worker with none of our jobs running is not waited for.
+    const paused = worker.pause().then(
+      () => 'paused' as const,
       (err: Error) => {
         this.logger.warn(`worker ${worker.name}: pausing failed: ${err.message}`);
-        return false as const;
+        return 'idle' as const;
       },
     );
-    const cutOff = await Promise.race([finished, timedOut]);
+    const idle = this.whenIdle(this.active.get(worker)).then(() => 'idle' as const);
+    const outcome = await Promise.race([paused, idle, timedOut]);
     clearTimeout(timer);
-    if (cutOff) {
+    if (outcome === 'timeout') {
       this.logger.warn(`worker ${worker.name}: active jobs did not finish within ${this.timeoutMs} ms; closing anyway (their locks expire and another worker takes them over)`);
     }
-    await worker.close(cutOff).catch((err: Error) => this.logger.warn(`worker ${worker.name}: close failed: ${err.message}`));
+    // Forced unless pause() completed: nothing of ours is running, or what is left is given up.
+    await worker.close(outcome !== 'paused').catch((err: Error) => this.logger.warn(`worker ${worker.name}: close failed: ${err.message}`));
+  }
+
+  /** Resolves once no job is running, then lets pause() a moment to finish its own bookkeeping. */
+  private async whenIdle(running: Set<string> | undefined): Promise<void> {
+    if (!running) return new Promise(() => undefined);
+    while (running.size > 0) await sleep(50);
+    await sleep(1000);
   }
 
   private workers(): Worker[] {
@@ -80,4 +103,8 @@ export class GracefulShutdownService implements OnModuleDestroy, BeforeApplicati
     }
     return found;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

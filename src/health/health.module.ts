@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseHealthIndicator } from './database.health.js';
+import { QueueErrorLogService } from '../logging/queue-error-log.service.js';
 import { EventLoopHealthIndicator } from './event-loop.health.js';
 import { GracefulShutdownService } from './graceful-shutdown.service.js';
 import { HealthController } from './health.controller.js';
@@ -26,6 +27,7 @@ import { RedisHealthIndicator } from './redis.health.js';
     RedisHealthIndicator,
     EventLoopHealthIndicator,
     GracefulShutdownService,
+    QueueErrorLogService,
     HealthMetrics,
     ...healthMetricProviders,
   ],

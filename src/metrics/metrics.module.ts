@@ -1,6 +1,14 @@
-import { Global, Module } from '@nestjs/common';
+import { Global, Module, OnModuleInit } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { register } from 'prom-client';
 import { QueueMetrics, queueMetricProviders } from './queue.metrics.js';
+
+/**
+ * prom-client's default metrics include three gauges named like counters, which
+ * `promtool check metrics` rejects. Their per-type siblings (nodejs_active_handles{type}, ...)
+ * stay, and sum() over them gives the same totals.
+ */
+const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
  * GET /metrics with Node's default process metrics and the queue depth gauge; feature modules
@@ -12,4 +20,8 @@ import { QueueMetrics, queueMetricProviders } from './queue.metrics.js';
   providers: [QueueMetrics, ...queueMetricProviders],
   exports: [PrometheusModule],
 })
-export class MetricsModule {}
+export class MetricsModule implements OnModuleInit {
+  onModuleInit(): void {
+    for (const name of MISNAMED_DEFAULT_METRICS) register.removeSingleMetric(name);
+  }
+}

@@ -50,12 +50,12 @@ export class QueueHealthIndicator implements OnModuleInit {
       .cacheFor(HEALTH_CACHE_MS);
   }
 
-  private workerState(): 'running' | 'paused' | 'stopped' | 'missing' {
+  private workerState(): 'running' | 'paused' | 'not running' | 'missing' {
     if (!this.processor) return 'missing';
     try {
       const worker = this.processor.worker;
       if (worker.isPaused()) return 'paused';
-      return worker.isRunning() && !worker.closing ? 'running' : 'stopped';
+      return worker.isRunning() && !worker.closing ? 'running' : 'not running';
     } catch {
       return 'missing';
     }

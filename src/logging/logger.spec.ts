@@ -1,0 +1,61 @@
+import { Writable } from 'node:stream';
+import { runWithLogContext } from './log-context.js';
+import { createLogger, scrubEmails } from './logger.js';
+import { PinoLoggerService } from './pino-logger.service.js';
+
+async function capture(level = 'debug') {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(...String(chunk).trim().split('\n'));
+      cb();
+    },
+  });
+  const logger = await createLogger({ level, destination, base: { service: 'test' } });
+  return { logger, lines, parsed: () => lines.map((l) => JSON.parse(l)) };
+}
+
+describe('createLogger', () => {
+  it('redacts signature, authorization and cookie headers, and emails at any depth', async () => {
+    const { logger, lines, parsed } = await capture();
+    logger.info(
+      {
+        req: { headers: { 'x-webhook-signature': 'deadbeef', 'x-interviewrelay-signature': 'cafe', authorization: 'Bearer t0ken', cookie: 'sid=1', 'content-type': 'application/json' } },
+        payload: { invitee_email: 'alice@example.com', nested: { email: 'bob@example.com' } },
+        participant_email: 'carol@example.com',
+      },
+      'delivery',
+    );
+    const text = lines.join('\n');
+    for (const secret of ['deadbeef', 'cafe', 't0ken', 'sid=1', 'alice@', 'bob@', 'carol@']) expect(text).not.toContain(secret);
+    const [line] = parsed();
+    expect(line.req.headers['content-type']).toBe('application/json');
+    expect(line.req.headers.authorization).toBe('[redacted]');
+    expect(line.payload.invitee_email).toBe('[redacted]');
+  });
+
+  it('scrubs email addresses out of messages', async () => {
+    const { logger, parsed } = await capture();
+    logger.warn('could not notify dave.o+x@mail.example.org about it');
+    expect(parsed()[0].msg).toBe('could not notify [redacted] about it');
+    expect(scrubEmails('no address here: a@b')).toBe('no address here: a@b');
+  });
+
+  it('honours the level and writes JSON with a readable level name', async () => {
+    const { logger, parsed } = await capture('warn');
+    logger.info('hidden');
+    logger.error('shown');
+    expect(parsed()).toEqual([expect.objectContaining({ level: 'error', msg: 'shown', service: 'test' })]);
+  });
+
+  it("puts the current request id on Nest Logger lines, with the class as context", async () => {
+    const { logger, parsed } = await capture();
+    const nest = new PinoLoggerService(logger);
+    runWithLogContext({ requestId: 'req-1', eventId: 'ev-1' }, () => nest.warn('event failed', 'WebhookEventsProcessor'));
+    nest.error('boom', 'Error: boom\n    at x (y.js:1:1)', 'Thing');
+    const [inContext, outside] = parsed();
+    expect(inContext).toMatchObject({ level: 'warn', msg: 'event failed', context: 'WebhookEventsProcessor', requestId: 'req-1', eventId: 'ev-1' });
+    expect(outside).toMatchObject({ level: 'error', msg: 'boom', context: 'Thing', stack: expect.stringContaining('at x') });
+    expect(outside.requestId).toBeUndefined();
+  });
+});

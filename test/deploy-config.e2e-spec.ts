@@ -8,6 +8,7 @@ const DEPLOY = join(process.cwd(), 'deploy');
 const DASHBOARD = join(DEPLOY, 'grafana', 'dashboards', 'interview-webhooks.json');
 const ALERTS = join(DEPLOY, 'prometheus', 'alerts.yml');
 const PROMETHEUS = join(DEPLOY, 'prometheus', 'prometheus.yml');
+const ALERT_TESTS = join(DEPLOY, 'prometheus', 'alerts.test.yml');
 const DATASOURCES = join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'prometheus.yml');
 
 // Series Prometheus makes itself rather than scraping them from the service.
@@ -127,8 +128,10 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
     expect(config.rule_files).toEqual(['alerts.yml']);
   });
 
-  withPromtool('passes promtool check rules, check config and check metrics', () => {
+  withPromtool('passes promtool check rules, check config and check metrics, and the alert unit tests', () => {
     execFileSync('promtool', ['check', 'rules', ALERTS], { stdio: 'pipe' });
+    // deploy/prometheus/alerts.test.yml: each alert fires on its scenario and stays quiet otherwise.
+    execFileSync('promtool', ['test', 'rules', ALERT_TESTS], { stdio: 'pipe' });
     execFileSync('promtool', ['check', 'config', PROMETHEUS], { stdio: 'pipe' });
     // Lint problems go to stdout with exit status 3; clean output is silent with status 0.
     const lint = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { AdminModule } from './admin/admin.module.js';
 import { AppConfig } from './config/configuration.js';
+import { QueueDashboardModule } from './dashboard/queue-dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EmbeddedModule } from './embedded/embedded.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -28,6 +29,8 @@ export class AppModule {
         ...(config.app.role === 'worker' ? [] : [WebhooksModule]),
         // Without ADMIN_TOKEN the admin routes do not exist (404), rather than exist unprotected.
         ...(config.admin.token && config.app.role !== 'worker' ? [AdminModule] : []),
+        // Bull Board at /admin/queues, same rule: absent without ADMIN_TOKEN.
+        ...(config.admin.token ? [QueueDashboardModule] : []),
       ],
     };
   }

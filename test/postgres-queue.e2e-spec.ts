@@ -68,9 +68,11 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
     expect(Number(count)).toBe(40);
   });
 
-  it('has no dev routes outside the embedded mode', async () => {
+  it('has no dev routes outside the embedded mode, and no queue dashboard without ADMIN_TOKEN', async () => {
     expect((await fetch(`${t.baseUrl}/dev/sessions/pg-accept`)).status).toBe(404);
     expect((await fetch(`${t.baseUrl}/dev/transcripts/pg-accept`)).status).toBe(404);
+    expect((await fetch(`${t.baseUrl}/admin/queues`, { headers: { accept: 'text/html' }, redirect: 'manual' })).status).toBe(404);
+    expect((await fetch(`${t.baseUrl}/admin/login`)).status).toBe(404);
   });
 
   it('records an unknown event type and marks it ignored', async () => {

@@ -1,0 +1,84 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { createTestDatabase, deliver, RunningService, startService, TestDatabase, waitFor } from './helpers/service.js';
+
+// Debian's chromium (`.ci/run` installs it); headless, no sandbox (CI runs as root), nothing phoning home.
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const ARTIFACTS = join(process.cwd(), 'test', 'artifacts');
+const ADMIN_TOKEN = 'dashboard-test-token';
+
+describe('queue dashboard in a browser (/admin/queues)', () => {
+  let db: TestDatabase;
+  let t: RunningService;
+  let browser: Browser;
+  let failedId: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
+    db = await createTestDatabase();
+    t = await startService({ DATABASE_URL: db.url, ADMIN_TOKEN });
+    // A job that fails for good: its transcript URL points at a host that is never allowed.
+    const res = await deliver(t.baseUrl, { event: 'interview.completed', session_id: 'dash-failed', transcript_url: 'http://127.0.0.1:9/refused.json' });
+    failedId = res.body.id;
+    await waitFor(async () => (await db.query(`SELECT status FROM webhook_events WHERE id = $1`, [failedId]))[0]?.status === 'failed', 30_000);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.stop();
+    await db?.drop();
+  });
+
+  it('keeps the dashboard behind ADMIN_TOKEN', async () => {
+    const page = await fetch(`${t.baseUrl}/admin/queues`, { headers: { accept: 'text/html' }, redirect: 'manual' });
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/admin/login?next=%2Fadmin%2Fqueues');
+    expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`)).status).toBe(401);
+    expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
+    // A forged or expired cookie is no session.
+    const forged = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { cookie: `admin_session=9999999999.${'0'.repeat(64)}` } });
+    expect(forged.status).toBe(401);
+  });
+
+  it('logs in with the token, shows the webhooks queue and its failed job, and takes a screenshot', async () => {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    await page.goto(`${t.baseUrl}/admin/queues`);
+    expect(new URL(page.url()).pathname).toBe('/admin/login');
+
+    await page.fill('#token', 'not-the-token');
+    await page.click('button[type=submit]');
+    await expect(page.locator('[role=alert]').textContent()).resolves.toContain('not the admin token');
+
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${t.baseUrl}/admin/queues`);
+    await page.getByText('webhooks', { exact: true }).first().waitFor({ timeout: 15_000 });
+
+    const cookie = (await context.cookies()).find((c) => c.name === 'admin_session');
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/admin' });
+
+    await page.goto(`${t.baseUrl}/admin/queues/queue/webhooks?status=failed`);
+    await page.getByText(failedId).first().waitFor({ timeout: 15_000 });
+    await page.getByText(/refused|not allowed|transcript/i).first().waitFor({ timeout: 15_000 });
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const file = join(ARTIFACTS, 'queue-dashboard-failed.png');
+    await page.screenshot({ path: file, fullPage: true });
+    expect(existsSync(file)).toBe(true);
+    await context.close();
+  });
+});

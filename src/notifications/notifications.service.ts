@@ -14,6 +14,7 @@ export type NotifyOutcome = 'sent' | 'already_sent' | 'skipped';
 
 /** When Slack answers 429 without a readable Retry-After. */
 const DEFAULT_RETRY_AFTER_MS = 30_000;
+const SENT_WRITE_TRIES = 4;
 
 /**
  * Posts Slack notifications at most once per (kind, session). The notifications row is claimed
@@ -77,8 +78,8 @@ export class NotificationsService {
     }
 
     if (res.status >= 200 && res.status < 300) {
-      await this.repo.update({ kind, sessionId: notice.sessionId }, { status: 'sent', sentAt: () => 'now()', lastError: null, updatedAt: () => 'now()' });
       this.metrics.record('sent');
+      await this.recordSent(kind, notice.sessionId);
       return 'sent';
     }
     if (res.status === 429) {
@@ -113,6 +114,22 @@ export class NotificationsService {
       [kind, sessionId, this.leaseSeconds],
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Slack has the message: if this write were lost, the claim would expire and a retry would post
+   * again. A few quick tries cover a database blip; the job's own retries cover the rest.
+   */
+  private async recordSent(kind: string, sessionId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.repo.update({ kind, sessionId }, { status: 'sent', sentAt: () => 'now()', lastError: null, updatedAt: () => 'now()' });
+        return;
+      } catch (err) {
+        if (attempt >= SENT_WRITE_TRIES) throw err;
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+      }
+    }
   }
 
   private async recordSkipped(kind: string, sessionId: string): Promise<void> {

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { AppModule } from './app.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { AppConfig } from './config/configuration.js';
+import { setupApiDocs } from './docs/api-docs.js';
 import { LifecycleService } from './health/lifecycle.service.js';
 import { installJobLogContext } from './logging/job-log-context.js';
 import { runWithLogContext } from './logging/log-context.js';
@@ -50,6 +51,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   registerRequestHooks(fastify, app.get(LifecycleService));
   if (config.app.role !== 'worker') registerIngestMetricsHook(app);
+  // OpenAPI: Swagger UI at /docs, the document at /docs-json.
+  if (config.app.role !== 'worker') setupApiDocs(app);
   return app;
 }
 

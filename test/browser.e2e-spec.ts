@@ -41,6 +41,23 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     await db?.drop();
   });
 
+  it('publishes the OpenAPI document: the webhook route with both signature schemes, every payload and response, the admin API', async () => {
+    const res = await fetch(`${t.baseUrl}/docs-json`);
+    expect(res.status).toBe(200);
+    const doc = await res.json();
+    const op = doc.paths['/webhooks/ai-interview'].post;
+    expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '413', '415', '503']);
+    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(['x-webhook-signature', 'x-interviewrelay-signature', 'x-interviewrelay-timestamp']);
+    expect(op.requestBody.content['application/json'].schema.oneOf).toHaveLength(4);
+    expect(doc.components.schemas.InterviewCompleted.properties).toHaveProperty('transcript_url');
+    expect(doc.components.schemas.SessionFeedbackSubmitted.properties).toHaveProperty('feedback');
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/admin/events', '/admin/events/{id}', '/admin/events/{id}/replay', '/admin/events/replay']));
+    expect(doc.paths['/dev/sessions/{sessionId}']).toBeUndefined();
+    const ui = await fetch(`${t.baseUrl}/docs`);
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get('content-type')).toContain('text/html');
+  });
+
   it('keeps the dashboard behind ADMIN_TOKEN', async () => {
     const page = await fetch(`${t.baseUrl}/admin/queues`, { headers: { accept: 'text/html' }, redirect: 'manual' });
     expect(page.status).toBe(303);
@@ -80,5 +97,13 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     await page.screenshot({ path: file, fullPage: true });
     expect(existsSync(file)).toBe(true);
     await context.close();
+  });
+
+  it('renders the API docs (Swagger UI) at /docs', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${t.baseUrl}/docs`);
+    await page.getByText('/webhooks/ai-interview').first().waitFor({ timeout: 15_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'api-docs.png'), fullPage: false });
+    await page.close();
   });
 });

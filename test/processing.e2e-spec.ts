@@ -222,6 +222,19 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     ]);
   });
 
+  it('sweeps a received row whose job already finished under a fresh job id', async () => {
+    // The row's job (id = row id) failed and still sits in the queue, so re-adding that id would be
+    // a no-op; the sweeper must notice and use a new one.
+    let ok = false;
+    host.route('/t/finished.json', (_req, res) => (ok ? json(res, 200, TRANSCRIPT) : json(res, 404, {})));
+    const res = await deliver(t.baseUrl, interview('s-finished', { transcript_url: `${host.url}/t/finished.json` }));
+    expect((await settled('interview.completed', 's-finished')).status).toBe('failed');
+    ok = true;
+    await db.query(`UPDATE webhook_events SET status = 'received', received_at = now() - interval '2 hours', updated_at = now() - interval '2 hours' WHERE id = $1`, [res.body.id]);
+    expect(await settled('interview.completed', 's-finished', ['processed'])).toMatchObject({ status: 'processed' });
+    expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-finished'`)).toEqual([{ transcript: TRANSCRIPT }]);
+  });
+
   it('exports processing metrics', async () => {
     const text = await (await fetch(`${t.baseUrl}/metrics`)).text();
     const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? NaN);
@@ -233,6 +246,7 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     expect(value(/^slack_notifications_total\{outcome="sent"\} (\d+)/m)).toBeGreaterThanOrEqual(4);
     expect(value(/^slack_notifications_total\{outcome="rate_limited"\} (\d+)/m)).toBe(1);
     expect(value(/^webhook_events_requeued_total\{reason="stuck_processing"\} (\d+)/m)).toBe(1);
+    expect(value(/^webhook_events_requeued_total\{reason="stale_received"\} (\d+)/m)).toBe(2);
   });
 });
 

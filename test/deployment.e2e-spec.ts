@@ -1,0 +1,500 @@
+// The deployment files, checked without a Docker engine or a cluster: parses the Dockerfile,
+// docker-compose.yml and deploy/ with the `yaml` package and asserts the wiring against the code
+// (the config schema, the declared routes, the build output). No services needed; no build needed.
+// scripts/docker-build-check.mjs (run by .ci/run) replays the Dockerfile and starts what it builds.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import YAML from 'yaml';
+import { envSchema, loadConfig } from '../src/config/configuration.js';
+
+const root = process.cwd();
+const read = (p: string) => readFileSync(join(root, p), 'utf8');
+const yaml = (p: string) => YAML.parse(read(p), { merge: true });
+const yamlDocs = (p: string): any[] => YAML.parseAllDocuments(read(p), { merge: true }).map((d) => d.toJS()).filter(Boolean);
+const pkg = JSON.parse(read('package.json'));
+const SCHEMA_KEYS = Object.keys(envSchema.shape);
+// Variables a deployment may set that Node itself reads, not the app.
+const NODE_VARS = ['NODE_OPTIONS'];
+
+// ---------------------------------------------------------------------------------------------
+// Dockerfile
+
+interface Stage {
+  name: string;
+  from: string;
+  instructions: { op: string; args: string }[];
+}
+
+function dockerfileStages(): Stage[] {
+  const stages: Stage[] = [];
+  const joined = read('Dockerfile')
+    .split('\n')
+    .filter((l) => !l.trim().startsWith('#'))
+    .join('\n')
+    .replace(/\\\n/g, ' ');
+  for (const line of joined.split('\n')) {
+    const m = /^\s*(\w+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const op = m[1].toUpperCase();
+    const args = m[2].trim();
+    if (op === 'FROM') {
+      const f = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(args)!;
+      stages.push({ from: f[1], name: f[2] ?? `stage${stages.length}`, instructions: [] });
+    } else stages.at(-1)!.instructions.push({ op, args });
+  }
+  return stages;
+}
+
+const stages = dockerfileStages();
+const runtime = stages.at(-1)!;
+const runtimeOps = (op: string) => runtime.instructions.filter((i) => i.op === op).map((i) => i.args);
+const imageEnv: Record<string, string> = Object.fromEntries(
+  runtimeOps('ENV').flatMap((a) => [...a.matchAll(/([A-Za-z_]\w*)=("[^"]*"|\S*)/g)].map((m) => [m[1], m[2].replace(/^"|"$/g, '')])),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Routes declared in src/: @Controller(prefix) + @Get(path), string literals or module constants
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sourceFiles(posix.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [posix.join(dir, e.name)] : [],
+  );
+}
+
+function declaredGetRoutes(): Set<string> {
+  const routes = new Set<string>();
+  const files = sourceFiles('src').map((f) => read(f));
+  const constants = new Map<string, string>();
+  for (const text of files) for (const m of text.matchAll(/(?:export\s+)?const\s+(\w+)\s*=\s*['"`]([^'"`$]*)['"`]/g)) constants.set(m[1], m[2]);
+  const value = (arg: string | undefined) => {
+    const a = (arg ?? '').trim();
+    if (a === '') return '';
+    const lit = /^['"`]([^'"`]*)['"`]$/.exec(a);
+    return lit ? lit[1] : constants.get(a);
+  };
+  for (const text of files) {
+    if (!text.includes('@Controller(')) continue;
+    const prefix = value(/@Controller\(([^)]*)\)/.exec(text)?.[1]) ?? '';
+    for (const m of text.matchAll(/@Get\(([^)]*)\)/g)) {
+      const p = value(m[1]);
+      if (p !== undefined) routes.add(posix.join('/', prefix, p));
+    }
+  }
+  return routes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// docker-compose.yml, interpolated as `docker compose up` does with nothing set in the shell
+
+function interpolate(value: unknown, env: Record<string, string> = {}): string {
+  return String(value).replace(/\$\$|\$\{([A-Za-z_]\w*)(?:(:?)([-?])([^}]*))?\}/g, (all, name, colon, kind, arg) => {
+    if (all === '$$') return '$';
+    const v = env[name];
+    const unset = v === undefined || (colon === ':' && v === '');
+    if (kind === '-') return unset ? arg : v;
+    if (kind === '?' && unset) throw new Error(`compose variable ${name} must be set: ${arg}`);
+    return v ?? '';
+  });
+}
+
+const compose = yaml('docker-compose.yml');
+const APP_SERVICES = ['api', 'worker', 'migrate'];
+
+function composeEnv(service: string): Record<string, string> {
+  let env = compose.services[service].environment ?? {};
+  if (Array.isArray(env)) env = Object.fromEntries(env.map((e: string) => e.split(/=(.*)/s).slice(0, 2)));
+  // The image's ENV comes first; the service's environment overrides it.
+  return { ...imageEnv, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v ?? '')])) };
+}
+
+function seconds(duration: string | number): number {
+  if (typeof duration === 'number') return duration;
+  let total = 0;
+  for (const m of duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms']!;
+  return total;
+}
+
+function volumeMounts(service: string): { source: string; target: string }[] {
+  return (compose.services[service].volumes ?? []).map((v: any) => {
+    if (typeof v !== 'string') return { source: v.source, target: v.target };
+    const [source, target] = v.split(':');
+    return { source, target };
+  });
+}
+
+/** The host path mounted at (or above) a container path, if any. */
+function hostPathFor(service: string, containerPath: string): string | undefined {
+  for (const { source, target } of volumeMounts(service)) {
+    if (!source.startsWith('.')) continue;
+    if (containerPath === target) return posix.normalize(source);
+    if (containerPath.startsWith(target + '/')) return posix.join(source, containerPath.slice(target.length + 1));
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// deploy/k8s
+
+const K8S = 'deploy/k8s';
+const manifests: any[] = readdirSync(join(root, K8S))
+  .filter((f) => /\.ya?ml$/.test(f) && f !== 'kustomization.yaml')
+  .flatMap((f) => yamlDocs(posix.join(K8S, f)).map((doc) => ({ ...doc, __file: f })));
+const kinds = (kind: string) => manifests.filter((m) => m.kind === kind);
+const byName = (kind: string, name: string) => manifests.find((m) => m.kind === kind && m.metadata?.name === name);
+const deployment = (component: string) => kinds('Deployment').find((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
+const job = kinds('Job')[0];
+const podSpec = (workload: any) => workload.spec.template.spec;
+const appContainer = (workload: any) => podSpec(workload).containers[0];
+
+function k8sEnv(container: any): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const from of container.envFrom ?? []) {
+    if (from.configMapRef) Object.assign(env, byName('ConfigMap', from.configMapRef.name)?.data);
+    if (from.secretRef) {
+      const secret = byName('Secret', from.secretRef.name);
+      Object.assign(env, secret?.stringData, Object.fromEntries(Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString()])));
+    }
+  }
+  for (const e of container.env ?? []) env[e.name] = e.value ?? `<from ${Object.keys(e.valueFrom ?? {}).join()}>`;
+  return env;
+}
+
+/** A named or numbered container port, as a number. */
+function portNumber(container: any, port: string | number): number | undefined {
+  return typeof port === 'number' ? port : container.ports?.find((p: any) => p.name === port)?.containerPort;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The config schema: which variables production cannot start without
+
+const SAMPLE: Record<string, string> = { DATABASE_URL: 'postgres://u@db:5432/app', REDIS_URL: 'redis://redis:6379' };
+
+function requiredInProduction(): string[] {
+  const env: Record<string, string> = { NODE_ENV: 'production' };
+  const found: string[] = [];
+  for (let i = 0; i <= SCHEMA_KEYS.length; i++) {
+    try {
+      loadConfig(env);
+      return found;
+    } catch (err) {
+      // loadConfig names the missing variable in its one-line message.
+      const key = SCHEMA_KEYS.find((k) => !(k in env) && new RegExp(`\\b${k}\\b`).test((err as Error).message));
+      if (!key) throw err;
+      found.push(key);
+      env[key] = SAMPLE[key] ?? 'x';
+    }
+  }
+  return found;
+}
+
+const workloads: { name: string; env: Record<string, string>; role?: string }[] = [
+  ...APP_SERVICES.map((s) => ({ name: `compose ${s}`, env: composeEnv(s), role: s === 'migrate' ? undefined : s })),
+  { name: 'k8s api Deployment', env: k8sEnv(appContainer(deployment('api'))), role: 'api' },
+  { name: 'k8s worker Deployment', env: k8sEnv(appContainer(deployment('worker'))), role: 'worker' },
+  { name: 'k8s migrate Job', env: k8sEnv(appContainer(job)) },
+];
+
+// =============================================================================================
+
+describe('deployment files (parsed, no Docker engine)', () => {
+  const livePath = '/health/live';
+  const readyPath = '/health/ready';
+
+  it('declares the probe routes in src/ that the deployment files point at', () => {
+    const routes = declaredGetRoutes();
+    expect(routes).toContain(livePath);
+    expect(routes).toContain(readyPath);
+    // Served by PrometheusModule.register({ path }) rather than a controller.
+    expect(read('src/metrics/metrics.module.ts')).toMatch(/path:\s*['"]\/metrics['"]/);
+  });
+
+  describe('Dockerfile', () => {
+    it('has install, build and runtime stages on a pinned Node 24 image', () => {
+      expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['deps', 'build', 'runtime']));
+      const external = stages.filter((s) => !stages.some((o) => o.name === s.from)).map((s) => s.from);
+      for (const image of external) expect(image).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim$/);
+      expect(runtime.name).toBe('runtime');
+    });
+
+    it('installs production dependencies only in the runtime stage and copies nothing but package files and dist', () => {
+      expect(runtimeOps('RUN').some((r) => /\bnpm ci\b.*--omit=dev/.test(r))).toBe(true);
+      const copies = runtimeOps('COPY');
+      expect(copies).toEqual(['package.json package-lock.json ./', '--from=build /app/dist ./dist']);
+      expect(stages.find((s) => s.name === 'build')!.instructions.some((i) => i.op === 'RUN' && i.args === 'npm run build')).toBe(true);
+    });
+
+    it('runs as a non-root user, in production mode, with an exec-form CMD that starts the built entry point', () => {
+      expect(runtimeOps('USER')).toEqual(['node']);
+      expect(imageEnv.NODE_ENV).toBe('production');
+      expect(JSON.parse(runtimeOps('CMD')[0])).toEqual(['node', 'dist/main.js']);
+      // nest build compiles src/ into dist/ (tsconfig rootDir/outDir): src/main.ts becomes dist/main.js.
+      const tsconfig = JSON.parse(read('tsconfig.json'));
+      expect([tsconfig.compilerOptions.rootDir, tsconfig.compilerOptions.outDir]).toEqual(['./src', './dist']);
+      expect(existsSync(join(root, 'src/main.ts'))).toBe(true);
+    });
+
+    it('health-checks the liveness route with Node itself on the image PORT, which it exposes', () => {
+      const hc = runtimeOps('HEALTHCHECK')[0];
+      const cmd = JSON.parse(/CMD\s+(\[.*\])$/s.exec(hc)![1]);
+      expect(cmd[0]).toBe('node');
+      expect(cmd.join(' ')).toContain(livePath);
+      expect(cmd.join(' ')).toContain('process.env.PORT');
+      expect(runtimeOps('EXPOSE')).toEqual([imageEnv.PORT]);
+      expect(imageEnv.PORT).toBe(String(envSchema.shape.PORT.parse(undefined)));
+    });
+
+    it('.dockerignore keeps dependencies, build output, tests, local data and secrets out of the context', () => {
+      const rules = read('.dockerignore')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith('#'));
+      expect(rules.some((r) => r.startsWith('!'))).toBe(false);
+      const re = (g: string) =>
+        new RegExp(`^${g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*\//g, '\u0000').replace(/\*/g, '[^/]*').replace(/\u0000/g, '(?:.*/)?')}$`);
+      const ignored = (path: string) => {
+        const parts = path.split('/');
+        return rules.some((r) => parts.some((_, i) => re(r).test(parts.slice(0, i + 1).join('/'))));
+      };
+      for (const p of ['node_modules/zod/index.js', 'dist/main.js', 'test/webhooks.e2e-spec.ts', 'src/common/micro-batcher.spec.ts', 'data/pglite/PG_VERSION', '.git/HEAD', '.env', 'bench/run.mjs', 'coverage/index.html']) {
+        expect([p, ignored(p)]).toEqual([p, true]);
+      }
+      // Everything the Dockerfile copies from the context must stay in it.
+      const fromContext = stages.flatMap((s) => s.instructions).filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'));
+      const sources = fromContext.flatMap((i) => i.args.split(/\s+/).slice(0, -1));
+      expect(sources.length).toBeGreaterThan(0);
+      for (const src of [...sources, 'src/main.ts', 'src/database/data-source.ts']) {
+        expect([src, ignored(src)]).toEqual([src, false]);
+        expect(existsSync(join(root, src))).toBe(true);
+      }
+    });
+  });
+
+  describe('environment', () => {
+    const required = requiredInProduction();
+
+    it('finds the variables production requires in the config schema', () => {
+      expect(required).toEqual(expect.arrayContaining(['WEBHOOK_SECRET', 'DATABASE_URL']));
+    });
+
+    it.each(workloads.map((w) => [w.name, w] as const))('%s sets every required variable and passes the config schema', (_name, w) => {
+      for (const key of required) expect([key, (w.env[key] ?? '').length > 0]).toEqual([key, true]);
+      const unknown = Object.keys(w.env).filter((k) => !SCHEMA_KEYS.includes(k) && !NODE_VARS.includes(k));
+      expect(unknown).toEqual([]);
+      const config = loadConfig(w.env);
+      expect(config.app.production).toBe(true);
+      expect(config.database.embedded).toBe(false);
+      // The stack runs Redis, so the queue must be on it (not the PostgreSQL fallback).
+      expect(config.queue.backend).toBe('redis');
+      if (w.role) expect(config.app.role).toBe(w.role);
+    });
+
+    it('keeps real secrets out of the Secret template and compose defaults', () => {
+      const secret = kinds('Secret');
+      expect(secret).toHaveLength(1);
+      for (const [k, v] of Object.entries(secret[0].stringData as Record<string, string>)) expect([k, v]).toEqual([k, expect.stringContaining('REPLACE_ME')]);
+      expect(yaml(`${K8S}/kustomization.yaml`).resources).not.toContain(secret[0].__file);
+    });
+  });
+
+  describe('docker-compose.yml', () => {
+    const svc = (name: string) => compose.services[name];
+
+    it('runs api and worker from the one image, with their roles, after the migration and healthy dependencies', () => {
+      for (const name of APP_SERVICES) {
+        expect(svc(name).image).toBe(`interview-webhooks:${pkg.version}`);
+        expect(svc(name).build).toEqual({ context: '.', target: 'runtime' });
+      }
+      for (const name of ['api', 'worker']) {
+        expect(svc(name).environment.APP_ROLE).toBe(name);
+        expect(svc(name).depends_on).toEqual({
+          migrate: { condition: 'service_completed_successfully' },
+          postgres: { condition: 'service_healthy' },
+          redis: { condition: 'service_healthy' },
+        });
+        // The image's HEALTHCHECK (liveness) applies: no override.
+        expect(svc(name).healthcheck).toBeUndefined();
+      }
+      expect(svc('migrate').depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
+      expect(svc('migrate').restart).toBe('no');
+    });
+
+    it('migrates with the TypeORM CLI from production dependencies, the same command as the k8s Job', () => {
+      const command = svc('migrate').command;
+      expect(command).toEqual(['node', 'node_modules/typeorm/cli.js', 'migration:run', '-d', 'dist/database/data-source.js']);
+      expect(appContainer(job).command).toEqual(command);
+      expect(Object.keys(pkg.dependencies)).toContain('typeorm');
+      expect(existsSync(join(root, 'node_modules/typeorm/cli.js'))).toBe(true);
+      expect(read('src/database/data-source.ts')).toMatch(/export default new DataSource\(/);
+    });
+
+    it('publishes the app on PORT and gives it longer than SHUTDOWN_TIMEOUT_MS to stop', () => {
+      for (const name of ['api', 'worker']) {
+        const env = composeEnv(name);
+        const targets = svc(name).ports.map((p: string) => p.split(':').at(-1));
+        expect(targets).toEqual([env.PORT]);
+        const shutdownMs = loadConfig(env).app.shutdownTimeoutMs;
+        expect(seconds(svc(name).stop_grace_period) * 1000).toBeGreaterThan(shutdownMs);
+      }
+      const hostPorts = Object.values(compose.services).flatMap((s: any) => (s.ports ?? []).map((p: string) => p.split(':')[0]));
+      expect(new Set(hostPorts).size).toBe(hostPorts.length);
+    });
+
+    it('pins every image to a version', () => {
+      for (const [name, s] of Object.entries<any>(compose.services)) {
+        const tag = /^[^:@]+:([^:@]+)$/.exec(s.image)?.[1];
+        expect([name, tag && tag !== 'latest' && /\d/.test(tag)]).toEqual([name, true]);
+      }
+    });
+
+    it('keeps PostgreSQL and Redis data on volumes, with health checks; Redis with AOF and noeviction', () => {
+      expect(volumeMounts('postgres').map((v) => v.target)).toContain('/var/lib/postgresql/data');
+      expect(svc('postgres').healthcheck.test).toEqual(expect.arrayContaining(['pg_isready']));
+      const cmd: string[] = svc('redis').command;
+      expect(cmd[cmd.indexOf('--appendonly') + 1]).toBe('yes');
+      expect(cmd[cmd.indexOf('--maxmemory-policy') + 1]).toBe('noeviction');
+      expect(volumeMounts('redis').map((v) => v.target)).toContain('/data');
+      expect(svc('redis').healthcheck.test).toEqual(expect.arrayContaining(['redis-cli', 'ping']));
+      // The URLs the app gets point at these services.
+      const env = composeEnv('api');
+      expect(new URL(env.DATABASE_URL).host).toBe('postgres:5432');
+      expect(new URL(env.DATABASE_URL).pathname).toBe(`/${svc('postgres').environment.POSTGRES_DB}`);
+      expect(new URL(env.REDIS_URL).host).toBe('redis:6379');
+    });
+
+    const promConfigPath = 'deploy/prometheus/prometheus.yml';
+    const promIt = existsSync(join(root, promConfigPath)) ? it : it.skip;
+
+    promIt('mounts the Prometheus config and every rule file it loads, and scrapes api and worker on PORT', () => {
+      const configTarget = '/etc/prometheus/prometheus.yml';
+      expect(svc('prometheus').command).toContain(`--config.file=${configTarget}`);
+      expect(hostPathFor('prometheus', configTarget)).toBe(promConfigPath);
+      const prom = yaml(promConfigPath);
+      const ruleFiles: string[] = prom.rule_files ?? [];
+      expect(ruleFiles.length).toBeGreaterThan(0);
+      for (const rf of ruleFiles) {
+        const inContainer = posix.resolve(posix.dirname(configTarget), rf);
+        const host = hostPathFor('prometheus', inContainer);
+        expect([rf, host !== undefined && existsSync(join(root, host))]).toEqual([rf, true]);
+      }
+      const port = composeEnv('api').PORT;
+      const targets = (prom.scrape_configs ?? []).flatMap((s: any) => (s.static_configs ?? []).flatMap((c: any) => c.targets));
+      expect(targets).toEqual(expect.arrayContaining([`api:${port}`, `worker:${composeEnv('worker').PORT}`]));
+    });
+
+    const grafanaIt = existsSync(join(root, 'deploy/grafana/provisioning')) ? it : it.skip;
+
+    grafanaIt('provisions Grafana with the Prometheus datasource and the dashboard, and sets the login', () => {
+      const provisioning = hostPathFor('grafana', '/etc/grafana/provisioning');
+      expect(provisioning).toBe('deploy/grafana/provisioning');
+      const files = (dir: string) => readdirSync(join(root, provisioning!, dir)).filter((f) => /\.ya?ml$/.test(f));
+      const datasources = files('datasources').flatMap((f) => yaml(posix.join(provisioning!, 'datasources', f)).datasources ?? []);
+      expect(datasources).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'prometheus', url: 'http://prometheus:9090' })]));
+      const providers = files('dashboards').flatMap((f) => yaml(posix.join(provisioning!, 'dashboards', f)).providers ?? []);
+      expect(providers.length).toBeGreaterThan(0);
+      for (const p of providers) {
+        const host = hostPathFor('grafana', p.options.path);
+        expect([p.options.path, host]).toEqual([p.options.path, expect.any(String)]);
+        expect(readdirSync(join(root, host!)).filter((f) => f.endsWith('.json')).length).toBeGreaterThan(0);
+      }
+      expect(svc('grafana').environment.GF_SECURITY_ADMIN_USER).toBe('admin');
+      expect(interpolate(svc('grafana').environment.GF_SECURITY_ADMIN_PASSWORD)).toBe('admin');
+      expect(svc('grafana').depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
+    });
+  });
+
+  describe('deploy/k8s', () => {
+    const configPort = Number(byName('ConfigMap', 'interview-webhooks-config').data.PORT);
+
+    it('lists in kustomization.yaml files that exist, pinning the app image to the package version', () => {
+      const k = yaml(`${K8S}/kustomization.yaml`);
+      for (const r of k.resources) expect([r, existsSync(join(root, K8S, r))]).toEqual([r, true]);
+      expect(k.images).toEqual([{ name: 'interview-webhooks', newTag: pkg.version }]);
+      for (const kind of ['ConfigMap', 'Deployment', 'Service', 'PodDisruptionBudget', 'HorizontalPodAutoscaler']) {
+        const files = new Set(kinds(kind).map((m) => m.__file));
+        expect([kind, [...files].every((f) => k.resources.includes(f))]).toEqual([kind, true]);
+      }
+    });
+
+    it('pins every container image to a version', () => {
+      for (const w of [...kinds('Deployment'), ...kinds('Job')]) {
+        for (const c of podSpec(w).containers) expect(c.image).toBe(`interview-webhooks:${pkg.version}`);
+      }
+    });
+
+    it.each(['api', 'worker'])('%s Deployment probes the real routes on the container port, which is PORT', (component) => {
+      const d = deployment(component);
+      const c = appContainer(d);
+      expect(c.ports.map((p: any) => p.containerPort)).toEqual([configPort]);
+      expect(Number(loadConfig(k8sEnv(c)).app.port)).toBe(configPort);
+      expect(c.livenessProbe.httpGet.path).toBe(livePath);
+      expect(c.readinessProbe.httpGet.path).toBe(readyPath);
+      expect(c.startupProbe.httpGet.path).toBe(livePath);
+      for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) expect(portNumber(c, probe.httpGet.port)).toBe(configPort);
+      expect(Number(d.spec.template.metadata.annotations['prometheus.io/port'])).toBe(configPort);
+      expect(d.spec.template.metadata.annotations['prometheus.io/path']).toBe('/metrics');
+    });
+
+    it.each(['api', 'worker'])('%s Deployment outlasts SHUTDOWN_TIMEOUT_MS (plus any preStop sleep), runs as non-root with resources', (component) => {
+      const d = deployment(component);
+      const c = appContainer(d);
+      const shutdownMs = loadConfig(k8sEnv(c)).app.shutdownTimeoutMs;
+      const preStop = c.lifecycle?.preStop?.exec?.command;
+      const preStopMs = preStop?.[0] === 'sleep' ? Number(preStop[1]) * 1000 : 0;
+      expect(podSpec(d).terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs + preStopMs);
+      expect(podSpec(d).securityContext.runAsNonRoot).toBe(true);
+      expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+      expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+      expect(c.resources.limits.memory).toEqual(expect.any(String));
+    });
+
+    it('routes each Service to its Deployment on the container port', () => {
+      const services = kinds('Service');
+      expect(services.map((s) => s.spec.selector['app.kubernetes.io/component']).sort()).toEqual(['api', 'worker']);
+      for (const s of services) {
+        const d = kinds('Deployment').find((dep) => Object.entries(s.spec.selector).every(([k, v]) => dep.spec.template.metadata.labels[k] === v));
+        expect(d).toBeDefined();
+        for (const p of s.spec.ports) expect(portNumber(appContainer(d), p.targetPort)).toBe(configPort);
+      }
+    });
+
+    it('keeps a pod of each role through voluntary disruptions and autoscales the api', () => {
+      for (const component of ['api', 'worker']) {
+        const d = deployment(component);
+        const pdb = kinds('PodDisruptionBudget').find((p) => p.spec.selector.matchLabels['app.kubernetes.io/component'] === component);
+        expect(pdb).toBeDefined();
+        for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(d.spec.template.metadata.labels[k]).toBe(v);
+        expect(pdb.spec.minAvailable).toBeLessThan(d.spec.replicas);
+      }
+      const hpa = kinds('HorizontalPodAutoscaler');
+      expect(hpa).toHaveLength(1);
+      expect(hpa[0].spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment('api').metadata.name });
+      expect(hpa[0].spec.minReplicas).toBeGreaterThanOrEqual(pdb('api').spec.minAvailable + 1);
+      function pdb(component: string) {
+        return kinds('PodDisruptionBudget').find((p) => p.spec.selector.matchLabels['app.kubernetes.io/component'] === component);
+      }
+    });
+
+    it('gives in-cluster Prometheus the job names the alerts and dashboard use, matching the pods', () => {
+      const example = yaml(`${K8S}/prometheus-scrape.example.yml`).scrape_configs;
+      const composeJobs = yaml('deploy/prometheus/prometheus.yml').scrape_configs.map((s: any) => s.job_name);
+      expect(example.map((s: any) => s.job_name)).toEqual(composeJobs);
+      for (const [i, component] of ['api', 'worker'].entries()) {
+        const keep = example[i].relabel_configs.find((r: any) => r.action === 'keep');
+        const d = deployment(component);
+        const labels = d.spec.template.metadata.labels;
+        const portName = appContainer(d).ports[0].name;
+        const values = keep.source_labels.map((l: string) =>
+          l === '__meta_kubernetes_pod_container_port_name' ? portName : labels[l.replace('__meta_kubernetes_pod_label_', '').replace(/_/g, '.').replace('app.kubernetes.io.', 'app.kubernetes.io/')],
+        );
+        expect(new RegExp(`^(?:${keep.regex})$`).test(values.join(';'))).toBe(true);
+        expect(example[i].metrics_path).toBe('/metrics');
+      }
+    });
+
+    it('runs the migration as a one-shot Job that does not restart in place', () => {
+      expect(job.spec.template.spec.restartPolicy).toBe('Never');
+      expect(job.spec.backoffLimit).toBeGreaterThan(0);
+      expect(yaml(`${K8S}/kustomization.yaml`).resources).not.toContain(job.__file);
+    });
+  });
+});

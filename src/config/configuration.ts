@@ -94,6 +94,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError('DATABASE_URL is required in production, e.g. postgres://user:password@db:5432/webhooks');
   }
   const embedded = !e.DATABASE_URL;
+  if (embedded && e.APP_ROLE !== 'all') {
+    throw new ConfigError(`APP_ROLE=${e.APP_ROLE} needs DATABASE_URL: the embedded database lives inside one process, so api and worker cannot be split without a PostgreSQL server`);
+  }
   if (e.QUEUE_BACKEND === 'redis' && !e.REDIS_URL) {
     throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379');
   }

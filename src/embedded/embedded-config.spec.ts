@@ -26,6 +26,10 @@ describe('loadConfig: embedded mode and queue backend', () => {
     expect(loadConfig(db).transcript.allowedHosts).toEqual([]);
   });
 
+  it('refuses to split roles over an embedded database', () => {
+    expect(() => loadConfig({ APP_ROLE: 'worker' })).toThrow(/APP_ROLE=worker needs DATABASE_URL/);
+  });
+
   it('refuses QUEUE_BACKEND=redis without REDIS_URL, and an unknown backend', () => {
     expect(() => loadConfig({ QUEUE_BACKEND: 'redis' })).toThrow(/QUEUE_BACKEND=redis needs REDIS_URL/);
     expect(() => loadConfig({ QUEUE_BACKEND: 'kafka' })).toThrow(ConfigError);

@@ -62,7 +62,13 @@ export async function createLogger(settings: LoggerSettings): Promise<AppLogger>
   if (!destination && settings.pretty) {
     try {
       const { default: pretty } = await import('pino-pretty');
-      destination = pretty({ colorize: true, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service,role' });
+      destination = pretty({
+        colorize: true,
+        sync: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        messageFormat: '{if context}[{context}] {end}{if requestId}({requestId}) {end}{msg}',
+        ignore: 'pid,hostname,service,role,context,requestId',
+      });
     } catch {
       // Not installed (production image): JSON it is.
     }

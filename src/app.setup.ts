@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module.js';
 import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { AppConfig } from './config/configuration.js';
@@ -13,6 +14,13 @@ import { createLogger } from './logging/logger.js';
 import { PinoLoggerService } from './logging/pino-logger.service.js';
 import { WEBHOOK_PATH } from './webhooks/webhooks.controller.js';
 import { IngestMarks, statusFromResponse, WebhookMetrics } from './webhooks/webhook.metrics.js';
+
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** The caller's X-Request-Id when it is a sane token (it ends up in logs and rows), else a uuid. */
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+}
 
 /** Probes and scrapes: answered during shutdown and left out of the request log. */
 export function isProbePath(url: string): boolean {
@@ -34,9 +42,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
 
   const adapter = new FastifyAdapter({
     bodyLimit: config.webhook.maxBodyBytes,
-    // Honour a request id set by a proxy; otherwise make one. It travels with the event into its job.
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // Honour a request id set by a proxy (if it looks like one); otherwise make one. It travels with
+    // the event into its job and its log lines.
+    requestIdHeader: false,
+    genReqId: (req: IncomingMessage) => requestIdFrom(req.headers['x-request-id']),
     loggerInstance: logger,
     logController: new RequestLogController({ requestIdLogLabel: 'requestId' }),
   });

@@ -149,6 +149,9 @@ describe('metrics and logs as deliveries arrive', () => {
     expect(res.status).toBe(404);
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     expect(await res.json()).toMatchObject({ statusCode: 404, message: 'Cannot GET /nope' });
+    // A caller's id is kept only if it is a plain token: it ends up in every log line and in the row.
+    const odd = await fetch(`${t.baseUrl}/nope`, { headers: { 'x-request-id': 'x"} {"level":"fatal' } });
+    expect(odd.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 });
 

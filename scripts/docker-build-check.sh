@@ -11,10 +11,8 @@ cd "$(dirname "$0")/.."
 if docker compose version >/dev/null 2>&1; then
   docker compose -f docker-compose.yml config -q
   echo "[docker-build-check] docker compose config -q: ok"
-elif command -v docker-compose >/dev/null 2>&1; then
-  docker-compose -f docker-compose.yml config -q
-  echo "[docker-build-check] docker-compose config -q: ok"
 else
+  # (Compose v1, `docker-compose`, predates the Compose Specification's top-level `name`: not used.)
   echo "[docker-build-check] SKIP docker compose config -q: the docker client here has no compose plugin (test/deployment.e2e-spec.ts parsed the file instead)"
 fi
 

@@ -30,6 +30,10 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
     rmSync(dataDir, { recursive: true, force: true, maxRetries: 5 });
   });
 
+  it('reports ready: database and PostgreSQL-backed queue up, no Redis involved', async () => {
+    await waitFor(async () => (await fetch(`${t.baseUrl}/health/ready`)).status === 200, 15_000);
+  });
+
   it('says loudly that it runs embedded and where the data and the generated secret are', () => {
     expect(t.output()).toContain('EMBEDDED MODE');
     expect(t.output()).toContain(join(dataDir, 'pglite'));

@@ -25,12 +25,16 @@ function interview(sessionId: string, extra: Record<string, unknown> = {}) {
 
 const TRANSCRIPT = { lines: [{ speaker: 'ai', text: 'Tell me about yourself.' }, { speaker: 'candidate', text: 'Gladly.' }] };
 
-// Each describe below runs its own service on its own database. Starting a service is most of a
-// test's time on a busy machine, so all first starts happen at once, here.
+// Each describe below runs its own service on its own database. Starting and stopping services is
+// most of this file's time on a busy machine, so all first starts (and all stops) happen at once, here.
 // (Describe bodies run before any hook, so every `setups` entry is in place by then.)
 const setups: Record<string, () => Promise<void>> = {};
+const teardowns: Record<string, () => Promise<void>> = {};
 beforeAll(async () => {
   await Promise.all(Object.values(setups).map((start) => start()));
+});
+afterAll(async () => {
+  await Promise.all(Object.values(teardowns).map((stop) => stop()));
 });
 
 describe('event processing (interviews, feedback, Slack, retries, dead letters)', () => {
@@ -52,11 +56,11 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     });
   };
 
-  afterAll(async () => {
+  teardowns.main = async () => {
     await t?.stop();
     await Promise.all([host?.close(), other?.close(), slack?.close()]);
     await db?.drop();
-  });
+  };
 
   const inbox = async (event: string, sessionId: string) =>
     (await db.query<InboxRow>('SELECT id, status, attempts, last_error, processed_at FROM webhook_events WHERE idempotency_key = $1', [`${event}:${sessionId}`]))[0];
@@ -261,11 +265,11 @@ describe('transcript host guard without TRANSCRIPT_ALLOWED_HOSTS', () => {
     t = await startService({ DATABASE_URL: db.url });
   };
 
-  afterAll(async () => {
+  teardowns.guard = async () => {
     await t?.stop();
     await host?.close();
     await db?.drop();
-  });
+  };
 
   it.each([
     ['loopback over http', (h: Peer) => `${h.url}/t.json`],
@@ -314,12 +318,12 @@ describe('a worker killed mid-job', () => {
     first = await startService(env);
   };
 
-  afterAll(async () => {
+  teardowns.kill = async () => {
     await first?.stop('SIGKILL');
     await second?.stop();
     await Promise.all([host?.close(), slack?.close()]);
     await db?.drop();
-  });
+  };
 
   it('is processed exactly once after a restart (stalled-job recovery)', async () => {
     await deliver(first!.baseUrl, interview('s-killed', { transcript_url: `${host.url}/t/slow.json` }));

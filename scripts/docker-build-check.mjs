@@ -281,6 +281,11 @@ function checkRuntime(runtime) {
   if (devOnly.length) fail(`development packages in the runtime stage: ${devOnly.slice(0, 5).map(([p]) => p).join(', ')}`);
   const tsInDist = execFileSync('find', [path.join(app, 'dist'), '-name', '*.ts', '-not', '-name', '*.d.ts'], { encoding: 'utf8' }).trim();
   if (tsInDist) fail(`TypeScript sources in dist: ${tsInDist.split('\n')[0]}`);
+  // Node also resolves packages from node_modules in parent directories, which the image has none of.
+  for (let dir = path.dirname(path.dirname(app)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'node_modules'))) fail(`${path.join(dir, 'node_modules')} exists above the runtime stage and would hide a missing package`);
+  }
+  if (fs.existsSync('/node_modules')) fail('/node_modules exists and would hide a missing package');
   return { app, sizes: { node_modules: du(path.join(app, 'node_modules')), dist: du(path.join(app, 'dist')) } };
 }
 
@@ -405,13 +410,13 @@ async function runImage({ label, nodeBin, runtime, app, compose, databaseUrl }) 
     for (const p of procs) {
       const base = `http://127.0.0.1:${p.port}`;
       if (hasLive) {
-        await waitStatus(p, `${base}/health/live`, (s) => s === 200, 30_000);
+        await waitStatus(p, `${base}/health/live`, (s) => s === 200, 60_000);
       } else {
         log(`WARN ${p.label}: no /health/live route in src yet; checking only that the port answers`);
-        await waitStatus(p, `${base}/`, (s) => s > 0, 30_000);
+        await waitStatus(p, `${base}/`, (s) => s > 0, 60_000);
       }
       const upMs = Date.now() - p.t0;
-      if (hasReady) await waitStatus(p, `${base}/health/ready`, (s) => s === 200, 30_000);
+      if (hasReady) await waitStatus(p, `${base}/health/ready`, (s) => s === 200, 60_000);
       const readyMs = Date.now() - p.t0;
       // The image's own HEALTHCHECK command, in the container's environment.
       const hc = await runToEnd(`${p.label} healthcheck`, resolveNode(runtime.healthcheck.cmd, nodeBin), app, p.env, 10_000);
@@ -420,6 +425,11 @@ async function runImage({ label, nodeBin, runtime, app, compose, databaseUrl }) 
       if (metrics !== 200) fail(`${p.label}: GET /metrics answered ${metrics}`);
       results[p.role] = { upMs, readyMs, healthcheck: hc.code };
       log(`${p.label}: live after ${upMs} ms${hasReady ? `, ready after ${readyMs} ms` : ''}, HEALTHCHECK exit ${hc.code}, /metrics 200`);
+    }
+    // The image's filesystem is not writable by its user (and read-only under deploy/k8s).
+    for (const p of procs) {
+      const denied = /^.*\b(EACCES|EROFS|permission denied)\b.*$/im.exec(p.output());
+      if (denied) fail(`${p.label} tried to write where the image does not let it: ${denied[0].slice(0, 300)}`);
     }
     const bound = Number(procs[0].env.SHUTDOWN_TIMEOUT_MS ?? 25_000) + 5_000;
     await Promise.all(

@@ -82,7 +82,7 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    t = await startService({ DATABASE_URL: db.url });
+    t = await startService({ DATABASE_URL: db.url }, { timeoutMs: 60_000 });
     // Samples for the labelled series too, so `promtool check metrics` sees real lines.
     await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'deploy-1', feedback: { rating: 4 } });
     await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'deploy-2' }, { secret: 'wrong' });

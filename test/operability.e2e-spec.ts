@@ -3,6 +3,9 @@ import { closedPort, createTestDatabase, deliver, RunningService, sleep, startSe
 import { json, Peer, startPeer } from './helpers/peers.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 
+// Generous: on a loaded CI machine a cold Node start can take tens of seconds.
+const STARTUP_MS = 60_000;
+
 /** Value of the series `name` whose labels include `labels` (0 when absent). */
 function sample(exposition: string, name: string, labels: Record<string, string> = {}): number {
   for (const line of exposition.split('\n')) {
@@ -34,8 +37,8 @@ describe('probes with a dependency down', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     [pgDown, redisDown] = await Promise.all([
-      startService({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/nowhere` }, { waitForMigrations: false }),
-      startService({ DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${await closedPort()}` }),
+      startService({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/nowhere` }, { waitForMigrations: false, timeoutMs: STARTUP_MS }),
+      startService({ DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${await closedPort()}` }, { timeoutMs: STARTUP_MS }),
     ]);
   });
 
@@ -74,7 +77,7 @@ describe('metrics and logs as deliveries arrive', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    t = await startService({ DATABASE_URL: db.url, LOG_LEVEL: 'debug', TRANSCRIPT_ALLOWED_HOSTS: '127.0.0.1:1' });
+    t = await startService({ DATABASE_URL: db.url, LOG_LEVEL: 'debug', TRANSCRIPT_ALLOWED_HOSTS: '127.0.0.1:1' }, { timeoutMs: STARTUP_MS });
   });
 
   afterAll(async () => {
@@ -84,8 +87,11 @@ describe('metrics and logs as deliveries arrive', () => {
 
   it('counts deliveries by status and event, times them, and counts job outcomes', async () => {
     const event = 'session.feedback_submitted';
-    const before = await metrics(t);
-    expect(sample(before, 'app_ready')).toBe(1);
+    // Ready once the database and the queue answer (each check is bounded at 1 s).
+    const before = await waitFor(async () => {
+      const text = await metrics(t);
+      return sample(text, 'app_ready') === 1 ? text : undefined;
+    });
     for (let i = 0; i < 3; i++) expect((await deliver(t.baseUrl, { event, session_id: `m-${i}`, feedback: { rating: i } })).status).toBe(200);
     expect((await deliver(t.baseUrl, { event, session_id: 'm-0', feedback: { rating: 0 } })).body.status).toBe('duplicate');
     expect((await deliver(t.baseUrl, { event, session_id: 'm-x' }, { secret: 'wrong' })).status).toBe(401);
@@ -178,7 +184,7 @@ describe('SIGTERM', () => {
 
   it('stops taking deliveries, lets the active job finish, and exits 0', async () => {
     peer.route('/slow.json', (_req, res) => void setTimeout(() => json(res, 200, transcript), 2500).unref());
-    const t = await startService({ DATABASE_URL: db.url, TRANSCRIPT_ALLOWED_HOSTS: peer.host, SHUTDOWN_TIMEOUT_MS: '20000' });
+    const t = await startService({ DATABASE_URL: db.url, TRANSCRIPT_ALLOWED_HOSTS: peer.host, SHUTDOWN_TIMEOUT_MS: '20000' }, { timeoutMs: STARTUP_MS });
     try {
       const res = await deliver(t.baseUrl, { event: 'interview.completed', session_id: 'term-1', transcript_url: `${peer.url}/slow.json` });
       expect(res.status).toBe(200);
@@ -189,7 +195,7 @@ describe('SIGTERM', () => {
       // Readiness goes down first; liveness stays up; new deliveries are refused while the job runs.
       const ready = await waitFor(async () => {
         const r = await getJson(`${t.baseUrl}/health/ready`);
-        return r.status === 503 ? r : undefined;
+        return r.status === 503 && r.body.error?.lifecycle ? r : undefined;
       }, 2000, 20);
       expect(ready.body.error.lifecycle).toEqual({ status: 'down', message: 'shutting down' });
       expect((await getJson(`${t.baseUrl}/health/live`)).status).toBe(200);
@@ -218,7 +224,7 @@ describe('SIGTERM', () => {
       WORKER_LOCK_DURATION_MS: '2000',
       WORKER_STALLED_INTERVAL_MS: '500',
     };
-    const first = await startService(env);
+    const first = await startService(env, { timeoutMs: STARTUP_MS });
     try {
       expect((await deliver(first.baseUrl, { event: 'interview.completed', session_id: 'term-2', transcript_url: `${peer.url}/stuck.json` })).status).toBe(200);
       await waitFor(async () => peer.hits('/stuck.json').length === 1, 10_000, 20);
@@ -231,7 +237,7 @@ describe('SIGTERM', () => {
     }
 
     slow = false;
-    const second = await startService(env);
+    const second = await startService(env, { timeoutMs: STARTUP_MS });
     try {
       await waitFor(async () => (await interviewRow('term-2'))[0]?.status === 'processed', 20_000);
       expect(await interviewRow('term-2')).toEqual([{ status: 'processed', transcript }]);
@@ -257,7 +263,7 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
 
   it('process together an event that neither handles alone', async () => {
     const prefix = `ops-roles-${randomBytes(3).toString('hex')}`;
-    api = await startService({ DATABASE_URL: db.url, APP_ROLE: 'api', QUEUE_PREFIX: prefix });
+    api = await startService({ DATABASE_URL: db.url, APP_ROLE: 'api', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
     const res = await deliver(api.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-1', feedback: { rating: 5, comment: 'both' } });
     expect(res.body.status).toBe('accepted');
     const apiReady = await getJson(`${api.baseUrl}/health/ready`);
@@ -265,7 +271,7 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
     await sleep(500);
     expect(await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`)).toEqual([{ status: 'received' }]);
 
-    worker = await startService({ DATABASE_URL: db.url, APP_ROLE: 'worker', QUEUE_PREFIX: prefix });
+    worker = await startService({ DATABASE_URL: db.url, APP_ROLE: 'worker', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
     // The worker serves no deliveries, only probes and metrics.
     expect((await deliver(worker.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-2' })).status).toBe(404);
     await waitFor(async () => (await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`))[0].status === 'processed');

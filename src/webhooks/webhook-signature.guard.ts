@@ -19,8 +19,8 @@ export class WebhookSignatureGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.switchToHttp().getRequest<WebhookRequest>();
-    if (!Buffer.isBuffer(req.rawBody)) {
-      // Only JSON bodies keep their raw bytes; anything else cannot be a platform delivery.
+    // Form bodies keep their raw bytes too (and parse into an object): only JSON is a platform delivery.
+    if (!Buffer.isBuffer(req.rawBody) || !isJsonMediaType(req.headers['content-type'])) {
       throw new UnsupportedMediaTypeException('Content-Type must be application/json');
     }
     const check = verifyWebhookSignature({
@@ -36,4 +36,8 @@ export class WebhookSignatureGuard implements CanActivate {
     req.signatureScheme = check.scheme;
     return true;
   }
+}
+
+function isJsonMediaType(contentType: string | undefined): boolean {
+  return (contentType ?? '').split(';', 1)[0].trim().toLowerCase() === 'application/json';
 }

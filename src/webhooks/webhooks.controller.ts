@@ -1,5 +1,6 @@
 import { BadRequestException, Controller, HttpCode, Post, Req, ServiceUnavailableException, UseGuards } from '@nestjs/common';
-import { eventLabel, validateDelivery } from './webhook-payload.js';
+import { isUtf8 } from 'node:buffer';
+import { eventLabel, ParseResult, validateDelivery } from './webhook-payload.js';
 import { WebhookIngestService } from './webhook-ingest.service.js';
 import { WebhookRequest, WebhookSignatureGuard } from './webhook-signature.guard.js';
 import { IngestMarks } from './webhook.metrics.js';
@@ -15,7 +16,8 @@ export class WebhooksController {
   @HttpCode(200)
   @UseGuards(WebhookSignatureGuard)
   async receive(@Req() req: WebhookRequest & IngestMarks): Promise<{ status: 'accepted' | 'duplicate'; id: string }> {
-    const parsed = validateDelivery(req.body);
+    // Fastify decoded the body leniently (invalid bytes become U+FFFD); the signed bytes must be UTF-8.
+    const parsed: ParseResult = isUtf8(req.rawBody!) ? validateDelivery(req.body) : { ok: false, message: 'request body is not valid UTF-8' };
     req.webhookEvent = eventLabel(parsed.ok ? parsed.value.event : parsed.event);
     if (!parsed.ok) throw new BadRequestException(parsed.message);
 

@@ -29,10 +29,12 @@ const TRANSCRIPT = { lines: [{ speaker: 'ai', text: 'Tell me about yourself.' },
 // most of this file's time on a busy machine, so all first starts (and all stops) happen at once, here.
 // (Describe bodies run before any hook, so every `setups` entry is in place by then.)
 const setups: Record<string, () => Promise<void>> = {};
+// Three boots at once on a loaded 2-core machine can take longer than startService's default 30 s.
+const BOOT = { timeoutMs: 50_000 };
 const teardowns: Record<string, () => Promise<void>> = {};
 beforeAll(async () => {
   await Promise.all(Object.values(setups).map((start) => start()));
-});
+}, 90_000);
 afterAll(async () => {
   await Promise.all(Object.values(teardowns).map((stop) => stop()));
 });
@@ -53,7 +55,7 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
       SLACK_WEBHOOK_URL: `${slack.url}/hooks/slack`,
       ADMIN_TOKEN,
       SWEEP_INTERVAL_MS: '500',
-    });
+    }, BOOT);
   };
 
   teardowns.main = async () => {
@@ -249,6 +251,8 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     expect(value(/^transcript_download_duration_seconds_count\{outcome="ok"\} (\d+)/m)).toBeGreaterThanOrEqual(3);
     expect(value(/^slack_notifications_total\{outcome="sent"\} (\d+)/m)).toBeGreaterThanOrEqual(4);
     expect(value(/^slack_notifications_total\{outcome="rate_limited"\} (\d+)/m)).toBe(1);
+    expect(value(/^slack_request_duration_seconds_count\{outcome="sent"\} (\d+)/m)).toBeGreaterThanOrEqual(4);
+    expect(value(/^slack_request_duration_seconds_count\{outcome="failed"\} (\d+)/m)).toBe(5);
     expect(value(/^webhook_events_requeued_total\{reason="stuck_processing"\} (\d+)/m)).toBe(1);
     expect(value(/^webhook_events_requeued_total\{reason="stale_received"\} (\d+)/m)).toBe(2);
   });
@@ -262,7 +266,7 @@ describe('transcript host guard without TRANSCRIPT_ALLOWED_HOSTS', () => {
   setups.guard = async () => {
     db = await createTestDatabase();
     host = await startPeer((_req, res) => json(res, 200, TRANSCRIPT));
-    t = await startService({ DATABASE_URL: db.url });
+    t = await startService({ DATABASE_URL: db.url }, BOOT);
   };
 
   teardowns.guard = async () => {
@@ -315,7 +319,7 @@ describe('a worker killed mid-job', () => {
       WORKER_LOCK_DURATION_MS: '2000',
       WORKER_STALLED_INTERVAL_MS: '500',
     };
-    first = await startService(env);
+    first = await startService(env, BOOT);
   };
 
   teardowns.kill = async () => {
@@ -333,7 +337,7 @@ describe('a worker killed mid-job', () => {
     expect(mid.status).toBe('processing');
 
     hang = false;
-    second = await startService(env);
+    second = await startService(env, BOOT);
     const row = await waitFor(async () => {
       const [r] = await db.query<InboxRow>(`SELECT status, attempts FROM webhook_events WHERE session_id = 's-killed'`);
       return r.status === 'processed' ? r : undefined;
@@ -343,5 +347,5 @@ describe('a worker killed mid-job', () => {
     expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-killed'`)).toEqual([{ transcript: TRANSCRIPT }]);
     expect(slack.posts()).toHaveLength(1);
     expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-killed'`)).toEqual([{ status: 'sent', attempts: 1 }]);
-  });
+  }, 90_000);
 });

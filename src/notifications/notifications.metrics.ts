@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
-import { Counter } from 'prom-client';
+import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { Counter, Histogram } from 'prom-client';
 
 export const SLACK_NOTIFICATIONS = 'slack_notifications_total';
+export const SLACK_REQUEST_DURATION = 'slack_request_duration_seconds';
 
 /** `sent`, `skipped` (no SLACK_WEBHOOK_URL), `failed` (one failed attempt), `rate_limited` (a 429). */
 export type SlackOutcome = 'sent' | 'skipped' | 'failed' | 'rate_limited';
@@ -13,13 +14,24 @@ export const notificationMetricProviders = [
     help: 'Slack notification attempts, by outcome',
     labelNames: ['outcome'],
   }),
+  makeHistogramProvider({
+    name: SLACK_REQUEST_DURATION,
+    help: 'Time for one POST to the Slack webhook, by outcome (skipped notifications make no request)',
+    labelNames: ['outcome'],
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  }),
 ];
 
 @Injectable()
 export class NotificationMetrics {
-  constructor(@InjectMetric(SLACK_NOTIFICATIONS) private readonly counter: Counter<'outcome'>) {}
+  constructor(
+    @InjectMetric(SLACK_NOTIFICATIONS) private readonly counter: Counter<'outcome'>,
+    @InjectMetric(SLACK_REQUEST_DURATION) private readonly duration: Histogram<'outcome'>,
+  ) {}
 
-  record(outcome: SlackOutcome): void {
+  /** `seconds`: how long the POST took, when one was made. */
+  record(outcome: SlackOutcome, seconds?: number): void {
     this.counter.inc({ outcome });
+    if (seconds !== undefined) this.duration.observe({ outcome }, seconds);
   }
 }

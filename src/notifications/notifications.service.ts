@@ -60,6 +60,8 @@ export class NotificationsService {
     }
 
     let res: Response;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
     try {
       res = await fetch(this.webhookUrl, {
         method: 'POST',
@@ -72,26 +74,26 @@ export class NotificationsService {
     } catch (err) {
       // Not delivered as far as we know (a timeout is the one ambiguous case: see README).
       const message = `slack: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : describe(err)}`;
+      this.metrics.record('failed', seconds());
       await this.release(kind, notice.sessionId, 'failed', message);
-      this.metrics.record('failed');
       throw new Error(message);
     }
 
     if (res.status >= 200 && res.status < 300) {
-      this.metrics.record('sent');
+      this.metrics.record('sent', seconds());
       await this.recordSent(kind, notice.sessionId);
       return 'sent';
     }
     if (res.status === 429) {
       const waitMs = retryAfterMs(res.headers.get('retry-after'), DEFAULT_RETRY_AFTER_MS);
       const message = `slack: rate limited (429), retry after ${Math.ceil(waitMs / 1000)} s`;
+      this.metrics.record('rate_limited', seconds());
       await this.release(kind, notice.sessionId, 'pending', message);
-      this.metrics.record('rate_limited');
       throw new RetryLaterError(message, waitMs);
     }
     const message = `slack: answered ${res.status}`;
+    this.metrics.record('failed', seconds());
     await this.release(kind, notice.sessionId, 'failed', message);
-    this.metrics.record('failed');
     if (res.status === 408 || res.status >= 500) throw new Error(message);
     // 4xx (a revoked or mistyped webhook URL, a refused payload): retrying the same POST cannot help.
     throw new PermanentFailure(message);

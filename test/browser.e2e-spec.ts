@@ -63,6 +63,8 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/admin/login?next=%2Fadmin%2Fqueues');
     expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`)).status).toBe(401);
+    // Percent-encoding the path does not walk around the gate (the router decodes it).
+    expect((await fetch(`${t.baseUrl}/admin/%71ueues/api/queues`)).status).toBe(401);
     expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
     // A forged or expired cookie is no session.

@@ -81,6 +81,19 @@ export function readCookie(header: string | undefined, name: string): string | u
   return undefined;
 }
 
+function isDashboardPath(path: string | undefined): boolean {
+  return path !== undefined && (path === DASHBOARD_PATH || path.startsWith(`${DASHBOARD_PATH}/`));
+}
+
+function decodedPath(url: string): string {
+  const path = url.split('?')[0];
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 /** Only same-site relative paths under the dashboard are followed after login (no open redirect). */
 export function safeNext(next: unknown): string {
   return typeof next === 'string' && next.startsWith(`${DASHBOARD_PATH}`) && !next.includes('//') ? next : DASHBOARD_PATH;
@@ -111,8 +124,9 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 /** Registers the login routes and the gate in front of every dashboard route (pages, assets and API). */
 export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardAuth): void {
   fastify.addHook('onRequest', (req, reply, done) => {
-    const path = req.url.split('?')[0];
-    if (path !== DASHBOARD_PATH && !path.startsWith(`${DASHBOARD_PATH}/`)) return done();
+    // The matched route decides, not the raw URL: the router decodes it (/admin/%71ueues is
+    // /admin/queues), so a check on the raw path alone could be walked around.
+    if (!isDashboardPath(req.routeOptions?.url) && !isDashboardPath(decodedPath(req.url))) return done();
     if (auth.check(req, reply)) done();
   });
 

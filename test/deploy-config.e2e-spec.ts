@@ -104,7 +104,7 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
     for (const e of alertExprs()) for (const n of metricNames(e)) used.set(n, used.get(n) ? 'both' : 'alerts');
     // The dashboard covers what the issue lists; if a name disappears from it, this says which.
     for (const n of ['webhooks_received_total', 'webhook_ingest_duration_seconds_bucket', 'webhook_jobs_total', 'webhook_processing_duration_seconds_bucket',
-      'webhook_queue_jobs', 'transcript_download_duration_seconds_bucket', 'slack_notifications_total', 'process_cpu_seconds_total',
+      'webhook_queue_jobs', 'transcript_download_duration_seconds_bucket', 'slack_notifications_total', 'slack_request_duration_seconds_bucket', 'process_cpu_seconds_total',
       'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'app_ready']) {
       expect(used.has(n)).toBe(true);
     }

@@ -38,7 +38,7 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
     // tables, which it calls by unqualified name, resolve in schema `bullmq`.
     await db.exec('SET search_path TO public, bullmq');
 
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: MAX_CONNECTIONS });
+    const server = new PGLiteSocketServer({ db: serializeExtendedBatches(db), host: '127.0.0.1', port: 0, maxConnections: MAX_CONNECTIONS });
     await server.start();
     const [host, port] = server.getServerConn().split(':');
     const pglite = db;
@@ -56,6 +56,46 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
     releaseLock();
     throw err;
   }
+}
+
+// Extended-protocol messages that leave a batch open until the client's Sync:
+// Parse, Bind, Describe, Execute, Close, Flush.
+const OPEN_BATCH = new Set(['P', 'B', 'D', 'E', 'C', 'H'].map((c) => c.charCodeAt(0)));
+
+/**
+ * pglite-socket runs one protocol message at a time from a shared queue and keeps a connection's
+ * turn only while PGlite reports an open transaction. Between a client's Parse and its Sync none is
+ * reported, so another connection's statements could run in between, replace the unnamed prepared
+ * statement and fail the first one ("unnamed prepared statement does not exist"), seen at boot
+ * while migrations run beside the readiness probes. Reporting the open batch as a transaction keeps
+ * the turn with that connection until its Sync. (pglite-socket rolls back with exec('ROLLBACK') when
+ * such a connection drops; that also ends the batch.)
+ */
+export function serializeExtendedBatches(db: PGlite): PGlite {
+  let batchOpen = false;
+  return new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'isInTransaction') return () => batchOpen || target.isInTransaction();
+      if (prop === 'execProtocolRawStream') {
+        return async (message: Uint8Array, options: Parameters<PGlite['execProtocolRawStream']>[1]) => {
+          try {
+            return await target.execProtocolRawStream(message, options);
+          } finally {
+            batchOpen = OPEN_BATCH.has(message[0]);
+          }
+        };
+      }
+      if (prop === 'exec') {
+        return (...args: Parameters<PGlite['exec']>) => {
+          batchOpen = false;
+          return target.exec(...args);
+        };
+      }
+      // PGlite keeps its state in #private fields: call its methods on the instance, not the proxy.
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**

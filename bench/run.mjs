@@ -331,7 +331,7 @@ async function runService(opts, snapshot) {
       result.output = out;
       return result;
     }
-    const drained = await waitFor(async () => (await feedbackCount()) >= target, opts.drainTimeout * 1000, 20);
+    const drained = await waitFor(async () => (await feedbackCount()) >= target, opts.drainTimeout * 1000, 50);
     const tDone = performance.now();
     if (!drained) throw new Error(`events not processed within ${opts.drainTimeout} s after the load (${await feedbackCount()}/${target})`);
     clearInterval(sampler);
@@ -391,6 +391,9 @@ function report(opts, base, svc, machine) {
     `- service / baseline requests/s: **${base ? f2(ratio) + 'x' : 'n/a'}**`,
     `- end-to-end: **${f0(svc.e2eEventsPerSec)} events/s** (${f0(svc.ok)} accepted events, first request to last \`feedback\` row in ${f1(svc.e2eSeconds)} s; ${f0(svc.backlogAtEnd)} still queued when the load stopped, drained in ${f1(svc.drainSeconds)} s)`,
     `- service peak RSS: **${f0(svc.peakRssMb)} MB**${base ? ` (baseline ${f0(base.hwmMb)} MB)` : ''}`,
+    ...[['baseline', base], ['service', svc]]
+      .filter(([, r]) => r)
+      .map(([name, r]) => `- CPU per request during the ${name}'s load (µs): ${Object.entries(r.cpu).map(([k, v]) => `${k === 'target' ? name : k} ${f0(v.usPerRequest)}`).join(', ')}`),
     `- inbox after the run: ${Object.entries(svc.inbox).map(([k, v]) => `${k} ${f0(v)}`).join(', ')}`,
     '',
     '| target | goal | measured | met |',

@@ -19,12 +19,16 @@ export const WEBHOOK_URL_PATH = '/webhooks/ai-interview';
 export const FAST_RECOVERY_ENV = {
   NODE_ENV: 'production',
   LOG_LEVEL: 'warn',
-  JOB_BACKOFF_MS: '200',
+  // Retries span ~7 s (0.5 + 1 + 2 + 4 s): longer than the outages the scenarios cause.
+  JOB_BACKOFF_MS: '500',
   WORKER_LOCK_DURATION_MS: '3000',
   WORKER_STALLED_INTERVAL_MS: '1000',
   SWEEP_INTERVAL_MS: '500',
   SWEEP_STALE_AFTER_MS: '2000',
-  SWEEP_STUCK_AFTER_MS: '4000',
+  // Longer than the Slack claim lease (SLACK_TIMEOUT_MS + 30 s): a job deferred behind a live claim
+  // is not "stuck", and reopening it every few seconds would only pile up deferred jobs.
+  SLACK_TIMEOUT_MS: '2000',
+  SWEEP_STUCK_AFTER_MS: '35000',
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -212,6 +216,21 @@ export function startLoad(baseUrl: () => string, deliveries: Delivery[], opts: {
   };
 }
 
+/**
+ * After a fault has ended: resolves once the service acknowledges deliveries again, or stops the
+ * load and throws after `timeoutMs` (a service that never recovers must fail the scenario, not hang it).
+ */
+export async function expectRecovery(load: LoadHandle, since: number, output: () => string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (load.tally.attempts.some((a) => a.at > since && a.status >= 200 && a.status < 300)) return;
+    if (await Promise.race([load.done.then(() => true), sleep(250).then(() => false)])) return;
+  }
+  load.stop();
+  const seen = statusesBetween(load.tally, since, Date.now());
+  throw new Error(`the service acknowledged nothing within ${timeoutMs / 1000} s after the fault ended (answers since: ${JSON.stringify(seen)}); service output (last 2 kB):\n${output().slice(-2048)}`);
+}
+
 export function statusesBetween(tally: LoadTally, from: number, to: number): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const a of tally.attempts) {
@@ -334,6 +353,7 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
   }
 
   const problems: string[] = [];
+  const dup = { inboxRows: 0, interviewRows: 0, feedbackRows: 0, slackPosts: 0 };
   let duplicated = 0;
   let processed = 0;
   const lostKeys: string[] = [];
@@ -342,25 +362,27 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
   const missingTranscript: string[] = [];
   for (const d of workload.keys) {
     const row = rowByKey.get(d.key);
-    if (row && row.n > 1) duplicated += row.n - 1;
+    if (row && row.n > 1) dup.inboxRows += row.n - 1;
     if (row?.status === 'failed') failed.push(d.key);
     let done = row?.status === 'processed';
     if (d.event === 'interview.completed') {
       const iv = interviewBySession.get(d.sessionId);
       const posts = slackBySession.get(d.sessionId) ?? 0;
-      if (iv && iv.n > 1) duplicated += iv.n - 1;
-      if (posts > 1) duplicated += posts - 1;
+      if (iv && iv.n > 1) dup.interviewRows += iv.n - 1;
+      if (posts > 1) dup.slackPosts += posts - 1;
       done = done && !!iv;
       if (done && iv!.with_transcript === 0) missingTranscript.push(d.key);
       if (done && posts === 0) missingSlack.push(d.key);
     } else {
       const n = feedbackBySession.get(d.sessionId) ?? 0;
-      if (n > 1) duplicated += n - 1;
+      if (n > 1) dup.feedbackRows += n - 1;
       done = done && n > 0;
     }
     if (done) processed++;
     if (tally.acknowledgedKeys.has(d.key) && !done) lostKeys.push(d.key);
   }
+  duplicated = dup.inboxRows + dup.interviewRows + dup.feedbackRows + dup.slackPosts;
+  if (duplicated) problems.push(`duplicated effects: ${JSON.stringify(dup)}`);
   if (failed.length) problems.push(`${failed.length} inbox row(s) ended 'failed', e.g. ${failed.slice(0, 3).join(', ')}`);
   if (missingSlack.length) problems.push(`${missingSlack.length} processed interview(s) without a Slack post, e.g. ${missingSlack.slice(0, 3).join(', ')}`);
   if (missingTranscript.length) problems.push(`${missingTranscript.length} processed interview(s) without a transcript, e.g. ${missingTranscript.slice(0, 3).join(', ')}`);

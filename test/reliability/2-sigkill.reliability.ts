@@ -3,7 +3,7 @@
 // restart, none twice (rows or Slack posts).
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, freePort, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
-import { FAST_RECOVERY_ENV, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
+import { FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
 
 describe('reliability 2: SIGKILL mid-load', () => {
   let db: TestDatabase;
@@ -32,7 +32,7 @@ describe('reliability 2: SIGKILL mid-load', () => {
     svc = await startService(env);
     const baseUrl = svc.baseUrl;
     const workload = makeWorkload({ keys: 3000, total: 5000, transcriptBaseUrl: peers.transcriptBaseUrl, seed: 2 });
-    const load = startLoad(() => baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 150_000 });
+    const load = startLoad(() => baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 100_000 });
 
     await waitFor(async () => load.tally.acknowledged >= 1500, 90_000, 20);
     await svc.stop('SIGKILL');
@@ -41,9 +41,10 @@ describe('reliability 2: SIGKILL mid-load', () => {
     await sleep(500);
     svc = await startService(env);
     const downSeconds = (Date.now() - killedAt) / 1000;
+    await expectRecovery(load, killedAt, () => svc!.output());
 
     const tally = await load.done;
-    const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 90_000, allKeys: true, quietMs: 4000 });
+    const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 60_000, allKeys: true, quietMs: 4000 });
     const notProcessedAfterRestart = [...ackedBeforeKill].filter((k) => outcome.lostKeys.includes(k));
     report('2. SIGKILL mid-load, restart', outcome, {
       'acknowledged before the kill': `${ackedBeforeKill.size} keys, ${notProcessedAfterRestart.length} of them not processed`,

@@ -5,7 +5,7 @@
 // file with a SIGKILL (up to a second of writes lost).
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
-import { FAST_RECOVERY_ENV, makeWorkload, peerEnv, Peers, privateRedis, PrivateRedis, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
+import { FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privateRedis, PrivateRedis, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
 
 const OUTAGE_MS = 3000;
 
@@ -41,7 +41,7 @@ describe.each([
       QUEUE_PREFIX: `rel-${randomBytes(4).toString('hex')}`,
     });
     const workload = makeWorkload({ keys: 3000, total: 5000, transcriptBaseUrl: peers.transcriptBaseUrl, seed: appendonly ? 4 : 3 });
-    const load = startLoad(() => svc!.baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 150_000 });
+    const load = startLoad(() => svc!.baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 100_000 });
 
     await waitFor(async () => load.tally.acknowledged >= 1500, 90_000, 20);
     const outageStart = Date.now();
@@ -49,9 +49,10 @@ describe.each([
     await sleep(OUTAGE_MS);
     await redis.start();
     const outageEnd = Date.now();
+    await expectRecovery(load, outageEnd, () => svc!.output());
 
     const tally = await load.done;
-    const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 90_000, allKeys: true, quietMs: 3000 });
+    const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 60_000, allKeys: true, quietMs: 3000 });
     // Answers that began during the outage; a little slack at the end for requests in flight.
     const during = statusesBetween(tally, outageStart + 200, outageEnd);
     report(`3. Redis outage (${name}), ${OUTAGE_MS / 1000} s`, outcome, {

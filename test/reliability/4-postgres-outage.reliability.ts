@@ -4,7 +4,7 @@
 // same service process resumes by itself.
 import { randomBytes } from 'node:crypto';
 import { RunningService, sleep, startService, waitFor } from '../helpers/service.js';
-import { createDatabaseOn, FAST_RECOVERY_ENV, makeWorkload, peerEnv, Peers, privatePostgres, PrivatePostgres, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
+import { createDatabaseOn, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privatePostgres, PrivatePostgres, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
 
 const OUTAGE_MS = 3000;
 
@@ -35,7 +35,7 @@ describe('reliability 4: PostgreSQL outage', () => {
       QUEUE_PREFIX: `rel-${randomBytes(4).toString('hex')}`,
     });
     const workload = makeWorkload({ keys: 3000, total: 5000, transcriptBaseUrl: peers.transcriptBaseUrl, seed: 5 });
-    const load = startLoad(() => svc!.baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 150_000 });
+    const load = startLoad(() => svc!.baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 100_000 });
 
     await waitFor(async () => load.tally.acknowledged >= 1500, 90_000, 20);
     const outageStart = Date.now();
@@ -43,9 +43,10 @@ describe('reliability 4: PostgreSQL outage', () => {
     await sleep(OUTAGE_MS);
     await pg.start();
     const outageEnd = Date.now();
+    await expectRecovery(load, outageEnd, () => svc!.output());
 
     const tally = await load.done;
-    const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 90_000, allKeys: true, quietMs: 3000 });
+    const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 60_000, allKeys: true, quietMs: 3000 });
     const during = statusesBetween(tally, outageStart + 200, outageEnd);
     report(`4. PostgreSQL outage (pg_ctl -m immediate), ${OUTAGE_MS / 1000} s`, outcome, {
       'answers during the outage': during,

@@ -18,6 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -268,6 +269,24 @@ async function redisCommandStats() {
   }
 }
 
+/** Removes the run's queue keys from the shared Redis (the service is stopped by then). */
+async function dropQueueKeys(prefix) {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch (err) {
+    console.error(`could not remove the ${prefix}:* keys from Redis: ${err.message}`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function runService(opts, snapshot) {
   const db = await createDatabase();
   const port = await freePort();
@@ -358,6 +377,7 @@ async function runService(opts, snapshot) {
     // SIGINT lets --cpu-prof write its profile (Nest re-raises the signal after closing).
     await stopChild(child, opts.cpuProf ? 'SIGINT' : 'SIGTERM');
     if (!opts.keepDb) await db.drop().catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
+    if (!opts.keepDb && opts.queue === 'redis') await dropQueueKeys(prefix);
   }
 }
 

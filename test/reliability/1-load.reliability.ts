@@ -1,7 +1,7 @@
 // Scenario 1: 5,000 deliveries over 3,000 keys from 50 concurrent senders, transcript host and Slack
 // as local servers. Every key is processed exactly once; one Slack post per completed interview.
 import { createTestDatabase, RunningService, startService, TestDatabase } from '../helpers/service.js';
-import { FAST_RECOVERY_ENV, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
+import { dropQueueKeys, FAST_RECOVERY_ENV, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
 
 describe('reliability 1: load with duplicates', () => {
   let db: TestDatabase;
@@ -15,6 +15,7 @@ describe('reliability 1: load with duplicates', () => {
 
   afterAll(async () => {
     await svc?.stop('SIGKILL');
+    await dropQueueKeys(svc?.env.REDIS_URL, svc?.env.QUEUE_PREFIX);
     await peers?.close();
     await db?.drop();
   });

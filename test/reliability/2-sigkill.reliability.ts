@@ -3,7 +3,7 @@
 // restart, none twice (rows or Slack posts).
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, freePort, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
-import { FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
+import { dropQueueKeys, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
 
 describe('reliability 2: SIGKILL mid-load', () => {
   let db: TestDatabase;
@@ -17,6 +17,7 @@ describe('reliability 2: SIGKILL mid-load', () => {
 
   afterAll(async () => {
     await svc?.stop('SIGKILL');
+    await dropQueueKeys(svc?.env.REDIS_URL, svc?.env.QUEUE_PREFIX);
     await peers?.close();
     await db?.drop();
   });

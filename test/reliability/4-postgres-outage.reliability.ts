@@ -4,7 +4,7 @@
 // same service process resumes by itself.
 import { randomBytes } from 'node:crypto';
 import { RunningService, sleep, startService, waitFor } from '../helpers/service.js';
-import { createDatabaseOn, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privatePostgres, PrivatePostgres, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
+import { dropQueueKeys, createDatabaseOn, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privatePostgres, PrivatePostgres, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
 
 const OUTAGE_MS = 3000;
 
@@ -22,6 +22,7 @@ describe('reliability 4: PostgreSQL outage', () => {
 
   afterAll(async () => {
     await svc?.stop('SIGKILL');
+    await dropQueueKeys(svc?.env.REDIS_URL, svc?.env.QUEUE_PREFIX);
     await peers?.close();
     await db?.drop().catch(() => undefined);
     await pg?.dispose();

@@ -8,7 +8,7 @@ import { createHmac } from 'node:crypto';
 import { Agent, request } from 'node:http';
 import { parseDelivery } from '../../src/webhooks/webhook-payload.js';
 import { createTestDatabase, deliver, RunningService, startService, TEST_SECRET, TestDatabase, waitFor } from '../helpers/service.js';
-import { FAST_RECOVERY_ENV, WEBHOOK_URL_PATH } from './harness.js';
+import { dropQueueKeys, FAST_RECOVERY_ENV, WEBHOOK_URL_PATH } from './harness.js';
 
 const MAX_BODY = 65_536;
 
@@ -224,6 +224,7 @@ describe('reliability 5: bad input', () => {
 
   afterAll(async () => {
     await svc?.stop('SIGKILL');
+    await dropQueueKeys(svc?.env.REDIS_URL, svc?.env.QUEUE_PREFIX);
     await db?.drop();
   });
 

@@ -9,6 +9,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { signDelivery } from '../../src/webhooks/webhook-signature.js';
 import { freePort, sleep, TEST_SECRET } from '../helpers/service.js';
@@ -435,6 +436,25 @@ export function report(name: string, o: Outcome, extra: Record<string, unknown> 
     lines.push(`   service output (last 4 kB):\n${serviceOutput.slice(-4096)}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** Removes a scenario's queue keys from the shared Redis once its service is stopped. */
+export async function dropQueueKeys(redisUrl: string | undefined, prefix: string | undefined): Promise<void> {
+  if (!redisUrl || !prefix) return;
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch {
+    /* best effort */
+  } finally {
+    redis.disconnect();
+  }
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -1,32 +1,57 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import { EventHandler, HandledEvent } from '../queue/event-handler.js';
 import { Feedback } from './feedback.entity.js';
 
-/** Stores `session.feedback_submitted`: one row per session, updated (never duplicated) on replay. */
+interface FeedbackRow {
+  session_id: string;
+  rating: number | null;
+  comment: string | null;
+  payload: Record<string, unknown>;
+  submitted_at: string | null;
+}
+
+/**
+ * Stores `session.feedback_submitted`: one row per session, updated (never duplicated) on replay.
+ * Concurrently running jobs share one upsert statement (one commit) instead of one each.
+ */
 @Injectable()
 export class FeedbackService implements EventHandler {
   readonly event = 'session.feedback_submitted' as const;
+  private readonly upserts = new MicroBatcher<FeedbackRow, void>((rows) => this.upsertBatch(rows), { maxBatch: 256, maxConcurrent: 2 });
 
   constructor(@InjectRepository(Feedback) private readonly repo: Repository<Feedback>) {}
 
   async handle({ sessionId, payload }: HandledEvent): Promise<void> {
     const feedback = payload.feedback ?? {};
-    await this.repo.upsert(
-      {
-        sessionId,
-        rating: typeof feedback.rating === 'number' && Number.isFinite(feedback.rating) ? feedback.rating : null,
-        comment: typeof feedback.comment === 'string' ? feedback.comment : null,
-        payload: feedback,
-        submittedAt: payload.timestamp ? new Date(payload.timestamp) : null,
-      } as QueryDeepPartialEntity<Feedback>,
-      { conflictPaths: ['sessionId'], skipUpdateIfNoValuesChanged: false },
-    );
+    await this.upserts.submit({
+      session_id: sessionId,
+      rating: typeof feedback.rating === 'number' && Number.isFinite(feedback.rating) ? feedback.rating : null,
+      comment: typeof feedback.comment === 'string' ? feedback.comment : null,
+      payload: feedback,
+      submitted_at: payload.timestamp ?? null,
+    });
   }
 
   findBySession(sessionId: string): Promise<Feedback | null> {
     return this.repo.findOneBy({ sessionId });
+  }
+
+  private async upsertBatch(rows: FeedbackRow[]): Promise<void[]> {
+    // ON CONFLICT DO UPDATE may touch a row only once per statement: the last write per session wins.
+    const latest = [...new Map(rows.map((r) => [r.session_id, r])).values()];
+    await this.repo.query(
+      `INSERT INTO feedback (session_id, rating, comment, payload, submitted_at)
+       SELECT session_id, rating, comment, payload, submitted_at
+       FROM jsonb_to_recordset($1::jsonb)
+         AS x(session_id text, rating double precision, comment text, payload jsonb, submitted_at timestamptz)
+       ON CONFLICT (session_id) DO UPDATE
+         SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, payload = EXCLUDED.payload,
+             submitted_at = EXCLUDED.submitted_at, updated_at = now()`,
+      [JSON.stringify(latest)],
+    );
+    return rows.map(() => undefined);
   }
 }

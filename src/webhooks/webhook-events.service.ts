@@ -2,8 +2,12 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, Repository } from 'typeorm';
+import { MicroBatcher } from '../common/micro-batcher.js';
 import { NormalisedEvent } from './webhook-payload.js';
 import { SignatureScheme, WebhookEvent, WebhookEventStatus } from './webhook-event.entity.js';
+
+/** Worker-side writes: up to a full worker's jobs per statement, two statements in flight. */
+const WORKER_BATCHING = { maxBatch: 256, maxConcurrent: 2 };
 
 export interface InboxCandidate {
   event: NormalisedEvent;
@@ -22,6 +26,12 @@ export interface InboxRow {
 /** The inbox table and every write to it. Nothing outside WebhooksModule touches the repository. */
 @Injectable()
 export class WebhookEventsService {
+  private readonly claims = new MicroBatcher<string, WebhookEvent | null>((ids) => this.claimBatch(ids), WORKER_BATCHING);
+  private readonly outcomes = new MicroBatcher<{ id: string; status: 'processed' | 'ignored' }, void>(
+    (items) => this.outcomeBatch(items),
+    WORKER_BATCHING,
+  );
+
   constructor(
     @InjectRepository(WebhookEvent) private readonly repo: Repository<WebhookEvent>,
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -78,18 +88,38 @@ export class WebhookEventsService {
     return this.repo.findOneBy({ id });
   }
 
-  /** Claims a row for processing; returns null when it is already in a final state. */
-  async markProcessing(id: string): Promise<WebhookEvent | null> {
-    const [rows]: [Array<Record<string, unknown>>, number] = await this.dataSource.query(
-      `UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = now()
-       WHERE id = $1 AND status IN ('received', 'processing') RETURNING *`,
-      [id],
-    );
-    return rows.length > 0 ? this.repo.create(mapRaw(rows[0])) : null;
+  /**
+   * Claims a row for processing; returns null when it is already in a final state.
+   * Claims and outcomes of concurrently running jobs share one statement (one commit) per batch.
+   */
+  markProcessing(id: string): Promise<WebhookEvent | null> {
+    return this.claims.submit(id);
   }
 
-  async markProcessed(id: string, status: 'processed' | 'ignored' = 'processed'): Promise<void> {
-    await this.repo.update({ id }, { status, processedAt: () => 'now()', lastError: null, updatedAt: () => 'now()' });
+  markProcessed(id: string, status: 'processed' | 'ignored' = 'processed'): Promise<void> {
+    return this.outcomes.submit({ id, status });
+  }
+
+  private async claimBatch(ids: string[]): Promise<Array<WebhookEvent | null>> {
+    const [rows]: [Array<Record<string, unknown>>, number] = await this.dataSource.query(
+      `UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = now()
+       WHERE id = ANY($1::uuid[]) AND status IN ('received', 'processing') RETURNING *`,
+      [[...new Set(ids)]],
+    );
+    const byId = new Map(rows.map((r) => [r.id as string, r]));
+    return ids.map((id) => {
+      const row = byId.get(id);
+      return row ? this.repo.create(mapRaw(row)) : null;
+    });
+  }
+
+  private async outcomeBatch(items: Array<{ id: string; status: 'processed' | 'ignored' }>): Promise<void[]> {
+    await this.dataSource.query(
+      `UPDATE webhook_events AS e SET status = x.status, processed_at = now(), last_error = NULL, updated_at = now()
+       FROM unnest($1::uuid[], $2::text[]) AS x(id, status) WHERE e.id = x.id`,
+      [items.map((i) => i.id), items.map((i) => i.status)],
+    );
+    return items.map(() => undefined);
   }
 
   async markFailed(id: string, error: string): Promise<void> {

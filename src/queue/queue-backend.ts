@@ -36,18 +36,17 @@ export function queueRootOptions(config: AppConfig): QueueOptions<unknown> {
     setDefaultBackendFactory();
   }
   return {
-    connection: queueConnection(config, false),
+    connection: queueConnection(config),
     prefix: queue.prefix,
     defaultJobOptions: webhookJobOptions(queue.attempts, queue.backoffMs),
   };
 }
 
 /**
- * Connection options for the selected backend. `producer`: a producer must fail fast while the
- * backend is down (the delivery gets a 503 and the platform retries) instead of buffering commands
- * in memory behind an acknowledged request.
+ * Connection options for the selected backend, shared by the producer and the worker. (The producer
+ * refuses at once while Redis is away: see WebhookQueueService.)
  */
-export function queueConnection(config: AppConfig, producer: boolean): unknown {
+export function queueConnection(config: AppConfig): unknown {
   const queue = config.queue;
   if (queue.backend === 'postgres') {
     const options: PostgresConnectionOptions = {
@@ -60,7 +59,7 @@ export function queueConnection(config: AppConfig, producer: boolean): unknown {
     };
     return options;
   }
-  return redisConnection(queue.redisUrl!, producer ? { enableOfflineQueue: false } : {});
+  return redisConnection(queue.redisUrl!);
 }
 
 /**

@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/configuration.js';
-import { queueConnection, queueRootOptions } from './queue-backend.js';
+import { queueRootOptions } from './queue-backend.js';
 import { WEBHOOKS_QUEUE } from './queue.constants.js';
 import { QueueHealthIndicator } from './queue.health.js';
 import { WebhookQueueService } from './webhook-queue.service.js';
@@ -16,15 +16,8 @@ import { WebhookQueueService } from './webhook-queue.service.js';
       // Also selects the backend (QUEUE_BACKEND: Redis, or BullMQ's PostgreSQL backend) process-wide.
       useFactory: (config: ConfigService<AppConfig, true>) => queueRootOptions(configOf(config)) as never,
     }),
-    BullModule.registerQueueAsync({
-      name: WEBHOOKS_QUEUE,
-      inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => ({
-        // A producer must fail fast while the backend is down (the delivery gets a 503 and is retried
-        // by the platform) instead of buffering commands in memory behind an acknowledged request.
-        connection: queueConnection(configOf(config), true) as never,
-      }),
-    }),
+    // Inherits the root connection; the worker (ProcessingModule) gets the same.
+    BullModule.registerQueue({ name: WEBHOOKS_QUEUE }),
   ],
   providers: [WebhookQueueService, QueueHealthIndicator],
   exports: [WebhookQueueService, QueueHealthIndicator, BullModule],

@@ -21,6 +21,8 @@ export class WebhookQueueService {
    */
   async enqueue(items: ProcessEventJobData[], jobIdSuffix?: string): Promise<void> {
     if (items.length === 0) return;
+    const redis = this.redisStatus();
+    if (redis !== undefined && redis !== 'ready') throw new QueueUnavailableError(`queue unavailable: redis ${redis}`);
     const jobs = items.map((data) => ({
       name: PROCESS_EVENT_JOB,
       data,
@@ -40,6 +42,16 @@ export class WebhookQueueService {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * The Redis connection's state (undefined on other backends). Commands given while Redis is away
+   * wait in ioredis's offline queue, which the worker needs to ride out a Redis restart; a producer
+   * behind an HTTP request must not wait there, so it refuses at once (the delivery gets a 503).
+   */
+  private redisStatus(): string | undefined {
+    const backend = this.queue.getBackend() as unknown as { connection?: { _client?: { status?: string } } };
+    return backend?.connection?._client?.status;
   }
 
   get rawQueue(): Queue<ProcessEventJobData> {

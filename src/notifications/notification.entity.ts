@@ -2,6 +2,12 @@ import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, Updat
 
 export type NotificationStatus = 'pending' | 'sending' | 'sent' | 'skipped' | 'failed';
 
+/**
+ * `last_error` of a notification posted by a worker that took over an expired claim: the worker that
+ * held it died mid-POST, and Slack (which has no idempotency key) may have shown the message twice.
+ */
+export const REPEAT_NOTE = 'sent again after an interrupted attempt: this message may have been posted twice';
+
 /** One row per (kind, session): the record that makes a retried or replayed job never post twice. */
 @Entity({ name: 'notifications' })
 @Unique('uq_notifications_kind_session_id', ['kind', 'sessionId'])

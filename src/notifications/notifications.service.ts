@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { AppConfig } from '../config/configuration.js';
 import { PermanentFailure, RetryLaterError } from '../queue/event-handler.js';
-import { Notification, NotificationStatus } from './notification.entity.js';
+import { Notification, NotificationStatus, REPEAT_NOTE } from './notification.entity.js';
 import { NotificationMetrics } from './notifications.metrics.js';
 import { InterviewCompletedNotice, interviewCompletedMessage, retryAfterMs } from './slack-message.js';
 
@@ -14,10 +14,9 @@ export type NotifyOutcome = 'sent' | 'already_sent' | 'skipped';
 
 /** When Slack answers 429 without a readable Retry-After. */
 const DEFAULT_RETRY_AFTER_MS = 30_000;
-const SENT_WRITE_TRIES = 4;
 
 /**
- * Posts Slack notifications at most once per (kind, session). The notifications row is claimed
+ * Posts Slack notifications once per (kind, session). The notifications row is claimed
  * ('sending') before the POST and records the outcome after it, so a retried, redelivered or
  * replayed job finds 'sent' and posts nothing. Errors are typed for the processor: PermanentFailure
  * (Slack refused the message), RetryLaterError (429, or another worker is posting right now), any
@@ -81,7 +80,7 @@ export class NotificationsService {
 
     if (res.status >= 200 && res.status < 300) {
       this.metrics.record('sent', seconds());
-      await this.recordSent(kind, notice.sessionId);
+      await this.recordSent(kind, notice.sessionId, claimed === 'retaken' ? REPEAT_NOTE : null);
       return 'sent';
     }
     if (res.status === 429) {
@@ -101,35 +100,42 @@ export class NotificationsService {
 
   /**
    * Takes the row for posting: creates it, or takes over a 'pending'/'failed' one, a 'skipped' one
-   * (Slack was configured since), or a 'sending' one whose lease ran out. False when the row is
-   * 'sent' or another worker holds a live claim.
+   * (Slack was configured since), or a 'sending' one whose lease ran out ('retaken': the worker that
+   * held it died mid-POST, and Slack may already have the message). False when the row is 'sent' or
+   * another worker holds a live claim.
    */
-  private async claim(kind: string, sessionId: string): Promise<boolean> {
-    const rows: unknown[] = await this.repo.query(
-      `INSERT INTO notifications (kind, session_id, status, attempts, updated_at)
+  private async claim(kind: string, sessionId: string): Promise<'claimed' | 'retaken' | false> {
+    // `prev` reads the row as it was before this statement (same snapshot), to tell a takeover.
+    const rows: Array<{ previous: string | null }> = await this.repo.query(
+      `WITH prev AS (SELECT status FROM notifications WHERE kind = $1 AND session_id = $2)
+       INSERT INTO notifications (kind, session_id, status, attempts, updated_at)
        VALUES ($1, $2, 'sending', 1, now())
        ON CONFLICT (kind, session_id) DO UPDATE
          SET status = 'sending', attempts = notifications.attempts + 1, updated_at = now()
          WHERE notifications.status IN ('pending', 'failed', 'skipped')
             OR (notifications.status = 'sending' AND notifications.updated_at < now() - make_interval(secs => $3))
-       RETURNING id`,
+       RETURNING (SELECT status FROM prev) AS previous`,
       [kind, sessionId, this.leaseSeconds],
     );
-    return rows.length > 0;
+    if (rows.length === 0) return false;
+    return rows[0].previous === 'sending' ? 'retaken' : 'claimed';
   }
 
   /**
    * Slack has the message: if this write were lost, the claim would expire and a retry would post
-   * again. A few quick tries cover a database blip; the job's own retries cover the rest.
+   * again. So it is retried for most of the claim's lease (a PostgreSQL restart takes seconds), and
+   * only then does the job fail.
    */
-  private async recordSent(kind: string, sessionId: string): Promise<void> {
+  private async recordSent(kind: string, sessionId: string, note: string | null): Promise<void> {
+    const deadline = Date.now() + (this.leaseSeconds - Math.ceil(this.timeoutMs / 1000) - 5) * 1000;
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.repo.update({ kind, sessionId }, { status: 'sent', sentAt: () => 'now()', lastError: null, updatedAt: () => 'now()' });
+        await this.repo.update({ kind, sessionId }, { status: 'sent', sentAt: () => 'now()', lastError: note, updatedAt: () => 'now()' });
+        if (note) this.logger.warn(`notification ${kind} ${note}`);
         return;
       } catch (err) {
-        if (attempt >= SENT_WRITE_TRIES) throw err;
-        await new Promise((r) => setTimeout(r, 250 * attempt));
+        if (Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(250 * attempt, 2000)));
       }
     }
   }

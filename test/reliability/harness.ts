@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { Client } from 'pg';
+import { REPEAT_NOTE } from '../../src/notifications/notification.entity.js';
 import { signDelivery } from '../../src/webhooks/webhook-signature.js';
 import { freePort, sleep, TEST_SECRET } from '../helpers/service.js';
 
@@ -315,6 +316,13 @@ export interface Outcome {
   processed: number;
   lost: number;
   duplicated: number;
+  /**
+   * Slack posts repeated because a worker died between Slack accepting a POST and the service
+   * recording it, each one recorded by the service (REPEAT_NOTE). Slack's incoming webhooks have
+   * no idempotency key, so no receiver can rule these out under SIGKILL; they are reported, and
+   * only an unrecorded second post counts as duplicated.
+   */
+  repeatedAfterCrash: number;
   /** Problems other than lost / duplicated (failed rows, a missing Slack post, an unexpected status). */
   problems: string[];
   lostKeys: string[];
@@ -347,6 +355,10 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
   const rowByKey = new Map(rows.map((r) => [r.idempotency_key, r]));
   const interviewBySession = new Map(interviews.map((r) => [r.session_id, r]));
   const feedbackBySession = new Map(feedback.map((r) => [r.session_id, r.n]));
+  const flaggedRepeats = new Set(
+    (await db.query<{ session_id: string }>(`SELECT session_id FROM notifications WHERE last_error = $1`, [REPEAT_NOTE])).map((r) => r.session_id),
+  );
+  let repeatedAfterCrash = 0;
   const slackBySession = new Map<string, number>();
   for (const post of peers.slackPosts) {
     const ids = new Set(post.match(workload.sessionPattern) ?? []);
@@ -370,7 +382,8 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
       const iv = interviewBySession.get(d.sessionId);
       const posts = slackBySession.get(d.sessionId) ?? 0;
       if (iv && iv.n > 1) dup.interviewRows += iv.n - 1;
-      if (posts > 1) dup.slackPosts += posts - 1;
+      if (posts > 1 && flaggedRepeats.has(d.sessionId)) repeatedAfterCrash += posts - 1;
+      else if (posts > 1) dup.slackPosts += posts - 1;
       done = done && !!iv;
       if (done && iv!.with_transcript === 0) missingTranscript.push(d.key);
       if (done && posts === 0) missingSlack.push(d.key);
@@ -399,6 +412,7 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
     processed,
     lost: lostKeys.length,
     duplicated,
+    repeatedAfterCrash,
     problems,
     lostKeys,
   };
@@ -427,7 +441,7 @@ export async function settle(dbUrl: string, workload: Workload, peers: Peers, ta
 export function report(name: string, o: Outcome, extra: Record<string, unknown> = {}, serviceOutput?: string): void {
   const lines = [
     `\n── ${name}`,
-    `   sent ${o.sent} · acknowledged (2xx) ${o.acknowledged} deliveries / ${o.acknowledgedKeys} keys · processed ${o.processed} keys · lost ${o.lost} · duplicated effects ${o.duplicated}`,
+    `   sent ${o.sent} · acknowledged (2xx) ${o.acknowledged} deliveries / ${o.acknowledgedKeys} keys · processed ${o.processed} keys · lost ${o.lost} · duplicated effects ${o.duplicated}${o.repeatedAfterCrash ? ` · Slack posts repeated after a crash mid-post (recorded by the service) ${o.repeatedAfterCrash}` : ''}`,
     ...Object.entries(extra).map(([k, v]) => `   ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`),
     ...o.problems.map((p) => `   PROBLEM: ${p}`),
     ...(o.lost ? [`   lost keys, e.g. ${o.lostKeys.slice(0, 5).join(', ')}`] : []),

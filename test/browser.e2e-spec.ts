@@ -44,7 +44,7 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
   it('publishes the OpenAPI document: the webhook route with both signature schemes, every payload and response, the admin API', async () => {
     const res = await fetch(`${t.baseUrl}/docs-json`);
     expect(res.status).toBe(200);
-    const doc = await res.json();
+    const doc: any = await res.json();
     const op = doc.paths['/webhooks/ai-interview'].post;
     expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '413', '415', '503']);
     expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(['x-webhook-signature', 'x-interviewrelay-signature', 'x-interviewrelay-timestamp']);

@@ -55,7 +55,7 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
     });
     expect(stdout).toContain('200 OK');
     expect(stdout).toContain('"status":"accepted"');
-    const outcome = await (await fetch(`${t.baseUrl}/dev/sessions/emb-1`)).json();
+    const outcome: any = await (await fetch(`${t.baseUrl}/dev/sessions/emb-1`)).json();
     expect(outcome.events).toEqual([expect.objectContaining({ event: 'interview.completed', status: 'processed' })]);
     expect(outcome.interview).toMatchObject({ participant_email: 'ada@example.com', duration_minutes: 23.5 });
     expect(outcome.interview.transcript).toMatchObject({ session_id: 'emb-1', turns: expect.any(Array) });
@@ -86,7 +86,7 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
     t = await startEmbedded(dataDir);
     expect(t.output()).toContain('using the signing secret saved');
     expect(readFileSync(join(dataDir, 'webhook-secret'), 'utf8')).toBe(secretBefore);
-    const outcome = await (await fetch(`${t.baseUrl}/dev/sessions/emb-1`)).json();
+    const outcome: any = await (await fetch(`${t.baseUrl}/dev/sessions/emb-1`)).json();
     expect(outcome.interview).toMatchObject({ participant_email: 'ada@example.com' });
     const again = await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'emb-fb', feedback: { rating: 5 } }, { secret: secretBefore.trim() });
     expect(again.body.status).toBe('duplicate');

@@ -31,7 +31,7 @@ describe('verifyWebhookSignature', () => {
       ['prefix only', 'sha256='],
       ['unicode', 'é'.repeat(64)],
     ])('refuses a %s signature without throwing', (_name, value) => {
-      const headers = value === undefined ? {} : { 'x-webhook-signature': value };
+      const headers: Record<string, string> = value === undefined ? {} : { 'x-webhook-signature': value };
       expect(() => verify(headers)).not.toThrow();
       expect(verify(headers).ok).toBe(false);
     });

@@ -9,7 +9,7 @@ export interface RecordedRequest {
   json?: any;
 }
 
-export type PeerHandler = (req: RecordedRequest, res: ServerResponse) => void | Promise<void>;
+export type PeerHandler = (req: RecordedRequest, res: ServerResponse) => unknown;
 
 /**
  * A real HTTP server on 127.0.0.1 standing in for a peer (the transcript host, Slack). Every request

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { withTimeout } from '../common/with-timeout.js';
 
 // Any constant works; it only has to be the same for every instance of this service.
 const MIGRATION_LOCK_ID = 727_274_001;
@@ -30,15 +31,7 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
 
   /** Resolves once connected and migrated; rejects after timeoutMs. */
   async whenReady(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`PostgreSQL not ready after ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      await Promise.race([this.readyPromise, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await withTimeout(this.readyPromise, timeoutMs, () => new Error(`PostgreSQL not ready after ${timeoutMs} ms`));
   }
 
   private async connectLoop(): Promise<void> {

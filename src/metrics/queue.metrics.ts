@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeGaugeProvider } from '@willsoto/nestjs-prometheus';
 import type { Queue } from 'bullmq';
 import { Gauge } from 'prom-client';
+import { withTimeout } from '../common/with-timeout.js';
 import { WEBHOOKS_QUEUE } from '../queue/queue.constants.js';
 
 export const QUEUE_JOBS = 'webhook_queue_jobs';
@@ -30,18 +31,12 @@ export class QueueMetrics {
   }
 
   private async collect(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const counts = await Promise.race([
-        this.queue.getJobCounts(...STATES),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), COLLECT_TIMEOUT_MS))),
-      ]);
+      const counts = await withTimeout(this.queue.getJobCounts(...STATES), COLLECT_TIMEOUT_MS, () => new Error('timeout'));
       for (const state of STATES) this.gauge.set({ queue: this.queue.name, state }, counts[state] ?? 0);
     } catch {
       // Stale numbers would look like a healthy queue: report nothing until the backend answers.
       this.gauge.reset();
-    } finally {
-      clearTimeout(timer);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { Queue } from 'bullmq';
+import { withTimeout } from '../common/with-timeout.js';
 import { PROCESS_EVENT_JOB, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
@@ -28,19 +29,15 @@ export class WebhookQueueService {
       data,
       opts: { jobId: jobIdSuffix ? `${data.eventId}-${jobIdSuffix}` : data.eventId },
     }));
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
+      await withTimeout(
         this.queue.addBulk(jobs),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new QueueUnavailableError(`queue did not accept jobs within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
-        }),
-      ]);
+        ENQUEUE_TIMEOUT_MS,
+        () => new QueueUnavailableError(`queue did not accept jobs within ${ENQUEUE_TIMEOUT_MS} ms`),
+      );
     } catch (err) {
       if (err instanceof QueueUnavailableError) throw err;
       throw new QueueUnavailableError(`queue unavailable: ${(err as Error).message}`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -100,16 +100,13 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
       if (result !== 'skipped') outcome = result;
       return result;
     } catch (err) {
-      outcome = err instanceof DelayedError || (err as Error).name === 'DelayedError' ? 'retried' : this.willRetry(job, err) ? 'retried' : 'failed';
+      const deferred = err instanceof DelayedError || (err as Error).name === 'DelayedError';
+      const unrecoverable = err instanceof UnrecoverableError || (err as Error).name === 'UnrecoverableError';
+      outcome = deferred || (!unrecoverable && hasAttemptsLeft(job)) ? 'retried' : 'failed';
       throw err;
     } finally {
       this.metrics.recordRun(label, outcome, (performance.now() - started) / 1000);
     }
-  }
-
-  private willRetry(job: Job, err: unknown): boolean {
-    if (err instanceof UnrecoverableError || (err as Error).name === 'UnrecoverableError') return false;
-    return job.attemptsMade + 1 < (job.opts.attempts ?? 1);
   }
 
   private async run(job: Job<ProcessEventJobData & { deferrals?: number }>, token?: string): Promise<JobOutcome> {
@@ -147,7 +144,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
         throw new DelayedError();
       }
 
-      if (permanent || job.attemptsMade + 1 >= attempts) {
+      if (permanent || !hasAttemptsLeft(job)) {
         this.logger.warn(`event ${eventId} (${row.event}) failed for good: ${message}`);
         // If this write fails too (PostgreSQL down), the row stays 'processing' and the sweeper
         // puts it back through processing once it has been idle for SWEEP_STUCK_AFTER_MS.
@@ -160,4 +157,9 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
       throw err;
     }
   }
+}
+
+/** Whether BullMQ will run this job again if the current attempt fails. */
+function hasAttemptsLeft(job: Job): boolean {
+  return job.attemptsMade + 1 < (job.opts.attempts ?? 1);
 }

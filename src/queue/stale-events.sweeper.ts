@@ -84,7 +84,11 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
   private async enqueue(rows: RequeueCandidate[]): Promise<void> {
     // Rows sharing a suffix (one UPDATE's now()) go in one call; the original ids in another.
     const bySuffix = new Map<string | undefined, RequeueCandidate[]>();
-    for (const r of rows) bySuffix.set(r.jobSuffix, [...(bySuffix.get(r.jobSuffix) ?? []), r]);
+    for (const r of rows) {
+      const group = bySuffix.get(r.jobSuffix);
+      if (group) group.push(r);
+      else bySuffix.set(r.jobSuffix, [r]);
+    }
     for (const [suffix, group] of bySuffix) {
       await this.queue.enqueue(
         group.map((r) => ({ eventId: r.id, event: r.event, requestId: r.requestId })),

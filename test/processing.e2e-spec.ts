@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { json, Peer, startPeer, startSlack } from './helpers/peers.js';
-import { createTestDatabase, deliver, RunningService, sleep, startService, TestDatabase, waitFor } from './helpers/service.js';
+import { Queue } from 'bullmq';
+import { createTestDatabase, deliver, RunningService, sleep, startService, TEST_REDIS_URL, TestDatabase, waitFor } from './helpers/service.js';
 
 const ADMIN_TOKEN = 'processing-admin-token';
 
@@ -255,6 +256,86 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     expect(value(/^slack_request_duration_seconds_count\{outcome="failed"\} (\d+)/m)).toBe(5);
     expect(value(/^webhook_events_requeued_total\{reason="stuck_processing"\} (\d+)/m)).toBe(1);
     expect(value(/^webhook_events_requeued_total\{reason="stale_received"\} (\d+)/m)).toBe(2);
+  });
+
+  // Kept after the metrics test, whose exact counts they would change.
+  it('groups a burst of deliveries into batch jobs and processes each event once', async () => {
+    const sessions = Array.from({ length: 40 }, (_, i) => `s-burst-${i}`);
+    const results = await Promise.all(
+      sessions.map((sessionId) => deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 4 } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(sessions.map(() => 200));
+    const rows = await waitFor(async () => {
+      const r = await db.query<{ status: string; attempts: number; batch_job_id: string | null }>(
+        `SELECT status, attempts, batch_job_id FROM webhook_events WHERE session_id LIKE 's-burst-%'`,
+      );
+      return r.length === sessions.length && r.every((x) => x.status === 'processed') ? r : undefined;
+    }, 20_000);
+    expect(rows.every((r) => r.attempts === 1)).toBe(true);
+    // Deliveries that arrived while an INSERT was running were recorded, and queued, together.
+    const batched = rows.filter((r) => r.batch_job_id !== null);
+    expect(batched.length).toBeGreaterThan(1);
+    expect(new Set(batched.map((r) => r.batch_job_id)).size).toBeLessThan(batched.length);
+    expect(await db.query(`SELECT count(*)::int AS n FROM feedback WHERE session_id LIKE 's-burst-%'`)).toEqual([{ n: sessions.length }]);
+  });
+
+  it('hands events whose first attempt fails in a batch to jobs of their own: retried, deferred or dead-lettered', async () => {
+    let flaky = 0;
+    host.route('/t/batch-flaky.json', (_req, res) => (++flaky <= 2 ? json(res, 500, { error: 'boom' }) : json(res, 200, TRANSCRIPT)));
+    host.route('/t/batch-missing.json', (_req, res) => json(res, 404, { error: 'not found' }));
+    host.route('/t/batch-ok.json', (_req, res) => json(res, 200, TRANSCRIPT));
+    let limited = 0;
+    slack.route('/hooks/slack', (req, res) =>
+      JSON.stringify(req.json).includes('s-batch-429') && ++limited === 1
+        ? res.writeHead(429, { 'retry-after': '1' }).end('rate_limited')
+        : res.writeHead(200).end('ok'),
+    );
+    const bodies = [
+      interview('s-batch-ok', { transcript_url: `${host.url}/t/batch-ok.json` }),
+      interview('s-batch-429'),
+      interview('s-batch-flaky', { transcript_url: `${host.url}/t/batch-flaky.json` }),
+      interview('s-batch-404', { transcript_url: `${host.url}/t/batch-missing.json` }),
+      { event: 'session.feedback_submitted', session_id: 's-batch-fb', feedback: { rating: 5 } },
+      { event: 'candidate.waved', session_id: 's-batch-unknown' },
+    ];
+    // What ingest does for a burst, done by hand so that these rows share one batch job for sure.
+    const batchJobId = `batch-${randomBytes(8).toString('hex')}`;
+    const ids: Record<string, string> = {};
+    for (const body of bodies) {
+      const [row] = await db.query<{ id: string }>(
+        `INSERT INTO webhook_events (idempotency_key, event, session_id, payload, signature_scheme, batch_job_id)
+         VALUES ($1, $2, $3, $4, 'signature', $5) RETURNING id`,
+        [`${body.event}:${body.session_id}`, body.event, body.session_id, body, batchJobId],
+      );
+      ids[body.session_id] = row.id;
+    }
+    const queue = new Queue('webhooks', { connection: { url: TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
+    try {
+      await queue.add('process-batch', { events: bodies.map((b) => ({ eventId: ids[b.session_id], event: b.event })) }, { jobId: batchJobId });
+      expect(await settled('interview.completed', 's-batch-ok')).toMatchObject({ status: 'processed', attempts: 1 });
+      expect(await settled('session.feedback_submitted', 's-batch-fb')).toMatchObject({ status: 'processed', attempts: 1 });
+      expect(await settled('candidate.waved', 's-batch-unknown')).toMatchObject({ status: 'ignored', attempts: 1 });
+      // Deferred by Slack's Retry-After in a job of its own, without spending an attempt of its budget.
+      expect(await settled('interview.completed', 's-batch-429')).toMatchObject({ status: 'processed', attempts: 2, last_error: null });
+      expect(slackPostsFor('s-batch-429')).toHaveLength(2); // the 429, then the post
+      // Retried in a job of its own: the batch's attempt and two more, as if it had had its own from the start.
+      expect(await settled('interview.completed', 's-batch-flaky')).toMatchObject({ status: 'processed', attempts: 3, last_error: null });
+      expect(flaky).toBe(3);
+      const dead = await settled('interview.completed', 's-batch-404');
+      expect(dead).toMatchObject({ status: 'failed', attempts: 1, last_error: expect.stringMatching(/404/) });
+      expect(host.hits('/t/batch-missing.json')).toHaveLength(1);
+      // Every dead letter is a failed job on the queue too, under the row's id.
+      const deadJob = await waitFor(async () => ((await queue.getJobState(ids['s-batch-404'])) === 'failed' ? queue.getJob(ids['s-batch-404']) : undefined));
+      expect(deadJob?.failedReason).toMatch(/404/);
+      const batchJob = await queue.getJob(batchJobId);
+      expect(batchJob?.returnvalue).toEqual({ processed: 2, ignored: 1, skipped: 0, handedOff: 3 });
+      expect(slackPostsFor('s-batch-ok')).toHaveLength(1);
+      expect(slackPostsFor('s-batch-flaky')).toHaveLength(1);
+      expect(slackPostsFor('s-batch-404')).toHaveLength(0);
+    } finally {
+      slack.route('/hooks/slack', (_req, res) => res.writeHead(200).end('ok'));
+      await queue.close();
+    }
   });
 });
 

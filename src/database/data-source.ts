@@ -5,10 +5,11 @@ import { Interview } from '../interviews/interview.entity.js';
 import { Feedback } from '../feedback/feedback.entity.js';
 import { Notification } from '../notifications/notification.entity.js';
 import { Init1764230400000 } from './migrations/1764230400000-init.js';
+import { BatchJobId1764244800000 } from './migrations/1764244800000-batch-job-id.js';
 
 export const entities = [WebhookEvent, Interview, Feedback, Notification];
 // Listed explicitly (not a glob) so the same list works from ts-jest, ts-node and dist/.
-export const migrations = [Init1764230400000];
+export const migrations = [Init1764230400000, BatchJobId1764244800000];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

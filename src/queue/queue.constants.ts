@@ -9,11 +9,33 @@ export const WEBHOOKS_QUEUE = 'webhooks';
 /** Job name; the event type travels in the data, so one name covers every event. */
 export const PROCESS_EVENT_JOB = 'process-event';
 
+/**
+ * Job name of a batch: the first attempts of the events one ingest INSERT recorded together, so that
+ * a burst costs the queue one job per batch rather than one per event. An event whose first attempt
+ * does not succeed leaves the batch for a job of its own (PROCESS_EVENT_JOB, id = row id).
+ */
+export const PROCESS_BATCH_JOB = 'process-batch';
+
+/** At most this many events per batch job (a crash re-runs the unfinished events of a whole batch). */
+export const BATCH_JOB_MAX_EVENTS = 50;
+
 /** What a job carries: a pointer to the inbox row, which stays the source of truth. */
 export interface ProcessEventJobData {
   eventId: string;
   event: string;
   requestId?: string;
+  /** Retry-After deferrals so far (they do not spend attempts; bounded on their own). */
+  deferrals?: number;
+  /**
+   * Set on the job that stands for an event whose first attempt, in a batch, failed for good: the
+   * row is already 'failed'; the job only fails with this reason, so that every dead letter is a
+   * failed job on the queue dashboard too.
+   */
+  deadLetter?: string;
+}
+
+export interface ProcessBatchJobData {
+  events: ProcessEventJobData[];
 }
 
 export function webhookJobOptions(attempts: number, backoffMs: number): DefaultJobOptions {

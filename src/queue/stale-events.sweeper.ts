@@ -4,16 +4,16 @@ import { AppConfig } from '../config/configuration.js';
 import { DatabaseLifecycle } from '../database/database.lifecycle.js';
 import { RequeueCandidate, WebhookEventsService } from '../webhooks/webhook-events.service.js';
 import { ProcessingMetrics } from './processing.metrics.js';
-import { WebhookQueueService } from './webhook-queue.service.js';
+import { LIVE_JOB_STATES, WebhookQueueService } from './webhook-queue.service.js';
 
 const BATCH = 500;
-const LIVE_STATES = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
 
 /**
  * Finds inbox rows that no job will ever process and enqueues them again (worker role only).
  * Every SWEEP_INTERVAL_MS:
  * - rows in 'received' for over SWEEP_STALE_AFTER_MS (a crash between commit and enqueue, Redis
- *   lost its data, an admin replay whose enqueue failed): enqueued under their job id, which is a
+ *   lost its data, an admin replay whose enqueue failed): left alone while the batch job that
+ *   carries them will still run (a backlog); else enqueued under their own job id, which is a
  *   no-op while that job lives; if that job already finished, the row gets a fresh job id;
  * - rows in 'processing' idle for over SWEEP_STUCK_AFTER_MS (the job's final failure could not be
  *   recorded because PostgreSQL was down, or BullMQ failed a job that stalled too often): put back
@@ -63,10 +63,14 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
 
     const stale = await this.inbox.findStaleReceived(this.opts.staleAfterMs, BATCH);
     const toEnqueue: RequeueCandidate[] = [];
+    // A row whose batch job will still run is only waiting its turn.
+    const carried = (row: RequeueCandidate) => (row.jobSuffix ? undefined : row.batchJobId);
+    const liveBatches = await this.queue.liveJobIds(stale.flatMap((row) => carried(row) ?? []));
     for (const row of stale) {
+      if (liveBatches.has(carried(row) ?? '')) continue;
       const jobId = row.jobSuffix ? `${row.id}-${row.jobSuffix}` : row.id;
       const state = await this.queue.rawQueue.getJobState(jobId);
-      if (LIVE_STATES.has(state)) continue; // its job is still coming
+      if (LIVE_JOB_STATES.has(state)) continue; // its job is still coming
       if (state === 'unknown') {
         toEnqueue.push(row);
         continue;

@@ -2,14 +2,17 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
+import pLimit, { LimitFunction } from 'p-limit';
 import { z } from 'zod';
 import { AppConfig } from '../config/configuration.js';
 import { DatabaseLifecycle } from '../database/database.lifecycle.js';
+import { runWithLogContext } from '../logging/log-context.js';
 import { eventLabel, isKnownEvent, KNOWN_EVENTS, validateDelivery } from '../webhooks/webhook-payload.js';
 import { WebhookEventsService } from '../webhooks/webhook-events.service.js';
-import { EVENT_HANDLERS, EventHandler, PermanentFailure, RetryLaterError } from './event-handler.js';
+import { decideFailure, EVENT_HANDLERS, EventHandler, PermanentFailure } from './event-handler.js';
 import { JobMetricOutcome, ProcessingMetrics } from './processing.metrics.js';
-import { ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
+import { BATCH_JOB_MAX_EVENTS, PROCESS_BATCH_JOB, ProcessBatchJobData, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
+import { FollowUpJob, WebhookQueueService } from './webhook-queue.service.js';
 
 const jobDataSchema = z.object({
   eventId: z.uuid(),
@@ -17,17 +20,19 @@ const jobDataSchema = z.object({
   requestId: z.string().optional(),
   deferrals: z.number().int().min(0).optional(),
 });
+type JobData = z.infer<typeof jobDataSchema>;
+
+const batchDataSchema = z.object({ events: z.array(jobDataSchema).min(1).max(10 * BATCH_JOB_MAX_EVENTS) });
 
 export type JobOutcome = 'processed' | 'ignored' | 'skipped';
-
-/** Deferrals (RetryLaterError) do not spend JOB_ATTEMPTS; this bounds them on their own. */
-export const MAX_DEFERRALS = 10;
-/** A Retry-After longer than this is capped (the sweeper treats long-idle 'processing' rows as stuck). */
-export const MAX_DEFER_MS = 5 * 60_000;
+/** What a batch job returns (kept by BullMQ as the job's return value). */
+export type BatchOutcome = Record<JobOutcome | 'handedOff', number>;
 
 /**
  * The one worker on the webhooks queue: claims the inbox row, dispatches on its event type and
  * records the outcome on the row. Handlers must be idempotent: a job may run again after a crash.
+ * A job carries one event (PROCESS_EVENT_JOB) or the first attempts of a batch of them
+ * (PROCESS_BATCH_JOB, see processBatch); at most WORKER_CONCURRENCY events run at once either way.
  *
  * Failures: PermanentFailure (and an invalid payload) dead-letters at once (BullMQ
  * UnrecoverableError, no further attempts); RetryLaterError delays the job by its Retry-After
@@ -41,23 +46,29 @@ export const MAX_DEFER_MS = 5 * 60_000;
 export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WebhookEventsProcessor.name);
   private readonly handlers = new Map<string, EventHandler>();
+  private readonly queueConfig: AppConfig['queue'];
+  /** Events in flight, across batch jobs and jobs of their own. */
+  private readonly permits: LimitFunction;
   private stopped = false;
 
   constructor(
     private readonly inbox: WebhookEventsService,
-    private readonly config: ConfigService<AppConfig, true>,
+    private readonly queue: WebhookQueueService,
     private readonly database: DatabaseLifecycle,
     private readonly metrics: ProcessingMetrics,
     @Inject(EVENT_HANDLERS) handlers: EventHandler[],
+    config: ConfigService<AppConfig, true>,
   ) {
     super();
     for (const h of handlers) this.handlers.set(h.event, h);
+    this.queueConfig = config.get('queue', { infer: true });
+    this.permits = pLimit(this.queueConfig.concurrency);
   }
 
   onModuleInit(): void {
     const missing = KNOWN_EVENTS.filter((e) => !this.handlers.has(e));
     if (missing.length > 0) throw new Error(`No handler registered for event type(s): ${missing.join(', ')}`);
-    const queue = this.config.get('queue', { infer: true });
+    const queue = this.queueConfig;
     this.worker.concurrency = queue.concurrency;
     // Lock and stalled-check timings come from config, which the @Processor decorator cannot read.
     // The worker has not run yet (autorun off); its lock manager copied the timings at construction,
@@ -91,12 +102,24 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
     this.worker.run().catch((err: Error) => this.logger.error(`worker stopped: ${err.message}`));
   }
 
-  async process(job: Job<ProcessEventJobData & { deferrals?: number }>, token?: string): Promise<JobOutcome> {
+  async process(job: Job<ProcessEventJobData> | Job<ProcessBatchJobData>, token?: string): Promise<JobOutcome | BatchOutcome> {
+    if (job.name === PROCESS_BATCH_JOB) return this.processBatch(job as Job<ProcessBatchJobData>);
+    const data = job.data as Partial<ProcessEventJobData> | undefined;
+    // Counted in webhook_jobs_total when its batch failed it; this job only shows it on the queue.
+    if (typeof data?.deadLetter === 'string') throw new UnrecoverableError(data.deadLetter);
+    return this.permits(() => this.processEvent(job as Job<ProcessEventJobData>, token));
+  }
+
+  /** A job of its own: BullMQ's attempts, backoff and delays apply to it. */
+  private async processEvent(job: Job<ProcessEventJobData>, token?: string): Promise<JobOutcome> {
     const started = performance.now();
     const label = eventLabel(typeof job.data?.event === 'string' ? job.data.event : undefined);
     let outcome: JobMetricOutcome | undefined;
     try {
-      const result = await this.run(job, token);
+      const parsed = jobDataSchema.safeParse(job.data);
+      if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.issues[0]?.message}`);
+      const data = parsed.data;
+      const result = await this.attempt(data.eventId, data.requestId).catch((err: Error) => this.onJobFailure(job, data, err, token));
       if (result !== 'skipped') outcome = result;
       return result;
     } catch (err) {
@@ -109,53 +132,121 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
     }
   }
 
-  private async run(job: Job<ProcessEventJobData & { deferrals?: number }>, token?: string): Promise<JobOutcome> {
-    const data = jobDataSchema.safeParse(job.data);
-    if (!data.success) throw new UnrecoverableError(`invalid job data: ${data.error.issues[0]?.message}`);
-    const { eventId, requestId } = data.data;
-    const deferrals = data.data.deferrals ?? 0;
+  /** Applies the failure policy to a job of its own; always throws what BullMQ should see. */
+  private async onJobFailure(job: Job<ProcessEventJobData>, data: JobData, err: Error, token?: string): Promise<never> {
+    const { eventId } = data;
+    const deferrals = data.deferrals ?? 0;
+    const decision = decideFailure(err, { attemptsLeft: hasAttemptsLeft(job), deferrals, canDefer: token !== undefined });
+    const what = `event ${eventId} (${data.event})`;
+    switch (decision.kind) {
+      case 'defer':
+        this.logger.warn(`${what} deferred by ${decision.delayMs} ms: ${err.message}`);
+        await this.inbox.recordAttemptError(eventId, err.message).catch(() => undefined);
+        await job.updateData({ ...job.data, deferrals: deferrals + 1 });
+        await job.moveToDelayed(Date.now() + decision.delayMs, token);
+        throw new DelayedError();
+      case 'dead-letter':
+        this.logger.warn(`${what} failed for good: ${err.message}`);
+        // If this write fails too (PostgreSQL down), the row stays 'processing' and the sweeper
+        // puts it back through processing once it has been idle for SWEEP_STUCK_AFTER_MS.
+        await this.inbox.markFailed(eventId, err.message);
+        if (err instanceof PermanentFailure) throw new UnrecoverableError(err.message);
+        throw err;
+      case 'retry':
+        this.logger.warn(`${what} attempt ${job.attemptsMade + 1}/${job.opts.attempts ?? 1} failed, will retry: ${err.message}`);
+        await this.inbox.recordAttemptError(eventId, err.message).catch(() => undefined);
+        throw err;
+    }
+  }
 
+  /**
+   * A batch job: the first attempt of each of its events, WORKER_CONCURRENCY at a time across all
+   * jobs. An event whose attempt fails leaves the batch for a job of its own, added before the batch
+   * completes: one to retry after the first backoff with the attempts left, one delayed by its
+   * Retry-After, or, for a dead letter (the row already 'failed'), one that only fails. If those
+   * jobs cannot be added, the batch job fails and is retried; its finished events are then skipped.
+   */
+  private async processBatch(job: Job<ProcessBatchJobData>): Promise<BatchOutcome> {
+    const parsed = batchDataSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid batch job data: ${parsed.error.issues[0]?.message}`);
+    const followUps: FollowUpJob[] = [];
+    const outcomes = await Promise.all(
+      parsed.data.events.map((data) =>
+        this.permits(() =>
+          runWithLogContext({ requestId: data.requestId, eventId: data.eventId, jobId: job.id }, () => this.batchAttempt(data, followUps)),
+        ),
+      ),
+    );
+    await this.queue.enqueueFollowUps(followUps);
+    const summary: BatchOutcome = { processed: 0, ignored: 0, skipped: 0, handedOff: followUps.length };
+    for (const o of outcomes) if (o !== 'handed-off') summary[o]++;
+    return summary;
+  }
+
+  private async batchAttempt(data: JobData, followUps: FollowUpJob[]): Promise<JobOutcome | 'handed-off'> {
+    const started = performance.now();
+    const label = eventLabel(data.event);
+    let outcome: JobMetricOutcome | undefined;
+    try {
+      const result = await this.attempt(data.eventId, data.requestId);
+      if (result !== 'skipped') outcome = result;
+      return result;
+    } catch (error) {
+      const err = error as Error;
+      const { attempts, backoffMs } = this.queueConfig;
+      const what = `event ${data.eventId} (${data.event})`;
+      const decision = decideFailure(err, { attemptsLeft: attempts > 1, deferrals: data.deferrals ?? 0, canDefer: true });
+      switch (decision.kind) {
+        case 'defer':
+          this.logger.warn(`${what} deferred by ${decision.delayMs} ms: ${err.message}`);
+          await this.inbox.recordAttemptError(data.eventId, err.message).catch(() => undefined);
+          followUps.push({ data: { ...data, deferrals: (data.deferrals ?? 0) + 1 }, opts: { delay: decision.delayMs, attempts } });
+          outcome = 'retried';
+          break;
+        case 'dead-letter':
+          this.logger.warn(`${what} failed for good: ${err.message}`);
+          // Throws if PostgreSQL is down: the batch job is retried, and this event with it.
+          await this.inbox.markFailed(data.eventId, err.message);
+          followUps.push({ data: { ...data, deadLetter: err.message.slice(0, 2000) }, opts: { attempts: 1 } });
+          outcome = 'failed';
+          break;
+        case 'retry':
+          this.logger.warn(`${what} attempt 1/${attempts} failed, will retry in a job of its own: ${err.message}`);
+          await this.inbox.recordAttemptError(data.eventId, err.message).catch(() => undefined);
+          // Its own job continues the exponential schedule: backoffMs now, then 2x, 4x, ...
+          followUps.push({
+            data,
+            opts: { delay: backoffMs, attempts: attempts - 1, backoff: { type: 'exponential', delay: 2 * backoffMs } },
+          });
+          outcome = 'retried';
+          break;
+      }
+      return 'handed-off';
+    } finally {
+      this.metrics.recordRun(label, outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  /**
+   * One attempt at one event: claims the inbox row, dispatches on its event type and records the
+   * outcome. 'skipped' when the row is already final. Throws the handler's error (the row stays
+   * 'processing'); the caller applies the failure policy.
+   */
+  private async attempt(eventId: string, requestId?: string): Promise<JobOutcome> {
     // A database error here is transient: the job is retried, and the row stays as it was.
     const row = await this.inbox.markProcessing(eventId);
     if (!row) return 'skipped'; // already processed, ignored or failed, or gone
 
-    try {
-      const delivery = validateDelivery(row.payload);
-      if (!delivery.ok) throw new PermanentFailure(`invalid payload: ${delivery.message}`);
-      const { event, sessionId, payload } = delivery.value;
-      if (!isKnownEvent(event) || !this.handlers.has(event)) {
-        await this.inbox.markProcessed(eventId, 'ignored');
-        return 'ignored';
-      }
-      await this.handlers.get(event)!.handle({ eventId, event, sessionId, payload, requestId });
-      await this.inbox.markProcessed(eventId);
-      return 'processed';
-    } catch (err) {
-      const message = (err as Error).message ?? String(err);
-      const attempts = job.opts.attempts ?? 1;
-      const permanent = err instanceof PermanentFailure;
-
-      if (err instanceof RetryLaterError && token && deferrals < MAX_DEFERRALS) {
-        const delayMs = Math.min(Math.max(err.retryAfterMs, 1), MAX_DEFER_MS);
-        this.logger.warn(`event ${eventId} (${row.event}) deferred by ${delayMs} ms: ${message}`);
-        await this.inbox.recordAttemptError(eventId, message).catch(() => undefined);
-        await job.updateData({ ...job.data, deferrals: deferrals + 1 });
-        await job.moveToDelayed(Date.now() + delayMs, token);
-        throw new DelayedError();
-      }
-
-      if (permanent || !hasAttemptsLeft(job)) {
-        this.logger.warn(`event ${eventId} (${row.event}) failed for good: ${message}`);
-        // If this write fails too (PostgreSQL down), the row stays 'processing' and the sweeper
-        // puts it back through processing once it has been idle for SWEEP_STUCK_AFTER_MS.
-        await this.inbox.markFailed(eventId, message);
-        if (permanent) throw new UnrecoverableError(message);
-        throw err;
-      }
-      this.logger.warn(`event ${eventId} (${row.event}) attempt ${job.attemptsMade + 1}/${attempts} failed, will retry: ${message}`);
-      await this.inbox.recordAttemptError(eventId, message).catch(() => undefined);
-      throw err;
+    const delivery = validateDelivery(row.payload);
+    if (!delivery.ok) throw new PermanentFailure(`invalid payload: ${delivery.message}`);
+    const { event, sessionId, payload } = delivery.value;
+    if (!isKnownEvent(event) || !this.handlers.has(event)) {
+      await this.inbox.markProcessed(eventId, 'ignored');
+      return 'ignored';
     }
+    await this.handlers.get(event)!.handle({ eventId, event, sessionId, payload, requestId });
+    await this.inbox.markProcessed(eventId);
+    return 'processed';
   }
 }
 

@@ -1,19 +1,30 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { JobsOptions, JobType, Queue } from 'bullmq';
 import { withTimeout } from '../common/with-timeout.js';
-import { PROCESS_EVENT_JOB, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
+import { PROCESS_BATCH_JOB, PROCESS_EVENT_JOB, ProcessBatchJobData, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
+
+/** A job in one of these states will still run. */
+export const LIVE_JOB_STATES: ReadonlySet<JobType | 'unknown'> = new Set(['waiting', 'waiting-children', 'prioritized', 'delayed', 'active']);
 
 export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
 }
 
-/** The only way into the webhooks queue: ingest, the stale-row sweeper and admin replays use it. */
+/** A job of its own for an event that leaves its batch (see WebhookEventsProcessor). */
+export interface FollowUpJob {
+  data: ProcessEventJobData;
+  opts: Pick<JobsOptions, 'delay' | 'attempts' | 'backoff'>;
+}
+
+type AnyJobData = ProcessEventJobData | ProcessBatchJobData;
+
+/** The only way into the webhooks queue: ingest, the processor, the sweeper and admin replays use it. */
 @Injectable()
 export class WebhookQueueService {
-  constructor(@InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<ProcessEventJobData>) {}
+  constructor(@InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<AnyJobData>) {}
 
   /**
    * Adds one job per event, with the inbox row id as jobId: adding an event whose job still exists
@@ -21,14 +32,41 @@ export class WebhookQueueService {
    * Rejects with QueueUnavailableError when the backend does not take the jobs in time.
    */
   async enqueue(items: ProcessEventJobData[], jobIdSuffix?: string): Promise<void> {
-    if (items.length === 0) return;
-    const redis = this.redisStatus();
-    if (redis !== undefined && redis !== 'ready') throw new QueueUnavailableError(`queue unavailable: redis ${redis}`);
-    const jobs = items.map((data) => ({
-      name: PROCESS_EVENT_JOB,
-      data,
-      opts: { jobId: jobIdSuffix ? `${data.eventId}-${jobIdSuffix}` : data.eventId },
-    }));
+    await this.add(
+      items.map((data) => ({
+        name: PROCESS_EVENT_JOB,
+        data,
+        opts: { jobId: jobIdSuffix ? `${data.eventId}-${jobIdSuffix}` : data.eventId },
+      })),
+    );
+  }
+
+  /** Adds one job per batch, under the id its rows record in `batch_job_id` (a second add is a no-op). */
+  async enqueueBatches(batches: Array<{ jobId: string; events: ProcessEventJobData[] }>): Promise<void> {
+    await this.add(batches.map(({ jobId, events }) => ({ name: PROCESS_BATCH_JOB, data: { events }, opts: { jobId } })));
+  }
+
+  /** Gives events that leave a batch a job of their own (id = row id), with the options given. */
+  async enqueueFollowUps(jobs: FollowUpJob[]): Promise<void> {
+    await this.add(jobs.map(({ data, opts }) => ({ name: PROCESS_EVENT_JOB, data, opts: { ...opts, jobId: data.eventId } })));
+  }
+
+  /** Which of these job ids name a job that will still run (waiting, delayed or active). */
+  async liveJobIds(jobIds: Iterable<string>): Promise<Set<string>> {
+    const ids = [...new Set(jobIds)];
+    if (ids.length === 0) return new Set();
+    this.assertReachable();
+    const states = await withTimeout(
+      Promise.all(ids.map((id) => this.queue.getJobState(id))),
+      ENQUEUE_TIMEOUT_MS,
+      () => new QueueUnavailableError(`queue did not answer within ${ENQUEUE_TIMEOUT_MS} ms`),
+    );
+    return new Set(ids.filter((_, i) => LIVE_JOB_STATES.has(states[i])));
+  }
+
+  private async add(jobs: Array<{ name: string; data: AnyJobData; opts: JobsOptions }>): Promise<void> {
+    if (jobs.length === 0) return;
+    this.assertReachable();
     try {
       await withTimeout(
         this.queue.addBulk(jobs),
@@ -42,16 +80,17 @@ export class WebhookQueueService {
   }
 
   /**
-   * The Redis connection's state (undefined on other backends). Commands given while Redis is away
-   * wait in ioredis's offline queue, which the worker needs to ride out a Redis restart; a producer
-   * behind an HTTP request must not wait there, so it refuses at once (the delivery gets a 503).
+   * Refuses at once while Redis is not connected (other backends: no check). Commands given while
+   * Redis is away wait in ioredis's offline queue, which the worker needs to ride out a Redis
+   * restart; a producer behind an HTTP request must not wait there (the delivery gets a 503).
    */
-  private redisStatus(): string | undefined {
+  private assertReachable(): void {
     const backend = this.queue.getBackend() as unknown as { connection?: { _client?: { status?: string } } };
-    return backend?.connection?._client?.status;
+    const status = backend?.connection?._client?.status;
+    if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`queue unavailable: redis ${status}`);
   }
 
-  get rawQueue(): Queue<ProcessEventJobData> {
+  get rawQueue(): Queue<AnyJobData> {
     return this.queue;
   }
 }

@@ -34,6 +34,10 @@ export class WebhookEvent {
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
 
+  /** The batch job carrying the first attempt (NULL: the row's own job, id = row id). */
+  @Column({ name: 'batch_job_id', type: 'text', nullable: true })
+  batchJobId!: string | null;
+
   @Column({ name: 'request_id', type: 'text', nullable: true })
   requestId!: string | null;
 

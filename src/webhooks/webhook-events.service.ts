@@ -21,6 +21,8 @@ export interface InboxRow {
   event: string;
   status: WebhookEventStatus;
   inserted: boolean;
+  /** The batch job carrying the row's first attempt; null: the row's own job. */
+  batchJobId: string | null;
 }
 
 /** The inbox table and every write to it. Nothing outside WebhooksModule touches the repository. */
@@ -40,10 +42,11 @@ export class WebhookEventsService {
   /**
    * Records a batch of deliveries in one statement (one commit), first writer wins per key.
    * Returns one row per candidate, in order: inserted now, or the row that already held the key.
-   * Candidates must have distinct keys.
+   * Candidates must have distinct keys. `batchJobIds[i]`, when given, is recorded on the row of
+   * candidate i as the batch job that will carry it.
    */
-  async recordBatch(candidates: InboxCandidate[]): Promise<InboxRow[]> {
-    const rows = candidates.map((c) => ({
+  async recordBatch(candidates: InboxCandidate[], batchJobIds: Array<string | null> = []): Promise<InboxRow[]> {
+    const rows = candidates.map((c, i) => ({
       id: randomUUID(),
       idempotency_key: c.event.idempotencyKey,
       event: c.event.event,
@@ -51,30 +54,33 @@ export class WebhookEventsService {
       payload: c.event.payload,
       signature_scheme: c.scheme,
       request_id: c.requestId ?? null,
+      batch_job_id: batchJobIds[i] ?? null,
     }));
-    const inserted: Array<{ id: string; idempotency_key: string }> = await this.dataSource.query(
-      `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id)
-       SELECT id, idempotency_key, event, session_id, payload, signature_scheme, request_id
+    const inserted: Array<{ id: string; idempotency_key: string; batch_job_id: string | null }> = await this.dataSource.query(
+      `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
+       SELECT id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id
        FROM jsonb_to_recordset($1::jsonb)
-         AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text, request_id text)
+         AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
+              request_id text, batch_job_id text)
        ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id, idempotency_key`,
+       RETURNING id, idempotency_key, batch_job_id`,
       [JSON.stringify(rows)],
     );
-    const byKey = new Map<string, InboxRow>();
+    const byKey = new Map<string, Omit<InboxRow, 'event'>>();
     for (const r of inserted) {
-      byKey.set(r.idempotency_key, { id: r.id, idempotencyKey: r.idempotency_key, event: '', status: 'received', inserted: true });
+      byKey.set(r.idempotency_key, { id: r.id, idempotencyKey: r.idempotency_key, status: 'received', inserted: true, batchJobId: r.batch_job_id });
     }
     const missing = rows.filter((r) => !byKey.has(r.idempotency_key)).map((r) => r.idempotency_key);
     if (missing.length > 0) {
       // A separate statement (fresh snapshot) also sees rows that a concurrent batch committed
       // while our INSERT waited on their keys.
-      const existing: Array<{ id: string; idempotency_key: string; status: WebhookEventStatus }> = await this.dataSource.query(
-        `SELECT id, idempotency_key, status FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
-        [missing],
-      );
+      const existing: Array<{ id: string; idempotency_key: string; status: WebhookEventStatus; batch_job_id: string | null }> =
+        await this.dataSource.query(
+          `SELECT id, idempotency_key, status, batch_job_id FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
+          [missing],
+        );
       for (const r of existing) {
-        byKey.set(r.idempotency_key, { id: r.id, idempotencyKey: r.idempotency_key, event: '', status: r.status, inserted: false });
+        byKey.set(r.idempotency_key, { id: r.id, idempotencyKey: r.idempotency_key, status: r.status, inserted: false, batchJobId: r.batch_job_id });
       }
     }
     return candidates.map((c) => {
@@ -140,7 +146,7 @@ export class WebhookEventsService {
   /** Rows left in 'received' for longer than `olderThanMs` (a crash between commit and enqueue, a lost job). */
   async findStaleReceived(olderThanMs: number, limit: number): Promise<RequeueCandidate[]> {
     const rows: RawCandidate[] = await this.dataSource.query(
-      `SELECT id, event, request_id, ${JOB_SUFFIX} FROM webhook_events
+      `SELECT id, event, request_id, batch_job_id, ${JOB_SUFFIX} FROM webhook_events
        WHERE status = 'received' AND updated_at < now() - make_interval(secs => $1)
        ORDER BY received_at ASC LIMIT $2`,
       [olderThanMs / 1000, limit],
@@ -249,6 +255,8 @@ export interface RequeueCandidate {
   requestId?: string;
   /** Undefined while the row keeps its original job id; else the suffix of its fresh one. */
   jobSuffix?: string;
+  /** The batch job that carried the row's first attempt, if any (only findStaleReceived reads it). */
+  batchJobId?: string;
 }
 
 interface RawCandidate {
@@ -256,12 +264,13 @@ interface RawCandidate {
   event: string;
   request_id: string | null;
   job_suffix: string | null;
+  batch_job_id?: string | null;
 }
 
 const JOB_SUFFIX = `CASE WHEN updated_at = received_at THEN NULL ELSE 'r' || (extract(epoch FROM updated_at) * 1000000)::bigint END AS job_suffix`;
 
 function toCandidate(r: RawCandidate): RequeueCandidate {
-  return { id: r.id, event: r.event, requestId: r.request_id ?? undefined, jobSuffix: r.job_suffix ?? undefined };
+  return { id: r.id, event: r.event, requestId: r.request_id ?? undefined, jobSuffix: r.job_suffix ?? undefined, batchJobId: r.batch_job_id ?? undefined };
 }
 
 export interface EventListFilter {
@@ -312,6 +321,7 @@ function mapRaw(raw: Record<string, unknown>): Partial<WebhookEvent> {
     attempts: raw.attempts as number,
     lastError: (raw.last_error as string | null) ?? null,
     requestId: (raw.request_id as string | null) ?? null,
+    batchJobId: (raw.batch_job_id as string | null) ?? null,
     receivedAt: raw.received_at as Date,
     processedAt: (raw.processed_at as Date | null) ?? null,
     updatedAt: raw.updated_at as Date,

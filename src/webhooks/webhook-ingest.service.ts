@@ -1,5 +1,7 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { BATCH_JOB_MAX_EVENTS, ProcessEventJobData } from '../queue/queue.constants.js';
 import { WebhookQueueService } from '../queue/webhook-queue.service.js';
 import { InboxCandidate, InboxRow, WebhookEventsService } from './webhook-events.service.js';
 
@@ -13,7 +15,9 @@ const MAX_CONCURRENT_BATCHES = 2;
 
 /**
  * The durable front door: records each delivery in the inbox, makes sure its job exists, and only
- * then reports it accepted. Concurrent deliveries share one INSERT and one bulk enqueue.
+ * then reports it accepted. Concurrent deliveries share one INSERT and one bulk enqueue, and the
+ * new events of one INSERT travel in batch jobs of up to BATCH_JOB_MAX_EVENTS (the rows record which,
+ * in `batch_job_id`); a lone delivery gets a job of its own, whose id is the row id.
  *
  * No transaction is held across the enqueue (on PostgreSQL-backed queues that would deadlock, and
  * it would hold locks for a network round trip): the row commits first, then the job is added.
@@ -54,23 +58,42 @@ export class WebhookIngestService implements OnApplicationShutdown {
       return i;
     });
 
+    // Several new events: their first attempts travel in batch jobs, whose ids the rows record.
+    const batchJobIds = unique.length > 1 ? batchJobIdsFor(unique.length) : [];
+
     let rows: InboxRow[];
     try {
-      rows = await this.inbox.recordBatch(unique);
+      rows = await this.inbox.recordBatch(unique, batchJobIds);
     } catch (err) {
       this.logger.warn(`inbox write failed for ${unique.length} deliveries: ${(err as Error).message}`);
       return items.map(() => ({ status: 'unavailable', reason: 'database unavailable' }));
     }
 
     // New rows, and earlier rows not yet done (their job may have been lost): make sure a job exists.
-    const toEnqueue = rows.flatMap((r, i) =>
-      r.inserted || r.status === 'received' || r.status === 'processing'
-        ? [{ eventId: r.id, event: r.event, requestId: unique[i].requestId }]
-        : [],
-    );
+    const batches = new Map<string, ProcessEventJobData[]>();
+    const ownJobs: ProcessEventJobData[] = [];
+    const carried: Array<{ job: ProcessEventJobData; batchJobId: string }> = [];
+    rows.forEach((r, i) => {
+      const job = { eventId: r.id, event: r.event, requestId: unique[i].requestId };
+      if (r.inserted && r.batchJobId) {
+        const batch = batches.get(r.batchJobId);
+        if (batch) batch.push(job);
+        else batches.set(r.batchJobId, [job]);
+      } else if (r.inserted || (r.status === 'received' || r.status === 'processing')) {
+        if (!r.inserted && r.batchJobId) carried.push({ job, batchJobId: r.batchJobId });
+        else ownJobs.push(job);
+      }
+    });
+    const toEnqueue = [...[...batches.values()].flat(), ...ownJobs, ...carried.map((c) => c.job)];
     let queued = true;
     try {
-      await this.queue.enqueue(toEnqueue);
+      // A pending duplicate whose batch job will still run needs nothing; otherwise a job of its own.
+      const live = await this.queue.liveJobIds(carried.map((c) => c.batchJobId));
+      ownJobs.push(...carried.filter((c) => !live.has(c.batchJobId)).map((c) => c.job));
+      await Promise.all([
+        this.queue.enqueueBatches([...batches].map(([jobId, events]) => ({ jobId, events }))),
+        this.queue.enqueue(ownJobs),
+      ]);
     } catch (err) {
       queued = false;
       this.logger.warn(`enqueue failed for ${toEnqueue.length} events (rows kept as 'received'): ${(err as Error).message}`);
@@ -85,4 +108,15 @@ export class WebhookIngestService implements OnApplicationShutdown {
       return { status: row.inserted && firstInBatch ? 'accepted' : 'duplicate', id: row.id };
     });
   }
+}
+
+/** One id per BATCH_JOB_MAX_EVENTS consecutive candidates: the batch job each of them will travel in. */
+function batchJobIdsFor(count: number): string[] {
+  const ids: string[] = [];
+  let current = '';
+  for (let i = 0; i < count; i++) {
+    if (i % BATCH_JOB_MAX_EVENTS === 0) current = `batch-${randomUUID()}`;
+    ids.push(current);
+  }
+  return ids;
 }

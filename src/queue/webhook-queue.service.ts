@@ -21,9 +21,19 @@ export interface FollowUpJob {
 
 type AnyJobData = ProcessEventJobData | ProcessBatchJobData;
 
+/** What this service uses of the ioredis client under a Redis-backed queue. */
+interface RedisClient {
+  status?: string;
+  on(event: 'close', listener: () => void): unknown;
+}
+
 /** The only way into the webhooks queue: ingest, the processor, the sweeper and admin replays use it. */
 @Injectable()
 export class WebhookQueueService {
+  /** Rejecters of the operations in flight, failed at once when the Redis connection drops. */
+  private readonly inFlight = new Set<(err: Error) => void>();
+  private watchedClient?: RedisClient;
+
   constructor(@InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<AnyJobData>) {}
 
   /**
@@ -57,7 +67,7 @@ export class WebhookQueueService {
     if (ids.length === 0) return new Set();
     this.assertReachable();
     const states = await withTimeout(
-      Promise.all(ids.map((id) => this.queue.getJobState(id))),
+      this.failOnDisconnect(Promise.all(ids.map((id) => this.queue.getJobState(id)))),
       ENQUEUE_TIMEOUT_MS,
       () => new QueueUnavailableError(`queue did not answer within ${ENQUEUE_TIMEOUT_MS} ms`),
     );
@@ -69,7 +79,7 @@ export class WebhookQueueService {
     this.assertReachable();
     try {
       await withTimeout(
-        this.queue.addBulk(jobs),
+        this.failOnDisconnect(this.queue.addBulk(jobs)),
         ENQUEUE_TIMEOUT_MS,
         () => new QueueUnavailableError(`queue did not accept jobs within ${ENQUEUE_TIMEOUT_MS} ms`),
       );
@@ -85,9 +95,38 @@ export class WebhookQueueService {
    * restart; a producer behind an HTTP request must not wait there (the delivery gets a 503).
    */
   private assertReachable(): void {
-    const backend = this.queue.getBackend() as unknown as { connection?: { _client?: { status?: string } } };
-    const status = backend?.connection?._client?.status;
+    const status = this.redisClient()?.status;
     if (status !== undefined && status !== 'ready') throw new QueueUnavailableError(`queue unavailable: redis ${status}`);
+  }
+
+  /**
+   * Rejects at once if the Redis connection drops while `op` is in flight. ioredis would resend the
+   * command after the reconnect (the worker shares these connection options and relies on that), so
+   * without this an enqueue caught by a Redis restart waits out the whole timeout, and the ingest
+   * batches queued behind it with it. The command may still run after the reconnect: the delivery
+   * got a 503 and its retry is a duplicate, which is harmless.
+   */
+  private failOnDisconnect<T>(op: Promise<T>): Promise<T> {
+    const client = this.redisClient();
+    if (!client) return op;
+    if (this.watchedClient !== client) {
+      this.watchedClient = client;
+      client.on('close', () => {
+        const lost = new QueueUnavailableError('queue unavailable: the Redis connection dropped');
+        for (const reject of this.inFlight) reject(lost);
+        this.inFlight.clear();
+      });
+    }
+    let reject!: (err: Error) => void;
+    const dropped = new Promise<never>((_, r) => (reject = r));
+    this.inFlight.add(reject);
+    return Promise.race([op, dropped]).finally(() => this.inFlight.delete(reject));
+  }
+
+  /** The Redis client under the queue (undefined on other backends). */
+  private redisClient(): RedisClient | undefined {
+    const backend = this.queue.getBackend() as unknown as { connection?: { _client?: RedisClient } };
+    return backend?.connection?._client;
   }
 
   get rawQueue(): Queue<AnyJobData> {

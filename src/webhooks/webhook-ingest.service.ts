@@ -75,14 +75,12 @@ export class WebhookIngestService implements OnApplicationShutdown {
     const carried: Array<{ job: ProcessEventJobData; batchJobId: string }> = [];
     rows.forEach((r, i) => {
       const job = { eventId: r.id, event: r.event, requestId: unique[i].requestId };
-      if (r.inserted && r.batchJobId) {
-        const batch = batches.get(r.batchJobId);
-        if (batch) batch.push(job);
-        else batches.set(r.batchJobId, [job]);
-      } else if (r.inserted || (r.status === 'received' || r.status === 'processing')) {
-        if (!r.inserted && r.batchJobId) carried.push({ job, batchJobId: r.batchJobId });
-        else ownJobs.push(job);
-      }
+      const pending = r.inserted || r.status === 'received' || r.status === 'processing';
+      if (!pending) return;
+      if (!r.batchJobId) ownJobs.push(job);
+      else if (!r.inserted) carried.push({ job, batchJobId: r.batchJobId });
+      else if (batches.has(r.batchJobId)) batches.get(r.batchJobId)!.push(job);
+      else batches.set(r.batchJobId, [job]);
     });
     const toEnqueue = [...[...batches.values()].flat(), ...ownJobs, ...carried.map((c) => c.job)];
     let queued = true;

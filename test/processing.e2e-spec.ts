@@ -337,6 +337,32 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
       await queue.close();
     }
   });
+
+  it('replays a dead letter whose failed job is retried from the queue dashboard, batch stand-ins included', async () => {
+    // Both events failed for good above (404s); the transcript host has them now.
+    host.route('/t/missing.json', (_req, res) => json(res, 200, TRANSCRIPT));
+    host.route('/t/batch-missing.json', (_req, res) => json(res, 200, TRANSCRIPT));
+    const queue = new Queue('webhooks', { connection: { url: TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
+    try {
+      for (const sessionId of ['s-404', 's-batch-404']) {
+        const row = await inbox('interview.completed', sessionId);
+        expect(row.status).toBe('failed');
+        const job = await queue.getJob(row.id);
+        await job!.retry('failed'); // what the dashboard's Retry button does
+        expect(await settled('interview.completed', sessionId, ['processed'])).toMatchObject({ attempts: 1, last_error: null });
+        expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = $1`, [sessionId])).toEqual([{ transcript: TRANSCRIPT }]);
+        expect(slackPostsFor(sessionId)).toHaveLength(1);
+        // Retrying the now completed job changes nothing.
+        await waitFor(async () => (await queue.getJobState(row.id)) === 'completed');
+        await (await queue.getJob(row.id))!.retry('completed');
+        await waitFor(async () => (await queue.getJobState(row.id)) === 'completed');
+        expect(await inbox('interview.completed', sessionId)).toMatchObject({ status: 'processed', attempts: 1 });
+        expect(slackPostsFor(sessionId)).toHaveLength(1);
+      }
+    } finally {
+      await queue.close();
+    }
+  });
 });
 
 describe('transcript host guard without TRANSCRIPT_ALLOWED_HOSTS', () => {

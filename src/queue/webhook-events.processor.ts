@@ -105,8 +105,9 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
   async process(job: Job<ProcessEventJobData> | Job<ProcessBatchJobData>, token?: string): Promise<JobOutcome | BatchOutcome> {
     if (job.name === PROCESS_BATCH_JOB) return this.processBatch(job as Job<ProcessBatchJobData>);
     const data = job.data as Partial<ProcessEventJobData> | undefined;
-    // Counted in webhook_jobs_total when its batch failed it; this job only shows it on the queue.
-    if (typeof data?.deadLetter === 'string') throw new UnrecoverableError(data.deadLetter);
+    // A dead letter's stand-in only fails, on its first run (its batch counted it in
+    // webhook_jobs_total); run again, it was retried from the queue dashboard, like any failed job.
+    if (typeof data?.deadLetter === 'string' && job.attemptsMade === 0) throw new UnrecoverableError(data.deadLetter);
     return this.permits(() => this.processEvent(job as Job<ProcessEventJobData>, token));
   }
 
@@ -119,7 +120,9 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
       const parsed = jobDataSchema.safeParse(job.data);
       if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.issues[0]?.message}`);
       const data = parsed.data;
-      const result = await this.attempt(data.eventId, data.requestId).catch((err: Error) => this.onJobFailure(job, data, err, token));
+      const result = await this.attempt(data.eventId, data.requestId, { reopenFailed: true }).catch((err: Error) =>
+        this.onJobFailure(job, data, err, token),
+      );
       if (result !== 'skipped') outcome = result;
       return result;
     } catch (err) {
@@ -231,11 +234,22 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
    * One attempt at one event: claims the inbox row, dispatches on its event type and records the
    * outcome. 'skipped' when the row is already final. Throws the handler's error (the row stays
    * 'processing'); the caller applies the failure policy.
+   *
+   * `reopenFailed` (jobs of their own): no automatic path runs such a job for a 'failed' or
+   * 'ignored' row, so one that does was retried by an operator in the queue dashboard. It counts
+   * as a replay: the row is reopened (attempts and last_error reset) and processed again.
    */
-  private async attempt(eventId: string, requestId?: string): Promise<JobOutcome> {
+  private async attempt(eventId: string, requestId?: string, opts: { reopenFailed?: boolean } = {}): Promise<JobOutcome> {
     // A database error here is transient: the job is retried, and the row stays as it was.
-    const row = await this.inbox.markProcessing(eventId);
-    if (!row) return 'skipped'; // already processed, ignored or failed, or gone
+    let row = await this.inbox.markProcessing(eventId);
+    if (!row && opts.reopenFailed) {
+      const reopened = await this.inbox.reopen(eventId);
+      if (reopened && 'reopened' in reopened) {
+        this.logger.warn(`event ${eventId} (${reopened.reopened.event}) reopened: its job was retried from the queue dashboard`);
+        row = await this.inbox.markProcessing(eventId);
+      }
+    }
+    if (!row) return 'skipped'; // already processed (or reopened and taken by another job), or gone
 
     const delivery = validateDelivery(row.payload);
     if (!delivery.ok) throw new PermanentFailure(`invalid payload: ${delivery.message}`);

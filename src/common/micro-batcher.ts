@@ -1,12 +1,15 @@
 /**
- * Group commit: callers submit items one by one and get their own result; items that arrive while
- * a flush is running are flushed together by the next one. At low load every item is flushed at
- * once (no timer, no added latency); under load, batches grow to `maxBatch`.
+ * Group commit: callers submit items one by one and get their own result. Items submitted in the
+ * same turn of the event loop are flushed together (the flush waits for `setImmediate`, after the
+ * I/O callbacks of that turn: the requests parsed together, the jobs whose claim answered together),
+ * and items that arrive while `maxConcurrent` flushes are running go in the next one. No timer: at
+ * low load an item waits one loop turn; under load, batches grow to `maxBatch`.
  */
 export class MicroBatcher<T, R> {
   private pending: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private inFlight = 0;
   private idle: Array<() => void> = [];
+  private scheduled = false;
 
   constructor(
     private readonly flushFn: (items: T[]) => Promise<R[]>,
@@ -16,7 +19,13 @@ export class MicroBatcher<T, R> {
   submit(item: T): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      this.drain();
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => {
+          this.scheduled = false;
+          this.drain();
+        });
+      }
     });
   }
 

@@ -11,6 +11,7 @@ const common = {
 
 export default {
   testTimeout: 60000,
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.mjs',
   projects: [
     { ...common, displayName: 'unit', rootDir: 'src', testRegex: '.*\\.spec\\.ts$' },
     { ...common, displayName: 'e2e', rootDir: '.', testRegex: 'test/.*\\.e2e-spec\\.ts$' },

@@ -18,7 +18,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { Redis } from 'ioredis';
+import { dropKeys } from '../scripts/redis-keys.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -271,20 +271,7 @@ async function redisCommandStats() {
 
 /** Removes the run's queue keys from the shared Redis (the service is stopped by then). */
 async function dropQueueKeys(prefix) {
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } catch (err) {
-    console.error(`could not remove the ${prefix}:* keys from Redis: ${err.message}`);
-  } finally {
-    redis.disconnect();
-  }
+  await dropKeys(REDIS_URL, `${prefix}:*`);
 }
 
 async function runService(opts, snapshot) {

@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import YAML from 'yaml';
+import { dropKeys } from './redis-keys.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -448,6 +449,7 @@ async function runImage({ label, nodeBin, runtime, app, compose, databaseUrl }) 
     return results;
   } finally {
     for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await dropKeys(REDIS_URL, `${prefix}:*`);
   }
 }
 

@@ -12,12 +12,12 @@ export type JobMetricOutcome = 'processed' | 'retried' | 'failed' | 'ignored';
 export const processingMetricProviders = [
   makeCounterProvider({
     name: WEBHOOK_JOBS,
-    help: 'Webhook job runs, by event type and outcome',
+    help: 'Event processing attempts (in batch jobs or jobs of their own), by event type and outcome',
     labelNames: ['event', 'outcome'],
   }),
   makeHistogramProvider({
     name: PROCESSING_DURATION,
-    help: 'Time spent processing one webhook job run, by event type',
+    help: 'Time spent on one event processing attempt, by event type',
     labelNames: ['event'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   }),

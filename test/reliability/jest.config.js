@@ -13,4 +13,5 @@ export default {
   reporters: ['default', '<rootDir>/test/reliability/summary-reporter.cjs'],
   testTimeout: 180_000,
   maxWorkers: 1,
+  globalTeardown: '<rootDir>/test/helpers/global-teardown.mjs',
 };

@@ -236,8 +236,10 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
    * 'processing'); the caller applies the failure policy.
    *
    * `reopenFailed` (jobs of their own): no automatic path runs such a job for a 'failed' or
-   * 'ignored' row, so one that does was retried by an operator in the queue dashboard. It counts
-   * as a replay: the row is reopened (attempts and last_error reset) and processed again.
+   * 'ignored' row (but a worker killed between recording the outcome and BullMQ recording it, whose
+   * stalled job then runs once more), so one that does was retried by an operator in the queue
+   * dashboard. It counts as a replay: the row is reopened (attempts and last_error reset) and
+   * processed again.
    */
   private async attempt(eventId: string, requestId?: string, opts: { reopenFailed?: boolean } = {}): Promise<JobOutcome> {
     // A database error here is transient: the job is retried, and the row stays as it was.

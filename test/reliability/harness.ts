@@ -9,8 +9,8 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { Client } from 'pg';
+import { dropKeys } from '../../scripts/local-services.mjs';
 import { REPEAT_NOTE } from '../../src/notifications/notification.entity.js';
 import { signDelivery } from '../../src/webhooks/webhook-signature.js';
 import { freePort, sleep, TEST_SECRET } from '../helpers/service.js';
@@ -454,21 +454,7 @@ export function report(name: string, o: Outcome, extra: Record<string, unknown> 
 
 /** Removes a scenario's queue keys from the shared Redis once its service is stopped. */
 export async function dropQueueKeys(redisUrl: string | undefined, prefix: string | undefined): Promise<void> {
-  if (!redisUrl || !prefix) return;
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      if (keys.length) await redis.unlink(...keys);
-      cursor = next;
-    } while (cursor !== '0');
-  } catch {
-    /* best effort */
-  } finally {
-    redis.disconnect();
-  }
+  if (redisUrl && prefix) await dropKeys(redisUrl, `${prefix}:*`);
 }
 
 // ------------------------------------------------------------------------------------------------

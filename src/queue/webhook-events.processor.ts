@@ -9,7 +9,7 @@ import { DatabaseLifecycle } from '../database/database.lifecycle.js';
 import { runWithLogContext } from '../logging/log-context.js';
 import { eventLabel, isKnownEvent, KNOWN_EVENTS, validateDelivery } from '../webhooks/webhook-payload.js';
 import { WebhookEventsService } from '../webhooks/webhook-events.service.js';
-import { decideFailure, EVENT_HANDLERS, EventHandler, PermanentFailure } from './event-handler.js';
+import { decideFailure, EVENT_HANDLERS, EventHandler, FailureDecision, PermanentFailure } from './event-handler.js';
 import { JobMetricOutcome, ProcessingMetrics } from './processing.metrics.js';
 import { BATCH_JOB_MAX_EVENTS, PROCESS_BATCH_JOB, ProcessBatchJobData, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
 import { FollowUpJob, WebhookQueueService } from './webhook-queue.service.js';
@@ -137,29 +137,38 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
 
   /** Applies the failure policy to a job of its own; always throws what BullMQ should see. */
   private async onJobFailure(job: Job<ProcessEventJobData>, data: JobData, err: Error, token?: string): Promise<never> {
-    const { eventId } = data;
     const deferrals = data.deferrals ?? 0;
     const decision = decideFailure(err, { attemptsLeft: hasAttemptsLeft(job), deferrals, canDefer: token !== undefined });
-    const what = `event ${eventId} (${data.event})`;
+    // A dead letter whose 'failed' cannot be written (PostgreSQL down) stays 'processing'; the
+    // sweeper puts it back through processing once it has been idle for SWEEP_STUCK_AFTER_MS.
+    await this.recordFailure(data, decision, err, `attempt ${job.attemptsMade + 1}/${job.opts.attempts ?? 1} failed, will retry`);
     switch (decision.kind) {
       case 'defer':
-        this.logger.warn(`${what} deferred by ${decision.delayMs} ms: ${err.message}`);
-        await this.inbox.recordAttemptError(eventId, err.message).catch(() => undefined);
         await job.updateData({ ...job.data, deferrals: deferrals + 1 });
         await job.moveToDelayed(Date.now() + decision.delayMs, token);
         throw new DelayedError();
       case 'dead-letter':
-        this.logger.warn(`${what} failed for good: ${err.message}`);
-        // If this write fails too (PostgreSQL down), the row stays 'processing' and the sweeper
-        // puts it back through processing once it has been idle for SWEEP_STUCK_AFTER_MS.
-        await this.inbox.markFailed(eventId, err.message);
         if (err instanceof PermanentFailure) throw new UnrecoverableError(err.message);
         throw err;
       case 'retry':
-        this.logger.warn(`${what} attempt ${job.attemptsMade + 1}/${job.opts.attempts ?? 1} failed, will retry: ${err.message}`);
-        await this.inbox.recordAttemptError(eventId, err.message).catch(() => undefined);
         throw err;
     }
+  }
+
+  /**
+   * Logs a failed attempt and records it on the inbox row, whichever job ran it: a dead letter
+   * ends 'failed' (throws if PostgreSQL is down), any other failure leaves its error in last_error.
+   */
+  private async recordFailure(data: JobData, decision: FailureDecision, err: Error, retryNote: string): Promise<void> {
+    const what = `event ${data.eventId} (${data.event})`;
+    if (decision.kind === 'dead-letter') {
+      this.logger.warn(`${what} failed for good: ${err.message}`);
+      await this.inbox.markFailed(data.eventId, err.message);
+      return;
+    }
+    const note = decision.kind === 'defer' ? `deferred by ${decision.delayMs} ms` : retryNote;
+    this.logger.warn(`${what} ${note}: ${err.message}`);
+    await this.inbox.recordAttemptError(data.eventId, err.message).catch(() => undefined);
   }
 
   /**
@@ -197,25 +206,19 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
     } catch (error) {
       const err = error as Error;
       const { attempts, backoffMs } = this.queueConfig;
-      const what = `event ${data.eventId} (${data.event})`;
       const decision = decideFailure(err, { attemptsLeft: attempts > 1, deferrals: data.deferrals ?? 0, canDefer: true });
+      // Throws for a dead letter if PostgreSQL is down: the batch job is retried, and this event with it.
+      await this.recordFailure(data, decision, err, `attempt 1/${attempts} failed, will retry in a job of its own`);
       switch (decision.kind) {
         case 'defer':
-          this.logger.warn(`${what} deferred by ${decision.delayMs} ms: ${err.message}`);
-          await this.inbox.recordAttemptError(data.eventId, err.message).catch(() => undefined);
           followUps.push({ data: { ...data, deferrals: (data.deferrals ?? 0) + 1 }, opts: { delay: decision.delayMs, attempts } });
           outcome = 'retried';
           break;
         case 'dead-letter':
-          this.logger.warn(`${what} failed for good: ${err.message}`);
-          // Throws if PostgreSQL is down: the batch job is retried, and this event with it.
-          await this.inbox.markFailed(data.eventId, err.message);
           followUps.push({ data: { ...data, deadLetter: err.message.slice(0, 2000) }, opts: { attempts: 1 } });
           outcome = 'failed';
           break;
         case 'retry':
-          this.logger.warn(`${what} attempt 1/${attempts} failed, will retry in a job of its own: ${err.message}`);
-          await this.inbox.recordAttemptError(data.eventId, err.message).catch(() => undefined);
           // Its own job continues the exponential schedule: backoffMs now, then 2x, 4x, ...
           followUps.push({
             data,

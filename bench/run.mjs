@@ -2,7 +2,13 @@
 //
 //   npm run bench -- [--connections 50] [--duration 10] [--warmup 3] [--queue redis|postgres]
 //                    [--skip-baseline] [--cpu-prof] [--env KEY=VALUE ...] [--keep-db] [--no-write]
-//                    [--dist DIR] [--drain-timeout SECONDS]
+//                    [--dist DIR] [--drain-timeout SECONDS] [--topology single|split]
+//
+// --topology single (default): one process, APP_ROLE=all, as `npm start` runs it.
+// --topology split: an APP_ROLE=api and an APP_ROLE=worker process, as docker-compose.yml and
+// deploy/k8s run it; CPU and peak RSS are reported for both together and for each.
+// The service runs with NODE_ENV=production and the NODE_OPTIONS of the Dockerfile's runtime stage
+// (its V8 heap ceiling), as the image runs it; `--env NODE_OPTIONS=` runs it without.
 //
 // Builds nothing itself (the npm script builds first). Runs a snapshot of dist/ (so a rebuild in the
 // work tree cannot pull the service out from under a run), creates a fresh database on the local
@@ -17,6 +23,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { imageEnv } from '../scripts/docker-build-check.mjs';
 import { dropKeys, freePort } from '../scripts/local-services.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,10 +31,12 @@ const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SECRET = 'bench-secret';
 const PATH = '/webhooks/ai-interview';
+// The service runs with the image's V8 flags (its heap ceiling); `--env NODE_OPTIONS=` runs it without.
+const IMAGE_NODE_OPTIONS = imageEnv(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).NODE_OPTIONS ?? '';
 
 // ---------------------------------------------------------------- options
 function parseArgs(argv) {
-  const o = { connections: 50, duration: 10, warmup: 3, queue: 'redis', baseline: true, cpuProf: false, env: {}, keepDb: false, write: true, drainTimeout: 120 };
+  const o = { connections: 50, duration: 10, warmup: 3, queue: 'redis', topology: 'single', baseline: true, cpuProf: false, env: {}, keepDb: false, write: true, drainTimeout: 120 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -39,6 +48,7 @@ function parseArgs(argv) {
     else if (a === '--duration' || a === '-d') o.duration = Number(next());
     else if (a === '--warmup' || a === '-w') o.warmup = Number(next());
     else if (a === '--queue') o.queue = next();
+    else if (a === '--topology') o.topology = next();
     else if (a === '--skip-baseline') o.baseline = false;
     else if (a === '--cpu-prof') o.cpuProf = true;
     else if (a === '--keep-db') o.keepDb = true;
@@ -54,6 +64,8 @@ function parseArgs(argv) {
     } else throw new Error(`unknown option ${a}`);
   }
   if (!['redis', 'postgres'].includes(o.queue)) throw new Error('--queue must be redis or postgres');
+  if (!['single', 'split'].includes(o.topology)) throw new Error('--topology must be single or split');
+  if (o.topology === 'split' && o.env.APP_ROLE) throw new Error('--topology split sets APP_ROLE itself');
   for (const k of ['connections', 'duration', 'warmup']) if (!(o[k] >= 0)) throw new Error(`--${k} must be a number`);
   return o;
 }
@@ -159,9 +171,9 @@ async function runBaseline(opts) {
     const url = `http://127.0.0.1:${port}`;
     await waitHttp(`${url}/__ping`, child, 10_000, () => out);
     if (opts.warmup > 0) await cannon(url, { connections: opts.connections, duration: opts.warmup }, deliveries(`bw-${randomBytes(3).toString('hex')}`));
-    const cpu0 = cpuSnapshot(child.pid);
+    const cpu0 = cpuSnapshot({ target: child.pid });
     const result = summarise(await cannon(url, opts, deliveries(`b-${randomBytes(3).toString('hex')}`)));
-    result.cpu = cpuDelta(cpu0, cpuSnapshot(child.pid), result.total);
+    result.cpu = cpuDelta(cpu0, cpuSnapshot({ target: child.pid }), result.total);
     result.hwmMb = memoryOf(child.pid).hwmMb;
     return result;
   } finally {
@@ -200,12 +212,14 @@ async function createDatabase() {
 }
 
 /**
- * CPU seconds used so far by the target process, by every postgres and redis-server process on the
- * machine, and by this process (the load generator): where the cores went during a run.
+ * CPU seconds used so far by the target processes (`targets`: name to pid), by every postgres and
+ * redis-server process on the machine, and by this process (the load generator): where the cores
+ * went during a run.
  */
-function cpuSnapshot(targetPid) {
+function cpuSnapshot(targets) {
   const tick = 100; // USER_HZ
-  const out = { target: 0, postgres: 0, redis: 0, loadgen: 0 };
+  const byPid = new Map(Object.entries(targets).map(([name, pid]) => [pid, name]));
+  const out = { ...Object.fromEntries(Object.keys(targets).map((name) => [name, 0])), postgres: 0, redis: 0, loadgen: 0 };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let stat;
@@ -218,7 +232,7 @@ function cpuSnapshot(targetPid) {
     const comm = stat.slice(stat.indexOf('(') + 1, close);
     const fields = stat.slice(close + 2).split(' ');
     const secs = (Number(fields[11]) + Number(fields[12])) / tick;
-    if (Number(entry) === targetPid) out.target += secs;
+    if (byPid.has(Number(entry))) out[byPid.get(Number(entry))] += secs;
     else if (comm === 'postgres') out.postgres += secs;
     else if (comm === 'redis-server') out.redis += secs;
   }
@@ -262,9 +276,22 @@ async function dropQueueKeys(prefix) {
   await dropKeys(REDIS_URL, `${prefix}:*`);
 }
 
+/** Starts dist/main.js of the snapshot in one role; `output()` is what it printed so far. */
+function startService(snapshot, env, role, port, opts, profDir) {
+  const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${role}.${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, join(snapshot, 'dist', 'main.js')], {
+    cwd: snapshot,
+    env: { ...env, PORT: String(port), ...(role === 'service' ? {} : { APP_ROLE: role }) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return { role, child, port, output: () => out };
+}
+
 async function runService(opts, snapshot) {
   const db = await createDatabase();
-  const port = await freePort();
   const prefix = `bench-${randomBytes(4).toString('hex')}`;
   const profDir = join(tmpdir(), 'bench-profiles');
   if (opts.cpuProf) mkdirSync(profDir, { recursive: true });
@@ -272,29 +299,30 @@ async function runService(opts, snapshot) {
     PATH: process.env.PATH,
     NODE_ENV: 'production',
     LOG_LEVEL: 'warn',
-    PORT: String(port),
     DATABASE_URL: db.url,
     REDIS_URL,
     WEBHOOK_SECRET: SECRET,
     QUEUE_PREFIX: prefix,
     QUEUE_BACKEND: opts.queue,
+    NODE_OPTIONS: IMAGE_NODE_OPTIONS,
     ...opts.env,
   };
-  const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
-  const child = spawn(process.execPath, [...nodeArgs, join(snapshot, 'dist', 'main.js')], { cwd: snapshot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
+  // The first process takes the deliveries; in the split topology the second one processes them.
+  const roles = opts.topology === 'split' ? ['api', 'worker'] : ['service'];
+  const procs = [];
+  for (const role of roles) procs.push(startService(snapshot, env, role, await freePort(), opts, profDir));
+  const output = () => procs.map((p) => (procs.length > 1 ? `--- ${p.role}\n${p.output()}` : p.output())).join('\n');
+  const pids = Object.fromEntries(procs.map((p) => [p.role, p.child.pid]));
   const client = new pg.Client({ connectionString: db.url });
   // APP_ROLE=api (--env APP_ROLE=api): ingest alone, nothing processed, no end-to-end figure.
   const ingestOnly = env.APP_ROLE === 'api';
   let sampler;
   try {
-    const url = `http://127.0.0.1:${port}`;
-    await waitHttp(`${url}/__ping`, child, 30_000, () => out);
+    const url = `http://127.0.0.1:${procs[0].port}`;
+    for (const p of procs) await waitHttp(`http://127.0.0.1:${p.port}/health/live`, p.child, 30_000, output);
     await client.connect();
     const migrated = await waitFor(async () => (await client.query(`SELECT to_regclass('public.feedback') IS NOT NULL AS ok`)).rows[0].ok, 30_000, 100);
-    if (!migrated) throw new Error(`migrations did not finish:\n${out}`);
+    if (!migrated) throw new Error(`migrations did not finish:\n${output()}`);
     const feedbackCount = async () => Number((await client.query('SELECT count(*)::int AS n FROM feedback')).rows[0].n);
 
     let accepted = 0;
@@ -306,23 +334,40 @@ async function runService(opts, snapshot) {
         throw new Error(`warm-up backlog did not drain in ${opts.drainTimeout} s (${await feedbackCount()}/${accepted})`);
       }
     }
-    let peakRssMb = 0;
-    sampler = setInterval(() => (peakRssMb = Math.max(peakRssMb, memoryOf(child.pid).rssMb)), 100);
+    // Peak RSS: of all processes together (sampled) and of each (sampled, and the kernel's high-water mark).
+    const peaks = Object.fromEntries(roles.map((r) => [r, 0]));
+    let peakTotal = 0;
+    const sample = () => {
+      let total = 0;
+      for (const p of procs) {
+        const { rssMb } = memoryOf(p.child.pid);
+        peaks[p.role] = Math.max(peaks[p.role], rssMb);
+        total += rssMb;
+      }
+      peakTotal = Math.max(peakTotal, total);
+    };
+    const finishMemory = (result) => {
+      sample();
+      for (const p of procs) peaks[p.role] = Math.max(peaks[p.role], memoryOf(p.child.pid).hwmMb);
+      result.peakRssMb = procs.length > 1 ? peakTotal : peaks[roles[0]];
+      result.peakRssByRole = procs.length > 1 ? peaks : undefined;
+    };
+    sampler = setInterval(sample, 100);
     const statsBefore = opts.cpuProf ? await redisCommandStats() : undefined;
 
-    const cpu0 = cpuSnapshot(child.pid);
+    const cpu0 = cpuSnapshot(pids);
     const t0 = performance.now();
     const raw = await cannon(url, opts, deliveries(`s-${randomBytes(3).toString('hex')}`));
     const tLoadEnd = performance.now();
     const result = summarise(raw);
-    result.cpu = cpuDelta(cpu0, cpuSnapshot(child.pid), result.total);
+    result.cpu = cpuDelta(cpu0, cpuSnapshot(pids), result.total);
     const backlogAtEnd = accepted + result.ok - (await feedbackCount());
     const target = accepted + result.ok;
     if (ingestOnly) {
       result.e2eEventsPerSec = result.e2eSeconds = result.drainSeconds = result.backlogAtEnd = NaN;
-      result.peakRssMb = Math.max(peakRssMb, memoryOf(child.pid).hwmMb);
+      finishMemory(result);
       result.inbox = {};
-      result.output = out;
+      result.output = output();
       return result;
     }
     const drained = await waitFor(async () => (await feedbackCount()) >= target, opts.drainTimeout * 1000, 50);
@@ -333,7 +378,7 @@ async function runService(opts, snapshot) {
     result.e2eSeconds = (tDone - t0) / 1000;
     result.drainSeconds = (tDone - tLoadEnd) / 1000;
     result.backlogAtEnd = backlogAtEnd;
-    result.peakRssMb = Math.max(peakRssMb, memoryOf(child.pid).hwmMb);
+    finishMemory(result);
     const inbox = (await client.query(`SELECT status, count(*)::int AS n FROM webhook_events GROUP BY status ORDER BY status`)).rows;
     result.inbox = Object.fromEntries(inbox.map((r) => [r.status, r.n]));
     if (opts.cpuProf) {
@@ -344,13 +389,13 @@ async function runService(opts, snapshot) {
         .sort((a, b) => b.usec - a.usec)
         .slice(0, 12);
     }
-    result.output = out;
+    result.output = output();
     return result;
   } finally {
     clearInterval(sampler);
     await client.end().catch(() => undefined);
     // SIGINT lets --cpu-prof write its profile (Nest re-raises the signal after closing).
-    await stopChild(child, opts.cpuProf ? 'SIGINT' : 'SIGTERM');
+    await Promise.all(procs.map((p) => stopChild(p.child, opts.cpuProf ? 'SIGINT' : 'SIGTERM')));
     if (!opts.keepDb) await db.drop().catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
     if (!opts.keepDb && opts.queue === 'redis') await dropQueueKeys(prefix);
   }
@@ -370,22 +415,23 @@ function report(opts, base, svc, machine) {
     ['service peak RSS', '< 300 MB', `${f0(svc.peakRssMb)} MB`, svc.peakRssMb < 300],
   ];
   const row = (name, r) => `| ${name} | ${f0(r.rps)} | ${r.p50} | ${r.p99} | ${r.max} | ${f0(r.ok)} | ${f0(r.non2xx)} | ${f0(r.errors + r.timeouts)} |`;
+  const split = opts.topology === 'split';
   const lines = [
-    `<!-- run: ${opts.queue} -->`,
-    `### Queue backend: ${opts.queue}`,
+    `<!-- run: ${runKey(opts)} -->`,
+    `### Queue backend: ${opts.queue}${split ? ', api and worker processes' : ''}`,
     '',
-    `${machine.date} · ${machine.cpus} CPUs (${machine.cpuModel}) · Node ${machine.node} · ${opts.connections} connections, ${opts.duration} s after a ${opts.warmup} s warm-up · load generator on the same cores`,
+    `${machine.date} · ${machine.cpus} CPUs (${machine.cpuModel}) · Node ${machine.node} · ${opts.connections} connections, ${opts.duration} s after a ${opts.warmup} s warm-up · load generator on the same cores · service NODE_OPTIONS: ${nodeOptionsNote(opts)}`,
     '',
-    `Command: \`npm run bench -- --queue ${opts.queue}${opts.connections !== 50 ? ` --connections ${opts.connections}` : ''}${opts.duration !== 10 ? ` --duration ${opts.duration}` : ''}${Object.keys(opts.env).length ? ' ' + Object.entries(opts.env).map(([k, v]) => `--env ${k}=${v}`).join(' ') : ''}\``,
+    `Command: \`npm run bench -- --queue ${opts.queue}${split ? ' --topology split' : ''}${opts.connections !== 50 ? ` --connections ${opts.connections}` : ''}${opts.duration !== 10 ? ` --duration ${opts.duration}` : ''}${Object.keys(opts.env).length ? ' ' + Object.entries(opts.env).map(([k, v]) => `--env ${k}=${v}`).join(' ') : ''}\``,
     '',
     '| target | requests/s | p50 ms | p99 ms | max ms | 2xx | non-2xx | errors |',
     '|---|---|---|---|---|---|---|---|',
     ...(base ? [row('baseline (Express, platform example)', base)] : []),
-    row(`service (durable, queue: ${opts.queue})`, svc),
+    row(`service (durable, queue: ${opts.queue}${split ? ', api + worker' : ''})`, svc),
     '',
     `- service / baseline requests/s: **${base ? f2(ratio) + 'x' : 'n/a'}**`,
     `- end-to-end: **${f0(svc.e2eEventsPerSec)} events/s** (${f0(svc.ok)} accepted events, first request to last \`feedback\` row in ${f1(svc.e2eSeconds)} s; ${f0(svc.backlogAtEnd)} still queued when the load stopped, drained in ${f1(svc.drainSeconds)} s)`,
-    `- service peak RSS: **${f0(svc.peakRssMb)} MB**${base ? ` (baseline ${f0(base.hwmMb)} MB)` : ''}`,
+    `- service peak RSS: **${f0(svc.peakRssMb)} MB**${svc.peakRssByRole ? ` together (${Object.entries(svc.peakRssByRole).map(([k, v]) => `${k} ${f0(v)} MB`).join(', ')})` : ''}${base ? ` (baseline ${f0(base.hwmMb)} MB)` : ''}`,
     ...[['baseline', base], ['service', svc]]
       .filter(([, r]) => r)
       .map(([name, r]) => `- CPU per request during the ${name}'s load (µs): ${Object.entries(r.cpu).map(([k, v]) => `${k === 'target' ? name : k} ${f0(v.usPerRequest)}`).join(', ')}`),
@@ -399,11 +445,22 @@ function report(opts, base, svc, machine) {
   return lines.join('\n');
 }
 
-function writeResults(section, queue) {
+function nodeOptionsNote(opts) {
+  const value = opts.env.NODE_OPTIONS ?? IMAGE_NODE_OPTIONS;
+  if (!value) return 'none (V8 sizes its heap from the machine)';
+  return value === IMAGE_NODE_OPTIONS ? `\`${value}\` (the image's)` : `\`${value}\``;
+}
+
+/** Which section of bench/results.md a run replaces: one per queue backend and topology. */
+function runKey(opts) {
+  return opts.topology === 'split' ? `${opts.queue}-split` : opts.queue;
+}
+
+function writeResults(section, key) {
   const file = join(ROOT, 'bench', 'results.md');
-  const header = '# Benchmark results\n\nWritten by `npm run bench` (bench/run.mjs); each run replaces the section of its queue backend.\n';
+  const header = '# Benchmark results\n\nWritten by `npm run bench` (bench/run.mjs); each run replaces the section of its queue backend and topology.\n';
   let existing = existsSync(file) ? readFileSync(file, 'utf8') : header;
-  const re = new RegExp(`<!-- run: ${queue} -->[\\s\\S]*?<!-- /run -->`);
+  const re = new RegExp(`<!-- run: ${key} -->[\\s\\S]*?<!-- /run -->`);
   existing = re.test(existing) ? existing.replace(re, section) : `${existing.trimEnd()}\n\n${section}\n`;
   writeFileSync(file, existing.endsWith('\n') ? existing : `${existing}\n`);
   return file;
@@ -427,7 +484,7 @@ async function main() {
       base = await runBaseline(opts);
       console.log(`  baseline: ${f0(base.rps)} req/s, p50 ${base.p50} ms, p99 ${base.p99} ms, max ${base.max} ms, non-2xx ${base.non2xx}`);
     }
-    console.log('running the service (dist/main.js, NODE_ENV=production) ...');
+    console.log(`running the service (dist/main.js, NODE_ENV=production${opts.topology === 'split' ? ', an api and a worker process' : ''}) ...`);
     const svc = await runService(opts, snapshot);
     console.log(`  service:  ${f0(svc.rps)} req/s, p50 ${svc.p50} ms, p99 ${svc.p99} ms, max ${svc.max} ms, non-2xx ${svc.non2xx}`);
     for (const [name, r] of [['baseline', base], ['service', svc]]) {
@@ -443,7 +500,7 @@ async function main() {
     if (warnings.length) console.log(`  service warnings (last 10):\n${warnings.slice(-10).join('\n')}`);
     const section = report(opts, base, svc, machine);
     console.log(`\n${section.replace(/<!--.*-->\n?/g, '')}`);
-    if (opts.write) console.log(`\nwritten to ${writeResults(section, opts.queue)}`);
+    if (opts.write) console.log(`\nwritten to ${writeResults(section, runKey(opts))}`);
   } finally {
     rmSync(snapshot, { recursive: true, force: true });
   }

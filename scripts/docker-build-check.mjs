@@ -59,6 +59,13 @@ export function parseDockerfile(text) {
   return out;
 }
 
+/** The environment the image's final stage sets with ENV (what `docker run` starts the service with). */
+export function imageEnv(text) {
+  const ops = parseDockerfile(text);
+  const lastFrom = ops.findLastIndex((o) => o.op === 'FROM');
+  return Object.assign({}, ...ops.slice(lastFrom + 1).filter((o) => o.op === 'ENV').map((o) => parseEnv(o.args)));
+}
+
 function splitFlags(argString) {
   const words = argString.split(/\s+/);
   const flags = {};

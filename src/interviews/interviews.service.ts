@@ -25,15 +25,23 @@ export class InterviewsService implements EventHandler {
   ) {}
 
   async handle({ sessionId, payload }: HandledEvent): Promise<void> {
-    const transcript = payload.transcript_url ? await this.download(payload.transcript_url) : null;
     const interview = {
       sessionId,
       participantEmail: payload.invitee_email ?? null,
-      transcript,
       durationMinutes: payload.total_minutes ?? null,
       completedAt: payload.timestamp ? new Date(payload.timestamp) : null,
     };
-    await this.repo.upsert(interview as QueryDeepPartialEntity<Interview>, { conflictPaths: ['sessionId'], skipUpdateIfNoValuesChanged: false });
+    const store = (transcript: object | null) =>
+      this.repo.upsert({ ...interview, transcript } as QueryDeepPartialEntity<Interview>, { conflictPaths: ['sessionId'], skipUpdateIfNoValuesChanged: false });
+    if (payload.transcript_url) {
+      const body = await this.download(payload.transcript_url);
+      // The parsed transcript is held (and counted against the client's memory budget) only until stored.
+      await this.transcripts.parse(body, store).catch((err: Error) => {
+        throw err instanceof TranscriptError ? new PermanentFailure(err.message) : err;
+      });
+    } else {
+      await store(null);
+    }
     await this.notifications.notifyInterviewCompleted(interview);
   }
 
@@ -41,12 +49,12 @@ export class InterviewsService implements EventHandler {
     return this.repo.findOneBy({ sessionId });
   }
 
-  private async download(url: string): Promise<object> {
+  private async download(url: string): Promise<Buffer> {
     const started = performance.now();
     try {
-      const transcript = (await this.transcripts.fetch(url)) as object;
+      const body = await this.transcripts.download(url);
       this.metrics.recordDownload('ok', (performance.now() - started) / 1000);
-      return transcript;
+      return body;
     } catch (err) {
       const permanent = err instanceof TranscriptError && err.permanent;
       this.metrics.recordDownload(permanent ? 'refused' : 'error', (performance.now() - started) / 1000);

@@ -1,6 +1,6 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { checkUrl, isPublicAddress, matchesAllowedHost, nonPublicReason, TranscriptClient, TranscriptError } from './transcript-client.js';
+import { checkUrl, HEAP_BYTES_PER_TRANSCRIPT_BYTE, isPublicAddress, matchesAllowedHost, nonPublicReason, TranscriptClient, TranscriptError } from './transcript-client.js';
 
 describe('address classification', () => {
   it.each([
@@ -118,6 +118,8 @@ describe('TranscriptClient against a local host', () => {
 
   const client = (over: Partial<ConstructorParameters<typeof TranscriptClient>[0]> = {}) =>
     new TranscriptClient({ timeoutMs: 2000, maxBytes: 1024, allowedHosts: [new URL(base).host], ...over });
+  /** Downloads and parses, as the interviews handler does. */
+  const fetchVia = (c: TranscriptClient, url: string) => c.download(url).then((body) => c.parse(body, async (t) => t));
   const failure = async (p: Promise<unknown>) => {
     try {
       await p;
@@ -130,12 +132,12 @@ describe('TranscriptClient against a local host', () => {
 
   it('downloads and parses a JSON transcript', async () => {
     handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"lines":[{"speaker":"ai","text":"hi"}]}');
-    await expect(client().fetch(`${base}/t.json`)).resolves.toEqual({ lines: [{ speaker: 'ai', text: 'hi' }] });
+    await expect(fetchVia(client(), `${base}/t.json`)).resolves.toEqual({ lines: [{ speaker: 'ai', text: 'hi' }] });
   });
 
   it('never contacts a loopback host without an allow-list', async () => {
     handler = (_req, res) => res.end('{}');
-    const err = await failure(client({ allowedHosts: [] }).fetch(`${base}/t.json`));
+    const err = await failure(fetchVia(client({ allowedHosts: [] }), `${base}/t.json`));
     expect(err.permanent).toBe(true);
     expect(hits).toEqual([]);
   });
@@ -144,7 +146,7 @@ describe('TranscriptClient against a local host', () => {
     handler = (_req, res) => res.end('{}');
     // https is required without an allow-list; the lookup refuses before any connection is made.
     const port = new URL(base).port;
-    const err = await failure(client({ allowedHosts: [] }).fetch(`https://localhost:${port}/t.json`));
+    const err = await failure(fetchVia(client({ allowedHosts: [] }), `https://localhost:${port}/t.json`));
     expect(err.permanent).toBe(true);
     expect(err.message).toMatch(/resolves to a loopback address/);
     expect(hits).toEqual([]);
@@ -157,15 +159,15 @@ describe('TranscriptClient against a local host', () => {
       if (req.url === '/out') return res.writeHead(301, { location: 'http://169.254.169.254/latest/meta-data' }).end();
       res.writeHead(404).end();
     };
-    await expect(client().fetch(`${base}/a`)).resolves.toEqual([1]);
-    const err = await failure(client().fetch(`${base}/out`));
+    await expect(fetchVia(client(), `${base}/a`)).resolves.toEqual([1]);
+    const err = await failure(fetchVia(client(), `${base}/out`));
     expect(err.permanent).toBe(true);
     expect(err.message).toMatch(/not in TRANSCRIPT_ALLOWED_HOSTS/);
   });
 
   it('gives up after three redirects', async () => {
     handler = (req, res) => res.writeHead(302, { location: `/r${Number(req.url!.slice(2) || 0) + 1}` }).end();
-    const err = await failure(client().fetch(`${base}/r0`));
+    const err = await failure(fetchVia(client(), `${base}/r0`));
     expect(err.permanent).toBe(true);
     expect(hits).toHaveLength(4);
   });
@@ -173,28 +175,28 @@ describe('TranscriptClient against a local host', () => {
   it('classifies statuses: 404 permanent; 500, 503, 408 and 429 transient', async () => {
     for (const [status, permanent] of [[404, true], [403, true], [500, false], [503, false], [408, false], [429, false]] as const) {
       handler = (_req, res) => res.writeHead(status).end();
-      const err = await failure(client().fetch(`${base}/s`));
+      const err = await failure(fetchVia(client(), `${base}/s`));
       expect([status, err.permanent]).toEqual([status, permanent]);
     }
   });
 
   it('aborts a body over the size cap, declared or streamed', async () => {
     handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ pad: 'x'.repeat(2000) }));
-    expect((await failure(client().fetch(`${base}/big`))).message).toMatch(/larger than 1024/);
+    expect((await failure(fetchVia(client(), `${base}/big`))).message).toMatch(/larger than 1024/);
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('["' + 'x'.repeat(800));
       res.write('x'.repeat(800));
       res.end('"]');
     };
-    const err = await failure(client().fetch(`${base}/chunked`));
+    const err = await failure(fetchVia(client(), `${base}/chunked`));
     expect([err.permanent, err.message]).toEqual([true, expect.stringMatching(/larger than/)]);
   });
 
   it('times out a host that never answers (transient)', async () => {
     handler = () => undefined; // never answers
     const started = Date.now();
-    const err = await failure(client({ timeoutMs: 200 }).fetch(`${base}/hang`));
+    const err = await failure(fetchVia(client({ timeoutMs: 200 }), `${base}/hang`));
     expect(err.permanent).toBe(false);
     expect(err.message).toMatch(/timed out/);
     expect(Date.now() - started).toBeLessThan(1500);
@@ -202,9 +204,31 @@ describe('TranscriptClient against a local host', () => {
 
   it('refuses non-JSON bodies and content types permanently', async () => {
     handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{not json');
-    expect((await failure(client().fetch(`${base}/bad`))).permanent).toBe(true);
+    expect((await failure(fetchVia(client(), `${base}/bad`))).permanent).toBe(true);
     handler = (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>');
-    expect((await failure(client().fetch(`${base}/html`))).message).toMatch(/not JSON/);
+    expect((await failure(fetchVia(client(), `${base}/html`))).message).toMatch(/not JSON/);
+  });
+
+  it('parses a transcript only once its share of the memory budget is free, and holds it while stored', async () => {
+    const body = JSON.stringify({ lines: ['x'.repeat(200)] });
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    // Room for one such transcript at a time (HEAP_BYTES_PER_TRANSCRIPT_BYTE per byte).
+    const c = client({ memoryBudgetBytes: Buffer.byteLength(body) * HEAP_BYTES_PER_TRANSCRIPT_BYTE });
+    const [first, second] = await Promise.all([c.download(`${base}/1`), c.download(`${base}/2`)]);
+    const order: string[] = [];
+    let storeFirst!: () => void;
+    const one = c.parse(first, (t) => {
+      order.push('first parsed');
+      expect(t).toEqual({ lines: ['x'.repeat(200)] });
+      return new Promise<void>((r) => (storeFirst = r)).then(() => order.push('first stored'));
+    });
+    const two = c.parse(second, async () => order.push('second parsed'));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(order).toEqual(['first parsed']);
+    storeFirst();
+    await Promise.all([one, two]);
+    expect(order).toEqual(['first parsed', 'first stored', 'second parsed']);
+    expect(c.memory.reserved).toBe(0);
   });
 
   it('treats a refused connection as transient', async () => {
@@ -212,7 +236,7 @@ describe('TranscriptClient against a local host', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    const err = await failure(client({ allowedHosts: [`127.0.0.1:${port}`] }).fetch(`http://127.0.0.1:${port}/t`));
+    const err = await failure(fetchVia(client({ allowedHosts: [`127.0.0.1:${port}`] }), `http://127.0.0.1:${port}/t`));
     expect(err.permanent).toBe(false);
   });
 });

@@ -2,6 +2,8 @@ import { lookup as dnsLookup, LookupAddress, LookupOptions } from 'node:dns';
 import http, { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { BlockList, isIP, Socket } from 'node:net';
+import { getHeapStatistics } from 'node:v8';
+import { MemoryBudget } from '../common/memory-budget.js';
 
 /**
  * Downloads an interview transcript from the URL a payload names. The URL comes from outside, so
@@ -23,6 +25,19 @@ export interface TranscriptClientOptions {
   maxBytes: number;
   /** Lower-case `host` or `host:port` entries; empty = public https only. */
   allowedHosts: string[];
+  /** Heap that transcripts being parsed and stored may hold at once; default: a quarter of V8's heap limit. */
+  memoryBudgetBytes?: number;
+}
+
+/**
+ * Heap bytes one transcript byte costs while it is parsed and stored: the decoded string, the
+ * parsed objects and the JSON text of the INSERT (a 10 MiB transcript measured ~37 MB of heap).
+ */
+export const HEAP_BYTES_PER_TRANSCRIPT_BYTE = 4;
+
+/** A quarter of the heap V8 may grow to (the image caps it with --max-old-space-size). */
+export function defaultTranscriptMemoryBudget(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit / 4);
 }
 
 export const MAX_REDIRECTS = 3;
@@ -229,6 +244,16 @@ function transientStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
+function parseTranscript(body: Buffer): object {
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object or array');
+    return parsed;
+  } catch (err) {
+    throw new TranscriptError(`transcript is not a JSON document: ${(err as Error).message}`, true);
+  }
+}
+
 interface Hop {
   status: number;
   location?: string;
@@ -236,10 +261,30 @@ interface Hop {
 }
 
 export class TranscriptClient {
-  constructor(private readonly opts: TranscriptClientOptions) {}
+  /**
+   * Parsed transcripts are large (up to ~4x TRANSCRIPT_MAX_BYTES each) and WORKER_CONCURRENCY jobs
+   * may hold one each: parsing waits until the transcript's share fits, so a burst of large
+   * transcripts slows down instead of running the heap out (a crash under a heap ceiling).
+   */
+  readonly memory: MemoryBudget;
 
-  /** Fetches and parses the transcript; throws TranscriptError (permanent or transient). */
-  async fetch(rawUrl: string): Promise<unknown> {
+  constructor(private readonly opts: TranscriptClientOptions) {
+    this.memory = new MemoryBudget(opts.memoryBudgetBytes ?? defaultTranscriptMemoryBudget());
+  }
+
+  /**
+   * Parses a downloaded transcript and runs `use` with it (storing it), once its share of the memory
+   * budget is free; the share is held until `use` settles. Invalid JSON is a permanent TranscriptError.
+   */
+  async parse<T>(body: Buffer, use: (transcript: object) => Promise<T>): Promise<T> {
+    return this.memory.run(body.length * HEAP_BYTES_PER_TRANSCRIPT_BYTE, async () => use(parseTranscript(body)));
+  }
+
+  /**
+   * Downloads the transcript: the body of the last hop, redirects followed and each hop checked
+   * against the policy. Throws TranscriptError (permanent or transient).
+   */
+  async download(rawUrl: string): Promise<Buffer> {
     let url: URL;
     try {
       url = new URL(rawUrl);
@@ -262,13 +307,7 @@ export class TranscriptClient {
       if (hop.status < 200 || hop.status >= 300) {
         throw new TranscriptError(`transcript host answered ${hop.status}`, !transientStatus(hop.status));
       }
-      try {
-        const parsed: unknown = JSON.parse(hop.body!.toString('utf8'));
-        if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object or array');
-        return parsed;
-      } catch (err) {
-        throw new TranscriptError(`transcript is not a JSON document: ${(err as Error).message}`, true);
-      }
+      return hop.body!;
     }
   }
 

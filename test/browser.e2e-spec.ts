@@ -90,8 +90,26 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     const cookie = (await context.cookies()).find((c) => c.name === 'admin_session');
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/admin' });
 
+    // The row turns 'failed' just before BullMQ records the job as failed: wait for the dashboard's
+    // own API to list it, so a slow transition is told apart from a page that does not show it.
+    const failedJobs = async () => {
+      const res = await fetch(`${t.baseUrl}/admin/queues/api/queues?activeQueue=webhooks&status=failed&page=1&jobsPerPage=10`, {
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      const body = (await res.json()) as { queues: Array<{ name: string; counts: unknown; jobs: Array<{ id: string }> }> };
+      return body.queues.find((q) => q.name === 'webhooks');
+    };
+    await waitFor(async () => (await failedJobs())?.jobs.some((j) => j.id === failedId), 15_000).catch(async () => {
+      throw new Error(`job ${failedId} is not in the failed list: ${JSON.stringify(await failedJobs())}`);
+    });
     await page.goto(`${t.baseUrl}/admin/queues/queue/webhooks?status=failed`);
-    await page.getByText(failedId).first().waitFor({ timeout: 15_000 });
+    try {
+      await page.getByText(failedId).first().waitFor({ timeout: 15_000 });
+    } catch (err) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, 'queue-dashboard-failed-missing.png'), fullPage: true });
+      throw err;
+    }
     await page.getByText(/refused|not allowed|transcript/i).first().waitFor({ timeout: 15_000 });
 
     mkdirSync(ARTIFACTS, { recursive: true });

@@ -34,6 +34,24 @@ describe('createLogger', () => {
     expect(line.payload.invitee_email).toBe('[redacted]');
   });
 
+  it('redacts below the depths a path list reaches, in arrays, whatever the key case, and leaves the caller\'s object alone', async () => {
+    const { logger, lines, parsed } = await capture();
+    const logged = {
+      a: { b: { c: { d: { e: { invitee_email: 'deep@example.com' } } } } },
+      list: [{ participantEmail: 'listed@example.com', ok: 1 }, 'plain'],
+      response: { headers: { Authorization: 'Bearer s3cret', 'Set-Cookie': 'sid=2' } },
+      fine: { count: 3 },
+    };
+    logger.info(logged, 'nested');
+    const text = lines.join('\n');
+    for (const secret of ['deep@', 'listed@', 's3cret', 'sid=2']) expect(text).not.toContain(secret);
+    const [line] = parsed();
+    expect(line.list).toEqual([{ participantEmail: '[redacted]', ok: 1 }, 'plain']);
+    expect(line.fine).toEqual({ count: 3 });
+    expect(logged.a.b.c.d.e.invitee_email).toBe('deep@example.com');
+    expect(logged.response.headers.Authorization).toBe('Bearer s3cret');
+  });
+
   it('scrubs email addresses out of messages', async () => {
     const { logger, parsed } = await capture();
     logger.warn('could not notify dave.o+x@mail.example.org about it');

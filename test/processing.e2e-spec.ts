@@ -56,6 +56,7 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
       SLACK_WEBHOOK_URL: `${slack.url}/hooks/slack`,
       ADMIN_TOKEN,
       SWEEP_INTERVAL_MS: '500',
+      INBOX_RETENTION_DAYS: '30',
     }, BOOT);
   };
 
@@ -240,6 +241,24 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     await db.query(`UPDATE webhook_events SET status = 'received', received_at = now() - interval '2 hours', updated_at = now() - interval '2 hours' WHERE id = $1`, [res.body.id]);
     expect(await settled('interview.completed', 's-finished', ['processed'])).toMatchObject({ status: 'processed' });
     expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-finished'`)).toEqual([{ transcript: TRANSCRIPT }]);
+  });
+
+  it('deletes finished rows older than INBOX_RETENTION_DAYS, and keeps failed and younger ones', async () => {
+    const insert = (sessionId: string, status: string, age: string) =>
+      db.query(
+        `INSERT INTO webhook_events (idempotency_key, event, session_id, payload, signature_scheme, status, received_at, updated_at, processed_at)
+         VALUES ($1, 'session.feedback_submitted', $2, $3, 'signature', $4, now() - $5::interval, now() - $5::interval, now() - $5::interval)`,
+        [`session.feedback_submitted:${sessionId}`, sessionId, { event: 'session.feedback_submitted', session_id: sessionId }, status, age],
+      );
+    await insert('s-old-processed', 'processed', '31 days');
+    await insert('s-old-ignored', 'ignored', '40 days');
+    await insert('s-old-failed', 'failed', '40 days');
+    await insert('s-young-processed', 'processed', '29 days');
+    const left = () => db.query<{ session_id: string }>(`SELECT session_id FROM webhook_events WHERE session_id LIKE 's-old-%' OR session_id LIKE 's-young-%' ORDER BY session_id`);
+    await waitFor(async () => (await left()).length === 2);
+    expect(await left()).toEqual([{ session_id: 's-old-failed' }, { session_id: 's-young-processed' }]);
+    const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
+    expect(Number(/^webhook_events_pruned_total (\d+)/m.exec(metrics)?.[1])).toBe(2);
   });
 
   it('exports processing metrics', async () => {

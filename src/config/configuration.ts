@@ -50,6 +50,7 @@ export const envSchema = z.object({
   SWEEP_INTERVAL_MS: intFrom(30_000, 100),
   SWEEP_STALE_AFTER_MS: intFrom(60_000, 0),
   SWEEP_STUCK_AFTER_MS: intFrom(600_000, 0),
+  INBOX_RETENTION_DAYS: intFrom(0),
 
   ADMIN_TOKEN: optionalString,
   SHUTDOWN_TIMEOUT_MS: intFrom(25_000),
@@ -63,8 +64,8 @@ export interface AppConfig {
   /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
   database: { url: string; embedded: boolean };
   queue: { backend: QueueBackend; redisUrl?: string; prefix: string; attempts: number; backoffMs: number; concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
-  /** The stale-row sweeper (worker role): see src/queue/stale-events.sweeper.ts. */
-  sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number };
+  /** The stale-row sweeper (worker role): see src/queue/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
+  sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
   /** `secrets` is empty only outside production when WEBHOOK_SECRET is unset: src/embedded generates one under DATA_DIR. */
   webhook: { secrets: string[]; toleranceSeconds: number; maxBodyBytes: number };
   transcript: { timeoutMs: number; maxBytes: number; allowedHosts: string[] };
@@ -123,7 +124,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
     },
-    sweeper: { intervalMs: e.SWEEP_INTERVAL_MS, staleAfterMs: e.SWEEP_STALE_AFTER_MS, stuckAfterMs: e.SWEEP_STUCK_AFTER_MS },
+    sweeper: { intervalMs: e.SWEEP_INTERVAL_MS, staleAfterMs: e.SWEEP_STALE_AFTER_MS, stuckAfterMs: e.SWEEP_STUCK_AFTER_MS, retentionDays: e.INBOX_RETENTION_DAYS },
     webhook: {
       secrets: e.WEBHOOK_SECRET,
       toleranceSeconds: e.WEBHOOK_TOLERANCE_SECONDS,

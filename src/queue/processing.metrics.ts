@@ -5,6 +5,7 @@ import { Counter, Histogram } from 'prom-client';
 export const WEBHOOK_JOBS = 'webhook_jobs_total';
 export const PROCESSING_DURATION = 'webhook_processing_duration_seconds';
 export const EVENTS_REQUEUED = 'webhook_events_requeued_total';
+export const EVENTS_PRUNED = 'webhook_events_pruned_total';
 
 /** `retried`: a transient failure with attempts left (or a deferral); `failed`: dead-lettered. */
 export type JobMetricOutcome = 'processed' | 'retried' | 'failed' | 'ignored';
@@ -26,6 +27,10 @@ export const processingMetricProviders = [
     help: 'Inbox rows the sweeper enqueued again, by reason',
     labelNames: ['reason'],
   }),
+  makeCounterProvider({
+    name: EVENTS_PRUNED,
+    help: 'Finished inbox rows deleted after INBOX_RETENTION_DAYS',
+  }),
 ];
 
 @Injectable()
@@ -34,6 +39,7 @@ export class ProcessingMetrics {
     @InjectMetric(WEBHOOK_JOBS) private readonly jobs: Counter<'event' | 'outcome'>,
     @InjectMetric(PROCESSING_DURATION) private readonly duration: Histogram<'event'>,
     @InjectMetric(EVENTS_REQUEUED) private readonly requeued: Counter<'reason'>,
+    @InjectMetric(EVENTS_PRUNED) private readonly pruned: Counter,
   ) {}
 
   recordRun(event: string, outcome: JobMetricOutcome | undefined, seconds: number): void {
@@ -43,5 +49,9 @@ export class ProcessingMetrics {
 
   recordRequeued(reason: 'stale_received' | 'stuck_processing', count: number): void {
     if (count > 0) this.requeued.inc({ reason }, count);
+  }
+
+  recordPruned(count: number): void {
+    if (count > 0) this.pruned.inc(count);
   }
 }

@@ -7,6 +7,9 @@ import { ProcessingMetrics } from './processing.metrics.js';
 import { LIVE_JOB_STATES, WebhookQueueService } from './webhook-queue.service.js';
 
 const BATCH = 500;
+/** Retention deletes at most PRUNE_BATCHES x PRUNE_BATCH rows per sweep, in short statements. */
+const PRUNE_BATCH = 1000;
+const PRUNE_BATCHES = 10;
 
 /**
  * Finds inbox rows that no job will ever process and enqueues them again (worker role only).
@@ -20,6 +23,11 @@ const BATCH = 500;
  *   to 'received' and enqueued with a fresh job id.
  * Handlers are idempotent and notifications are claimed per session, so a row enqueued twice by
  * two sweepers racing is processed in effect once. Conditional updates keep such races rare.
+ *
+ * With INBOX_RETENTION_DAYS set, each pass also deletes rows that finished ('processed',
+ * 'ignored') and were received more than that many days ago. A redelivery older than that is then
+ * recorded and processed again: the handlers' upserts and the per-session notification claims keep
+ * that from duplicating an interview, a feedback row or a Slack post.
  */
 @Injectable()
 export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -54,8 +62,8 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
     await this.running;
   }
 
-  /** One pass; returns how many rows were enqueued again. */
-  async sweep(): Promise<{ stale: number; stuck: number }> {
+  /** One pass; returns how many rows were enqueued again, and how many were deleted for retention. */
+  async sweep(): Promise<{ stale: number; stuck: number; pruned: number }> {
     const stuck = await this.inbox.reopenStuckProcessing(this.opts.stuckAfterMs, BATCH);
     await this.enqueue(stuck);
     if (stuck.length > 0) this.logger.warn(`re-enqueued ${stuck.length} event(s) stuck in 'processing'`);
@@ -82,7 +90,19 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
     await this.enqueue(toEnqueue);
     if (toEnqueue.length > 0) this.logger.warn(`re-enqueued ${toEnqueue.length} event(s) left in 'received'`);
     this.metrics.recordRequeued('stale_received', toEnqueue.length);
-    return { stale: toEnqueue.length, stuck: stuck.length };
+    return { stale: toEnqueue.length, stuck: stuck.length, pruned: await this.prune() };
+  }
+
+  private async prune(): Promise<number> {
+    if (this.opts.retentionDays <= 0) return 0;
+    let pruned = 0;
+    for (let i = 0; i < PRUNE_BATCHES; i++) {
+      const deleted = await this.inbox.pruneFinished(this.opts.retentionDays, PRUNE_BATCH);
+      pruned += deleted;
+      this.metrics.recordPruned(deleted);
+      if (deleted < PRUNE_BATCH) break;
+    }
+    return pruned;
   }
 
   private async enqueue(rows: RequeueCandidate[]): Promise<void> {

@@ -190,6 +190,22 @@ export class WebhookEventsService {
   }
 
   /**
+   * Deletes up to `limit` rows that finished ('processed' or 'ignored') and were received more than
+   * `days` days ago, oldest first; returns how many. 'failed' rows stay for the dead-letter desk.
+   */
+  async pruneFinished(days: number, limit: number): Promise<number> {
+    const [, deleted]: [unknown[], number] = await this.dataSource.query(
+      `WITH picked AS (
+         SELECT id FROM webhook_events
+         WHERE status IN ('processed', 'ignored') AND received_at < now() - make_interval(days => $1)
+         ORDER BY received_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
+       DELETE FROM webhook_events e USING picked WHERE e.id = picked.id`,
+      [days, limit],
+    );
+    return deleted;
+  }
+
+  /**
    * Puts a failed or ignored row back to 'received' so it goes through processing again (attempts
    * and last_error reset). Says why not otherwise.
    */

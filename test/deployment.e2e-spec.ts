@@ -444,18 +444,23 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(c.resources.limits.memory).toEqual(expect.any(String));
     });
 
-    it.each(['api', 'worker'])('%s Deployment caps the V8 heap below its memory limit, as the image does', (component) => {
-      // V8 sizes its heap from the node's memory, not the container's limit: without a cap a pod
-      // under load can grow into an OOM kill.
-      const heapCapMiB = (nodeOptions: string | undefined) => Number(/--max-old-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1]);
-      const c = appContainer(deployment(component));
+    // V8 sizes its heap from the node's memory, not the container's limit: without a cap a pod
+    // under load can grow into an OOM kill.
+    const heapCapBelowLimit = (c: any) => {
+      const cap = Number(/--max-old-space-size=(\d+)/.exec(k8sEnv(c).NODE_OPTIONS ?? '')?.[1]);
       const [, amount, unit] = /^(\d+)(Mi|Gi)$/.exec(c.resources.limits.memory) ?? [];
       const limitMiB = Number(amount) * (unit === 'Gi' ? 1024 : 1);
-      const cap = heapCapMiB(k8sEnv(c).NODE_OPTIONS);
       expect(cap).toBeGreaterThan(0);
       expect(cap).toBeLessThanOrEqual(0.8 * limitMiB);
-      expect(heapCapMiB(imageEnv.NODE_OPTIONS)).toBe(cap);
+    };
+
+    it.each(['api', 'worker'])('%s Deployment caps the V8 heap below its memory limit, as the image does', (component) => {
+      const c = appContainer(deployment(component));
+      heapCapBelowLimit(c);
+      expect(k8sEnv(c).NODE_OPTIONS).toBe(imageEnv.NODE_OPTIONS);
     });
+
+    it('caps the migration Job\'s heap below its own memory limit', () => heapCapBelowLimit(appContainer(job)));
 
     it('routes each Service to its Deployment on the container port', () => {
       const services = kinds('Service');

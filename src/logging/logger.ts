@@ -27,7 +27,7 @@ function isPlainObject(value: object): value is Record<string, unknown> {
  * one (a line with nothing to redact costs a walk, no allocation). Plain objects and arrays are
  * walked; other instances (errors, requests) are left to their serializers.
  */
-export function redactDeep<T>(value: T, depth = 0): T {
+function redactDeep<T>(value: T, depth = 0): T {
   if (value === null || typeof value !== 'object' || depth > MAX_REDACT_DEPTH) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;

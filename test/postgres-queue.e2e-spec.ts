@@ -2,13 +2,14 @@ import { closedPort, createTestDatabase, deliver, RunningService, startService, 
 
 // The core ingestion and processing cases again, with BullMQ's PostgreSQL backend on the same
 // database and no Redis at all (REDIS_URL points at a closed port, so any use of it would fail).
+// It also parses every statement (DATABASE_PREPARED_STATEMENTS=false), as behind an old PgBouncer.
 describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
   let db: TestDatabase;
   let t: RunningService;
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    t = await startService({ DATABASE_URL: db.url, QUEUE_BACKEND: 'postgres', REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+    t = await startService({ DATABASE_URL: db.url, QUEUE_BACKEND: 'postgres', REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, DATABASE_PREPARED_STATEMENTS: 'false' });
   });
 
   afterAll(async () => {

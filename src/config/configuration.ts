@@ -26,6 +26,7 @@ export const envSchema = z.object({
   APP_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
 
   DATABASE_URL: optionalString,
+  DATABASE_PREPARED_STATEMENTS: z.stringbool().default(true),
   REDIS_URL: optionalString,
   QUEUE_BACKEND: z.enum(['redis', 'postgres']).optional(),
   QUEUE_PREFIX: z.string().default('bull'),
@@ -62,7 +63,7 @@ export type QueueBackend = 'redis' | 'postgres';
 export interface AppConfig {
   app: { env: string; production: boolean; port: number; logLevel: Env['LOG_LEVEL']; role: Env['APP_ROLE']; shutdownTimeoutMs: number; dataDir: string };
   /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
-  database: { url: string; embedded: boolean };
+  database: { url: string; embedded: boolean; preparedStatements: boolean };
   queue: { backend: QueueBackend; redisUrl?: string; prefix: string; attempts: number; backoffMs: number; concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
   /** The stale-row sweeper (worker role): see src/queue/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
   sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
@@ -113,7 +114,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       dataDir: e.DATA_DIR,
     },
-    database: { url: e.DATABASE_URL ?? '', embedded },
+    // The embedded database's connections share one session: a statement name prepared on one
+    // would clash on the next, so it parses every statement (src/database/prepared-statements.ts).
+    database: { url: e.DATABASE_URL ?? '', embedded, preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded },
     queue: {
       backend: queueBackend,
       redisUrl: e.REDIS_URL,

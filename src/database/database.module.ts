@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/configuration.js';
 import { dataSourceOptions } from './data-source.js';
 import { DatabaseLifecycle } from './database.lifecycle.js';
+import { PreparedStatements } from './prepared-statements.js';
 
 @Global()
 @Module({
@@ -20,7 +21,7 @@ import { DatabaseLifecycle } from './database.lifecycle.js';
       dataSourceFactory: async (options) => new DataSource(options!),
     }),
   ],
-  providers: [DatabaseLifecycle],
-  exports: [DatabaseLifecycle],
+  providers: [DatabaseLifecycle, PreparedStatements],
+  exports: [DatabaseLifecycle, PreparedStatements],
 })
 export class DatabaseModule {}

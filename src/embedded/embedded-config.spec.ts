@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../config/configuration.js';
 describe('loadConfig: embedded mode and queue backend', () => {
   it('runs embedded on the PostgreSQL queue when DATABASE_URL is unset outside production', () => {
     const c = loadConfig({ PORT: '3100' });
-    expect(c.database).toEqual({ url: '', embedded: true });
+    expect(c.database).toEqual({ url: '', embedded: true, preparedStatements: false });
     expect(c.queue.backend).toBe('postgres');
     expect(c.queue.redisUrl).toBeUndefined();
     expect(c.webhook.secrets).toEqual([]); // generated under DATA_DIR by prepareLocalMode
@@ -24,6 +24,13 @@ describe('loadConfig: embedded mode and queue backend', () => {
     expect(loadConfig({ ...db, REDIS_URL: 'redis://r:6379', QUEUE_BACKEND: 'postgres' }).queue.backend).toBe('postgres');
     // Outside the embedded mode the transcript allowlist default stays empty (public https only).
     expect(loadConfig(db).transcript.allowedHosts).toEqual([]);
+  });
+
+  it('uses named (prepared) statements on a PostgreSQL server unless DATABASE_PREPARED_STATEMENTS=false', () => {
+    const db = { DATABASE_URL: 'postgres://db/x', WEBHOOK_SECRET: 's' };
+    expect(loadConfig(db).database.preparedStatements).toBe(true);
+    expect(loadConfig({ ...db, DATABASE_PREPARED_STATEMENTS: 'false' }).database.preparedStatements).toBe(false);
+    expect(() => loadConfig({ ...db, DATABASE_PREPARED_STATEMENTS: 'maybe' })).toThrow(/DATABASE_PREPARED_STATEMENTS/);
   });
 
   it('refuses to split roles over an embedded database', () => {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { PreparedStatements } from '../database/prepared-statements.js';
 import { EventHandler, HandledEvent } from '../queue/event-handler.js';
 import { Feedback } from './feedback.entity.js';
 
@@ -22,7 +23,10 @@ export class FeedbackService implements EventHandler {
   readonly event = 'session.feedback_submitted' as const;
   private readonly upserts = new MicroBatcher<FeedbackRow, void>((rows) => this.upsertBatch(rows), { maxBatch: 256, maxConcurrent: 2 });
 
-  constructor(@InjectRepository(Feedback) private readonly repo: Repository<Feedback>) {}
+  constructor(
+    @InjectRepository(Feedback) private readonly repo: Repository<Feedback>,
+    private readonly statements: PreparedStatements,
+  ) {}
 
   async handle({ sessionId, payload }: HandledEvent): Promise<void> {
     const feedback = payload.feedback ?? {};
@@ -42,7 +46,8 @@ export class FeedbackService implements EventHandler {
   private async upsertBatch(rows: FeedbackRow[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row only once per statement: the last write per session wins.
     const latest = [...new Map(rows.map((r) => [r.session_id, r])).values()];
-    await this.repo.query(
+    await this.statements.query(
+      'feedback-upsert',
       `INSERT INTO feedback (session_id, rating, comment, payload, submitted_at)
        SELECT session_id, rating, comment, payload, submitted_at
        FROM jsonb_to_recordset($1::jsonb)

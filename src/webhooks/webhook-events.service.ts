@@ -3,6 +3,7 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, Repository } from 'typeorm';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { PreparedStatements } from '../database/prepared-statements.js';
 import { NormalisedEvent } from './webhook-payload.js';
 import { SignatureScheme, WebhookEvent, WebhookEventStatus } from './webhook-event.entity.js';
 
@@ -37,6 +38,7 @@ export class WebhookEventsService {
   constructor(
     @InjectRepository(WebhookEvent) private readonly repo: Repository<WebhookEvent>,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly statements: PreparedStatements,
   ) {}
 
   /**
@@ -56,7 +58,8 @@ export class WebhookEventsService {
       request_id: c.requestId ?? null,
       batch_job_id: batchJobIds[i] ?? null,
     }));
-    const inserted: Array<{ id: string; idempotency_key: string; batch_job_id: string | null }> = await this.dataSource.query(
+    const { rows: inserted } = await this.statements.query<{ id: string; idempotency_key: string; batch_job_id: string | null }>(
+      'inbox-insert',
       `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
        SELECT id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id
        FROM jsonb_to_recordset($1::jsonb)
@@ -74,11 +77,11 @@ export class WebhookEventsService {
     if (missing.length > 0) {
       // A separate statement (fresh snapshot) also sees rows that a concurrent batch committed
       // while our INSERT waited on their keys.
-      const existing: Array<{ id: string; idempotency_key: string; status: WebhookEventStatus; batch_job_id: string | null }> =
-        await this.dataSource.query(
-          `SELECT id, idempotency_key, status, batch_job_id FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
-          [missing],
-        );
+      const { rows: existing } = await this.statements.query<{ id: string; idempotency_key: string; status: WebhookEventStatus; batch_job_id: string | null }>(
+        'inbox-existing',
+        `SELECT id, idempotency_key, status, batch_job_id FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
+        [missing],
+      );
       for (const r of existing) {
         byKey.set(r.idempotency_key, { id: r.id, idempotencyKey: r.idempotency_key, status: r.status, inserted: false, batchJobId: r.batch_job_id });
       }
@@ -107,7 +110,8 @@ export class WebhookEventsService {
   }
 
   private async claimBatch(ids: string[]): Promise<Array<WebhookEvent | null>> {
-    const [rows]: [Array<Record<string, unknown>>, number] = await this.dataSource.query(
+    const { rows } = await this.statements.query(
+      'inbox-claim',
       `UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND status IN ('received', 'processing') RETURNING *`,
       [[...new Set(ids)]],
@@ -120,7 +124,8 @@ export class WebhookEventsService {
   }
 
   private async outcomeBatch(items: Array<{ id: string; status: 'processed' | 'ignored' }>): Promise<void[]> {
-    await this.dataSource.query(
+    await this.statements.query(
+      'inbox-outcome',
       `UPDATE webhook_events AS e SET status = x.status, processed_at = now(), last_error = NULL, updated_at = now()
        FROM unnest($1::uuid[], $2::text[]) AS x(id, status) WHERE e.id = x.id`,
       [items.map((i) => i.id), items.map((i) => i.status)],

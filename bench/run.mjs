@@ -29,7 +29,7 @@ import { dropKeys, freePort } from '../scripts/local-services.mjs';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const SECRET = 'bench-secret';
+const SECRET = 'bench-secret-0123456789abcdef0123456789';
 const PATH = '/webhooks/ai-interview';
 // The service runs with the image's V8 flags (its heap ceiling); `--env NODE_OPTIONS=` runs it without.
 const IMAGE_NODE_OPTIONS = imageEnv(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).NODE_OPTIONS ?? '';

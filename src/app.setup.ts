@@ -10,9 +10,10 @@ import { setupApiDocs } from './docs/api-docs.js';
 import { LifecycleService } from './health/lifecycle.service.js';
 import { installJobLogContext } from './logging/job-log-context.js';
 import { runWithLogContext } from './logging/log-context.js';
-import { createLogger } from './logging/logger.js';
+import { createLogger, redactUrl } from './logging/logger.js';
 import { PinoLoggerService } from './logging/pino-logger.service.js';
-import { WEBHOOK_PATH } from './webhooks/webhooks.controller.js';
+import { registerBodyParsers } from './webhooks/webhook-body.parser.js';
+import { WEBHOOK_PATH } from './webhooks/webhook.constants.js';
 import { IngestMarks, statusFromResponse, WebhookMetrics } from './webhooks/webhook.metrics.js';
 
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
@@ -39,9 +40,11 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     base: { service: 'interview-webhooks', role: config.app.role },
   });
   installJobLogContext();
+  for (const warning of config.warnings) logger.warn(warning);
 
   const adapter = new FastifyAdapter({
     bodyLimit: config.webhook.maxBodyBytes,
+    ...httpTimeouts(config.app.requestTimeoutMs),
     // Honour a request id set by a proxy (if it looks like one); otherwise make one. It travels with
     // the event into its job and its log lines.
     requestIdHeader: false,
@@ -56,6 +59,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // process.exit(0) once the hooks have run, rather than re-raising the signal (exit code 143).
   app.enableShutdownHooks([], { useProcessExit: true });
   app.useGlobalFilters(new AllExceptionsFilter());
+  registerBodyParsers(app, config.webhook.maxBodyBytes);
 
   const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
   registerRequestHooks(fastify, app.get(LifecycleService));
@@ -63,6 +67,25 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   // OpenAPI: Swagger UI at /docs, the document at /docs-json.
   if (config.app.role !== 'worker') setupApiDocs(app);
   return app;
+}
+
+/**
+ * A client gets HTTP_REQUEST_TIMEOUT_MS to send a whole request (headers within 10 s of that), then
+ * the request is answered 408 and the connection closed: a body trickled byte by byte cannot hold
+ * a connection and its buffers open. Node checks these bounds every `connectionsCheckingInterval`
+ * (30 s by default, which would let a stalled body live twice as long). Idle keep-alive
+ * connections close after 72 s, longer than the usual load balancer idle timeout (60 s), so the
+ * balancer never reuses a connection the service is closing.
+ */
+function httpTimeouts(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    http: {
+      headersTimeout: Math.min(10_000, requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, requestTimeoutMs),
+    },
+  };
 }
 
 /**
@@ -81,7 +104,7 @@ class RequestLogController extends LogController {
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     if (this.isLogDisabled(request)) return;
-    const fields = { method: request.method, url: request.url, statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 };
+    const fields = { method: request.method, url: redactUrl(request.url), statusCode: reply.statusCode, responseTimeMs: Math.round(reply.elapsedTime * 100) / 100 };
     if (error) reply.log.error({ ...fields, err: error }, 'request errored');
     else reply.log.info(fields, 'request completed');
   }

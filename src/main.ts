@@ -21,8 +21,8 @@ async function bootstrap(): Promise<void> {
     throw err;
   }
   const app = await createApp(config);
-  await app.listen(config.app.port, '0.0.0.0');
-  new Logger('Bootstrap').log(`Listening on port ${config.app.port} (role: ${config.app.role})`);
+  await app.listen(config.app.port, config.app.host);
+  new Logger('Bootstrap').log(`Listening on ${config.app.host}:${config.app.port} (role: ${config.app.role})`);
 }
 
 void bootstrap();

@@ -102,12 +102,17 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     await waitFor(async () => (await failedJobs())?.jobs.some((j) => j.id === failedId), 15_000).catch(async () => {
       throw new Error(`job ${failedId} is not in the failed list: ${JSON.stringify(await failedJobs())}`);
     });
+    const apiCalls: string[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/api/')) void r.text().then((b) => apiCalls.push(`${r.request().method()} ${r.url()} -> ${r.status()} ${b.slice(0, 300)}`), () => undefined);
+    });
     await page.goto(`${t.baseUrl}/admin/queues/queue/webhooks?status=failed`);
     try {
       await page.getByText(failedId).first().waitFor({ timeout: 15_000 });
     } catch (err) {
       mkdirSync(ARTIFACTS, { recursive: true });
       await page.screenshot({ path: join(ARTIFACTS, 'queue-dashboard-failed-missing.png'), fullPage: true });
+      console.log(apiCalls.join('\n'));
       throw err;
     }
     await page.getByText(/refused|not allowed|transcript/i).first().waitFor({ timeout: 15_000 });

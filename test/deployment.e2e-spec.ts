@@ -167,7 +167,7 @@ function portNumber(container: any, port: string | number): number | undefined {
 // ---------------------------------------------------------------------------------------------
 // The config schema: which variables production cannot start without
 
-const SAMPLE: Record<string, string> = { DATABASE_URL: 'postgres://u@db:5432/app', REDIS_URL: 'redis://redis:6379' };
+const SAMPLE: Record<string, string> = { DATABASE_URL: 'postgres://u@db:5432/app', REDIS_URL: 'redis://redis:6379', WEBHOOK_SECRET: 'x'.repeat(32) };
 
 function requiredInProduction(): string[] {
   const env: Record<string, string> = { NODE_ENV: 'production' };

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deliver, RunningService, startService, StartOptions, waitFor } from './helpers/service.js';
@@ -72,6 +72,37 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
     expect(ts.stdout).toContain('200 OK');
     const unknown = await run(process.execPath, ['dist/cli/send.js', 'interview.scheduled', '--session', 'emb-unknown', ...base], env);
     expect(unknown.stdout).toContain('"status":"accepted"');
+  });
+
+  it('listens on loopback only: the dev routes show sessions without authentication', async () => {
+    expect((await fetch(`http://127.0.0.1:${t.port}/health/live`)).status).toBe(200);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    expect(external).toBeDefined();
+    await expect(fetch(`http://${external}:${t.port}/health/live`)).rejects.toThrow();
+  });
+
+  it('answers 400 for a session id PostgreSQL cannot take', async () => {
+    expect((await fetch(`${t.baseUrl}/dev/sessions/%00`)).status).toBe(400);
+  });
+
+  it("never fetches a transcript from the service's own routes, only its sample transcripts", async () => {
+    const secret = readFileSync(join(dataDir, 'webhook-secret'), 'utf8').trim();
+    for (const [sessionId, path] of [
+      ['emb-steal', '/dev/sessions/emb-1'],
+      ['emb-metrics', '/metrics'],
+      ['emb-dotdot', '/dev/transcripts/../sessions/emb-1'],
+    ]) {
+      const url = `http://localhost:${t.port}${path}`;
+      expect((await deliver(t.baseUrl, { event: 'interview.completed', session_id: sessionId, transcript_url: url }, { secret })).status).toBe(200);
+      const outcome = await waitFor(async () => {
+        const body: any = await (await fetch(`${t.baseUrl}/dev/sessions/${sessionId}`)).json();
+        return body.events[0]?.status === 'failed' ? body : undefined;
+      }, 20_000);
+      expect(outcome.events[0]).toMatchObject({ attempts: 1, last_error: expect.stringMatching(/route of this service/) });
+      expect(outcome.interview).toBeNull();
+    }
   });
 
   it('refuses a second process on the same DATA_DIR with one line', async () => {

@@ -11,6 +11,7 @@ import {
   UseGuards,
 } from '@nestjs/common';
 import { z } from 'zod';
+import { isStorableString } from '../common/storable.js';
 import { WEBHOOK_EVENT_STATUSES } from '../webhooks/webhook-event.entity.js';
 import { EventSummary } from '../webhooks/webhook-events.service.js';
 import { decodeCursor } from './admin-cursor.js';
@@ -20,17 +21,20 @@ import { AdminService, EventDetail } from './admin.service.js';
 const MAX_PAGE = 200;
 const MAX_BULK_REPLAY = 1000;
 
+/** A filter value PostgreSQL can compare (no NUL, no lone surrogate): anything else is a 400, never a query. */
+const filterText = (max: number) => z.string().min(1).max(max).refine(isStorableString, 'must not contain NUL characters or unpaired surrogates');
+
 const listQuery = z.object({
   status: z.enum(WEBHOOK_EVENT_STATUSES).optional(),
-  event: z.string().min(1).max(200).optional(),
-  session_id: z.string().min(1).max(256).optional(),
+  event: filterText(200).optional(),
+  session_id: filterText(256).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
   cursor: z.string().max(500).optional(),
 });
 
 const bulkReplayQuery = z.object({
   status: z.enum(['failed', 'ignored']).default('failed'),
-  event: z.string().min(1).max(200).optional(),
+  event: filterText(200).optional(),
   limit: z.coerce.number().int().min(1).max(MAX_BULK_REPLAY).default(100),
 });
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { InboxModule } from '../webhooks/inbox.module.js';
+import { AdminAuthModule } from './admin-auth.module.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { AdminController } from './admin.controller.js';
 import { AdminService } from './admin.service.js';
@@ -9,7 +10,7 @@ import { AdminService } from './admin.service.js';
  * serves HTTP traffic (api, all): it needs the inbox and the producer queue, not the worker.
  */
 @Module({
-  imports: [InboxModule],
+  imports: [InboxModule, AdminAuthModule],
   controllers: [AdminController],
   providers: [AdminService, AdminTokenGuard],
 })

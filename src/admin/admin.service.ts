@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { QueueUnavailableError, WebhookQueueService } from '../queue/webhook-queue.service.js';
 import { WebhookEvent, WebhookEventStatus } from '../webhooks/webhook-event.entity.js';
-import { EventListFilter, EventSummary, RequeueCandidate, WebhookEventsService } from '../webhooks/webhook-events.service.js';
+import { EventListFilter, EventSummary, jobIdOf, RequeueCandidate, WebhookEventsService } from '../webhooks/webhook-events.service.js';
 import { encodeCursor } from './admin-cursor.js';
 
 /** The listing's fields plus what only the detail view shows. */
@@ -88,8 +88,4 @@ export class AdminService {
       return false;
     }
   }
-}
-
-export function jobIdOf(row: RequeueCandidate): string {
-  return row.jobSuffix ? `${row.id}-${row.jobSuffix}` : row.id;
 }

@@ -1,5 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { redactUrl } from '../logging/logger.js';
+import { isDataError, sqlState } from './pg-errors.js';
 
 /**
  * The one exception filter. HttpExceptions keep their status and body (a 400 names the bad field,
@@ -22,7 +24,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       const status = exception.getStatus();
       const body = exception.getResponse();
       if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
-        this.logger.error({ err: exception, requestId, url: req.url }, 'request failed');
+        this.logger.error({ err: exception, requestId, url: redactUrl(req.url) }, 'request failed');
       }
       void reply.status(status).send(typeof body === 'string' ? { statusCode: status, message: body } : body);
       return;
@@ -35,7 +37,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
       return;
     }
 
-    this.logger.error({ err: exception, requestId, url: req.url }, 'unhandled error');
+    // A value PostgreSQL refused that validation let through: the client's input, not our failure.
+    if (isDataError(exception)) {
+      this.logger.warn({ err: exception, requestId, url: redactUrl(req.url) }, 'input refused by the database (a validation gap)');
+      void reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: `the request holds a value the database cannot take (SQLSTATE ${sqlState(exception)})`, requestId });
+      return;
+    }
+
+    this.logger.error({ err: exception, requestId, url: redactUrl(req.url) }, 'unhandled error');
     void reply.status(500).send({
       statusCode: 500,
       error: 'Internal Server Error',

@@ -5,6 +5,33 @@
  * and items that arrive while `maxConcurrent` flushes are running go in the next one. No timer: at
  * low load an item waits one loop turn; under load, batches grow to `maxBatch`.
  */
+export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+/**
+ * Runs `flush` over `items`, one result per item. When the batch fails with an error `isolate`
+ * accepts (one item's data, not the database's state: see isDataError), it is split in halves and
+ * each half runs again, down to single items: the item that cannot be written fails alone, and every
+ * other one is written by exactly one successful statement (a failed statement wrote nothing).
+ * Any other error fails every item of the statement that met it.
+ */
+export async function flushIsolating<T, R>(items: T[], flush: (items: T[]) => Promise<R[]>, isolate: (err: unknown) => boolean): Promise<Array<Settled<R>>> {
+  try {
+    return (await flush(items)).map((value) => ({ ok: true, value }));
+  } catch (error) {
+    if (items.length <= 1 || !isolate(error)) return items.map(() => ({ ok: false, error }));
+    const mid = Math.ceil(items.length / 2);
+    const first = await flushIsolating(items.slice(0, mid), flush, isolate);
+    return [...first, ...(await flushIsolating(items.slice(mid), flush, isolate))];
+  }
+}
+
+export interface MicroBatcherOptions {
+  maxBatch: number;
+  maxConcurrent: number;
+  /** Errors caused by one item's data: the batch is split so that only that item fails (flushIsolating). */
+  isolate?: (err: unknown) => boolean;
+}
+
 export class MicroBatcher<T, R> {
   private pending: Array<{ item: T; resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
   private inFlight = 0;
@@ -13,7 +40,7 @@ export class MicroBatcher<T, R> {
 
   constructor(
     private readonly flushFn: (items: T[]) => Promise<R[]>,
-    private readonly options: { maxBatch: number; maxConcurrent: number },
+    private readonly options: MicroBatcherOptions,
   ) {}
 
   submit(item: T): Promise<R> {
@@ -49,10 +76,13 @@ export class MicroBatcher<T, R> {
 
   private async run(batch: MicroBatcher<T, R>['pending']): Promise<void> {
     try {
-      const results = await this.flushFn(batch.map((b) => b.item));
-      batch.forEach((b, i) => b.resolve(results[i]));
-    } catch (err) {
-      for (const b of batch) b.reject(err);
+      const items = batch.map((b) => b.item);
+      const results = await flushIsolating(items, this.flushFn, this.options.isolate ?? (() => false));
+      batch.forEach((b, i) => {
+        const r = results[i];
+        if (r.ok) b.resolve(r.value);
+        else b.reject(r.error);
+      });
     } finally {
       this.inFlight--;
       this.drain();

@@ -22,6 +22,8 @@ const list = z
 export const envSchema = z.object({
   NODE_ENV: z.string().default('development'),
   PORT: intFrom(3000).pipe(z.number().max(65535)),
+  HOST: optionalString,
+  HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   APP_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
 
@@ -61,7 +63,8 @@ export type Env = z.infer<typeof envSchema>;
 export type QueueBackend = 'redis' | 'postgres';
 
 export interface AppConfig {
-  app: { env: string; production: boolean; port: number; logLevel: Env['LOG_LEVEL']; role: Env['APP_ROLE']; shutdownTimeoutMs: number; dataDir: string };
+  /** `host`: the address to listen on (embedded mode: loopback unless HOST says otherwise). */
+  app: { env: string; production: boolean; host: string; port: number; requestTimeoutMs: number; logLevel: Env['LOG_LEVEL']; role: Env['APP_ROLE']; shutdownTimeoutMs: number; dataDir: string };
   /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
   database: { url: string; embedded: boolean; preparedStatements: boolean };
   queue: { backend: QueueBackend; redisUrl?: string; prefix: string; attempts: number; backoffMs: number; concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
@@ -69,15 +72,23 @@ export interface AppConfig {
   sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
   /** `secrets` is empty only outside production when WEBHOOK_SECRET is unset: src/embedded generates one under DATA_DIR. */
   webhook: { secrets: string[]; toleranceSeconds: number; maxBodyBytes: number };
-  transcript: { timeoutMs: number; maxBytes: number; allowedHosts: string[] };
+  /** `devTranscripts`: the embedded mode's sample transcripts on the service's own port may be fetched. */
+  transcript: { timeoutMs: number; maxBytes: number; allowedHosts: string[]; servicePort: number; devTranscripts: boolean };
   slack: { webhookUrl?: string; timeoutMs: number };
   admin: { token?: string };
+  /** Problems that do not stop the boot, logged once it has a logger. */
+  warnings: string[];
 }
 
 /** Thrown for a configuration that must stop the boot; its message is one line meant for an operator. */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
+
+/** Production refuses to boot with shorter secrets (a warning below GOOD_WEBHOOK_SECRET). */
+export const MIN_ADMIN_TOKEN = 24;
+export const MIN_WEBHOOK_SECRET = 16;
+export const GOOD_WEBHOOK_SECRET = 32;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);
@@ -91,6 +102,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   // and runs PGlite under DATA_DIR. In production a missing one stops the boot.
   if (e.WEBHOOK_SECRET.length === 0 && production) {
     throw new ConfigError('WEBHOOK_SECRET is required: set it to the signing secret configured on the InterviewRelay platform (comma-separate several to rotate)');
+  }
+  const warnings: string[] = [];
+  if (production) {
+    // Guessable secrets are refused where they guard real data; the platform issues the webhook one.
+    if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN) {
+      throw new ConfigError(`ADMIN_TOKEN is ${e.ADMIN_TOKEN.length} characters: use at least ${MIN_ADMIN_TOKEN} random ones (e.g. openssl rand -hex 24), or unset it to disable the admin routes`);
+    }
+    for (const [i, secret] of e.WEBHOOK_SECRET.entries()) {
+      const which = e.WEBHOOK_SECRET.length > 1 ? `WEBHOOK_SECRET entry ${i + 1}` : 'WEBHOOK_SECRET';
+      if (secret.length < MIN_WEBHOOK_SECRET) {
+        throw new ConfigError(`${which} is ${secret.length} characters: a signing secret must have at least ${MIN_WEBHOOK_SECRET} (use the one the InterviewRelay platform issued)`);
+      }
+      if (secret.length < GOOD_WEBHOOK_SECRET) warnings.push(`${which} is ${secret.length} characters; a secret of ${GOOD_WEBHOOK_SECRET} or more is safer against guessing`);
+    }
   }
   if (!e.DATABASE_URL && production) {
     throw new ConfigError('DATABASE_URL is required in production, e.g. postgres://user:password@db:5432/webhooks');
@@ -108,7 +133,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     app: {
       env: e.NODE_ENV,
       production: e.NODE_ENV === 'production',
+      // The embedded mode serves /dev routes without authentication: it stays on this machine
+      // unless HOST says otherwise.
+      host: e.HOST ?? (embedded ? '127.0.0.1' : '0.0.0.0'),
       port: e.PORT,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
       logLevel: e.LOG_LEVEL,
       role: e.APP_ROLE,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
@@ -138,11 +167,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxBytes: e.TRANSCRIPT_MAX_BYTES,
       // The embedded mode serves sample transcripts itself (GET /dev/transcripts/:id), so by default
       // it may fetch from its own loopback port, and nothing else. Elsewhere the default stays strict.
+      servicePort: e.PORT,
+      devTranscripts: embedded && !production,
       allowedHosts: (e.TRANSCRIPT_ALLOWED_HOSTS.length === 0 && embedded ? [`127.0.0.1:${e.PORT}`, `localhost:${e.PORT}`] : e.TRANSCRIPT_ALLOWED_HOSTS).map((h) =>
         h.toLowerCase(),
       ),
     },
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, timeoutMs: e.SLACK_TIMEOUT_MS },
     admin: { token: e.ADMIN_TOKEN },
+    warnings,
   };
 }

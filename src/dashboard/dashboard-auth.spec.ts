@@ -1,3 +1,4 @@
+import { AdminAuth } from '../admin/admin-auth.js';
 import { DashboardAuth, readCookie, safeNext, SESSION_COOKIE } from './dashboard-auth.js';
 
 type Req = Parameters<DashboardAuth['check']>[0];
@@ -21,56 +22,82 @@ function reply() {
   return { r, api: api as unknown as Parameters<DashboardAuth['check']>[1] };
 }
 
-const req = (headers: Record<string, string>, method = 'GET', url = '/admin/queues') => ({ headers, method, url, protocol: 'http' }) as unknown as Req;
+let client = 0;
+// Each request from its own address, so the failed-attempt limit stays out of these tests.
+const req = (headers: Record<string, string>, method = 'GET', url = '/admin/queues') => ({ headers, method, url, protocol: 'http', ip: `10.0.0.${++client % 250}` }) as unknown as Req;
 const cookieValue = (setCookie: string) => setCookie.split(';')[0].split('=')[1];
 
 describe('DashboardAuth', () => {
-  const auth = new DashboardAuth('the-token');
+  const auth = new DashboardAuth(new AdminAuth('the-token'));
 
-  it('issues an HttpOnly, SameSite=Strict session cookie that opens the dashboard', () => {
+  it('issues an HttpOnly, SameSite=Strict session cookie that opens the dashboard', async () => {
     const set = auth.sessionCookie(req({}));
     expect(set).toMatch(/; Path=\/admin; HttpOnly; SameSite=Strict; Max-Age=28800$/);
     expect(set).not.toContain('the-token');
     const { api } = reply();
-    expect(auth.check(req({ cookie: `other=1; ${SESSION_COOKIE}=${cookieValue(set)}` }), api)).toBe(true);
+    expect(await auth.check(req({ cookie: `other=1; ${SESSION_COOKIE}=${cookieValue(set)}` }), api)).toBe(true);
   });
 
   it('marks the cookie Secure behind https', () => {
     expect(auth.sessionCookie(req({ 'x-forwarded-proto': 'https' }))).toContain('; Secure');
   });
 
-  it('refuses an expired, forged, or other-token cookie', () => {
+  it('refuses an expired, forged, or other-token cookie', async () => {
     const expired = cookieValue(auth.sessionCookie(req({}), Math.floor(Date.now() / 1000) - 9 * 3600));
-    const other = cookieValue(new DashboardAuth('another-token').sessionCookie(req({})));
+    const other = cookieValue(new DashboardAuth(new AdminAuth('another-token')).sessionCookie(req({})));
     const [exp] = cookieValue(auth.sessionCookie(req({}))).split('.');
     for (const value of [expired, other, `${exp}.${'0'.repeat(64)}`, `${Number(exp) + 1}.${cookieValue(auth.sessionCookie(req({}))).split('.')[1]}`, 'garbage']) {
       const { r, api } = reply();
-      expect(auth.check(req({ cookie: `${SESSION_COOKIE}=${value}` }, 'GET', '/admin/queues/api/queues'), api)).toBe(false);
+      expect(await auth.check(req({ cookie: `${SESSION_COOKIE}=${value}` }, 'GET', '/admin/queues/api/queues'), api)).toBe(false);
       expect(r.code).toBe(401);
     }
   });
 
-  it('accepts the bearer token, sends a browser to the login form, answers API calls 401', () => {
-    expect(auth.check(req({ authorization: 'Bearer the-token' }), reply().api)).toBe(true);
+  it('accepts the bearer token, sends a browser to the login form, answers API calls 401', async () => {
+    expect(await auth.check(req({ authorization: 'Bearer the-token' }), reply().api)).toBe(true);
     const page = reply();
-    expect(auth.check(req({ accept: 'text/html,*/*' }), page.api)).toBe(false);
+    expect(await auth.check(req({ accept: 'text/html,*/*' }), page.api)).toBe(false);
     expect(page.r).toMatchObject({ code: 303, headers: { location: '/admin/login?next=%2Fadmin%2Fqueues' } });
     const api = reply();
-    expect(auth.check(req({ authorization: 'Bearer nope' }, 'PUT', '/admin/queues/api/queues/webhooks/retry/failed'), api.api)).toBe(false);
+    expect(await auth.check(req({ authorization: 'Bearer nope' }, 'PUT', '/admin/queues/api/queues/webhooks/retry/failed'), api.api)).toBe(false);
     expect(api.r.code).toBe(401);
   });
 
+  it('answers 429 with Retry-After once a client has failed too often, even with the right token', async () => {
+    const limited = new DashboardAuth(new AdminAuth('the-token'));
+    const from = (authorization: string) => ({ headers: { authorization }, method: 'GET', url: '/admin/queues', protocol: 'http', ip: '192.0.2.7' }) as unknown as Req;
+    for (let i = 0; i < 11; i++) await limited.check(from('Bearer wrong'), reply().api);
+    const blocked = reply();
+    expect(await limited.check(from('Bearer the-token'), blocked.api)).toBe(false);
+    expect(blocked.r.code).toBe(429);
+    expect(Number(blocked.r.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
+
+describe('AdminAuth', () => {
   it('compares tokens without throwing on any length', () => {
+    const auth = new AdminAuth('the-token');
     expect(auth.tokenMatches('the-token')).toBe(true);
     expect(auth.tokenMatches('')).toBe(false);
     expect(auth.tokenMatches('x'.repeat(10_000))).toBe(false);
+  });
+
+  it('blocks a client after MAX_FAILED_ATTEMPTS failures, and only that client', async () => {
+    const auth = new AdminAuth('the-token');
+    for (let i = 0; i < 10; i++) await auth.recordFailure('a');
+    await expect(auth.assertNotBlocked('a')).resolves.toBeUndefined();
+    await auth.recordFailure('a');
+    await expect(auth.assertNotBlocked('a')).rejects.toMatchObject({ retryAfterSeconds: expect.any(Number) });
+    await expect(auth.assertNotBlocked('b')).resolves.toBeUndefined();
   });
 });
 
 describe('safeNext and readCookie', () => {
   it('only follows dashboard paths after login (no open redirect)', () => {
     expect(safeNext('/admin/queues/queue/webhooks?status=failed')).toBe('/admin/queues/queue/webhooks?status=failed');
-    for (const bad of ['https://evil.example', '//evil.example', '/admin/queues//evil', '/other', undefined, 42]) expect(safeNext(bad)).toBe('/admin/queues');
+    for (const bad of ['https://evil.example', '//evil.example', '/admin/queues//evil', '/admin/queues\\evil', '/admin/queues\r\nSet-Cookie: x=1', '/admin/queuesé', '/other', undefined, 42]) {
+      expect(safeNext(bad)).toBe('/admin/queues');
+    }
   });
 
   it('reads one cookie among several', () => {

@@ -1,13 +1,12 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AdminAuth, bearerToken, TooManyAttemptsException } from '../admin/admin-auth.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 export const LOGIN_PATH = '/admin/login';
 export const LOGOUT_PATH = '/admin/logout';
 export const SESSION_COOKIE = 'admin_session';
 const SESSION_SECONDS = 8 * 3600;
-
-const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
 /**
  * Browser access to the queue dashboard, behind ADMIN_TOKEN.
@@ -16,18 +15,17 @@ const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
  * cookie that holds an expiry and an HMAC of it keyed with the token: the token itself never sits in
  * the browser, rotating ADMIN_TOKEN ends every session, and SameSite=Strict keeps other sites from
  * riding the session into the dashboard's retry/clean/remove actions. Scripts may send
- * `Authorization: Bearer <ADMIN_TOKEN>` instead, as for the admin API.
+ * `Authorization: Bearer <ADMIN_TOKEN>` instead, as for the admin API. Failed token attempts (form
+ * or Bearer) count against the client's limit in AdminAuth, shared with the admin API.
  */
 export class DashboardAuth {
-  private readonly expectedToken: Buffer;
+  constructor(private readonly auth: AdminAuth) {}
 
-  constructor(private readonly token: string) {
-    this.expectedToken = sha256(token);
-  }
-
-  /** Lets a request through to the dashboard, or answers it (303 to the login form, or 401). */
-  check(req: FastifyRequest, reply: FastifyReply): boolean {
-    if (this.hasValidSession(req) || this.hasValidBearer(req)) return true;
+  /** Lets a request through to the dashboard, or answers it (303 to the login form, 401, or 429). */
+  async check(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+    if (this.hasValidSession(req)) return true;
+    const token = bearerToken(req.headers.authorization);
+    if (token !== undefined) return this.attempt(req, reply, token);
     const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
     if (wantsPage) {
       void reply.code(303).header('location', `${LOGIN_PATH}?next=${encodeURIComponent(req.url)}`).send();
@@ -40,8 +38,23 @@ export class DashboardAuth {
     return false;
   }
 
-  tokenMatches(candidate: string): boolean {
-    return timingSafeEqual(sha256(candidate), this.expectedToken);
+  /**
+   * Checks a token a client offers: true when it is ADMIN_TOKEN; otherwise the failure is counted
+   * and the request answered (401, or 429 with Retry-After once the client is blocked).
+   */
+  async attempt(req: FastifyRequest, reply: FastifyReply, candidate: string, onFailure?: () => unknown): Promise<boolean> {
+    try {
+      await this.auth.assertNotBlocked(req.ip);
+    } catch (err) {
+      if (!(err instanceof TooManyAttemptsException)) throw err;
+      void reply.code(429).header('retry-after', String(err.retryAfterSeconds)).send(err.getResponse());
+      return false;
+    }
+    if (this.auth.tokenMatches(candidate)) return true;
+    await this.auth.recordFailure(req.ip);
+    if (onFailure) await onFailure();
+    else void reply.code(401).header('www-authenticate', 'Bearer realm="admin"').send({ statusCode: 401, error: 'Unauthorized', message: 'invalid admin token' });
+    return false;
   }
 
   sessionCookie(req: FastifyRequest, nowSeconds = Math.floor(Date.now() / 1000)): string {
@@ -55,7 +68,7 @@ export class DashboardAuth {
   }
 
   private mac(expires: number): string {
-    return createHmac('sha256', this.token).update(`dashboard-session:${expires}`).digest('hex');
+    return createHmac('sha256', this.auth.token).update(`dashboard-session:${expires}`).digest('hex');
   }
 
   private hasValidSession(req: FastifyRequest, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
@@ -65,11 +78,6 @@ export class DashboardAuth {
     const expires = Number(match[1]);
     if (expires < nowSeconds) return false;
     return timingSafeEqual(Buffer.from(match[2], 'hex'), Buffer.from(this.mac(expires), 'hex'));
-  }
-
-  private hasValidBearer(req: FastifyRequest): boolean {
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-    return match !== null && this.tokenMatches(match[1]);
   }
 }
 
@@ -94,9 +102,14 @@ function decodedPath(url: string): string {
   }
 }
 
-/** Only same-site relative paths under the dashboard are followed after login (no open redirect). */
+/**
+ * Only same-site relative paths under the dashboard are followed after login (no open redirect),
+ * in printable ASCII (no CR/LF or other characters a Location header cannot carry).
+ */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith(`${DASHBOARD_PATH}`) && !next.includes('//') ? next : DASHBOARD_PATH;
+  return typeof next === 'string' && next.startsWith(DASHBOARD_PATH) && /^[\x21-\x7e]*$/.test(next) && !next.includes('//') && !next.includes('\\')
+    ? next
+    : DASHBOARD_PATH;
 }
 
 function escapeHtml(s: string): string {
@@ -123,15 +136,16 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 
 /** Registers the login routes and the gate in front of every dashboard route (pages, assets and API). */
 export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardAuth): void {
-  fastify.addHook('onRequest', (req, reply, done) => {
+  fastify.addHook('onRequest', async (req, reply) => {
     // The matched route decides, not the raw URL: the router decodes it (/admin/%71ueues is
     // /admin/queues), so a check on the raw path alone could be walked around.
-    if (!isDashboardPath(req.routeOptions?.url) && !isDashboardPath(decodedPath(req.url))) return done();
-    if (auth.check(req, reply)) done();
+    if (!isDashboardPath(req.routeOptions?.url) && !isDashboardPath(decodedPath(req.url))) return;
+    // Answered by check() unless allowed through; returning the reply ends the request here.
+    if (!(await auth.check(req, reply))) return reply;
   });
 
   void fastify.register(async (scope) => {
-    // Nest's Fastify adapter already parses application/x-www-form-urlencoded bodies (the form's).
+    // The form's application/x-www-form-urlencoded body is parsed by registerBodyParsers.
     const html = (reply: FastifyReply, code: number, body: string) =>
       reply.code(code).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 
@@ -139,9 +153,8 @@ export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardA
     scope.post(LOGIN_PATH, async (req, reply) => {
       const form = (req.body ?? {}) as Record<string, unknown>;
       const next = safeNext(form.next);
-      if (typeof form.token !== 'string' || !auth.tokenMatches(form.token)) {
-        return html(reply, 401, loginPage(next, 'That is not the admin token.'));
-      }
+      const token = typeof form.token === 'string' ? form.token : '';
+      if (!(await auth.attempt(req, reply, token, () => html(reply, 401, loginPage(next, 'That is not the admin token.'))))) return reply;
       return reply.code(303).header('set-cookie', auth.sessionCookie(req)).header('location', next).send();
     });
     scope.post(LOGOUT_PATH, async (_req, reply) => reply.code(303).header('set-cookie', DashboardAuth.clearedCookie()).header('location', LOGIN_PATH).send());

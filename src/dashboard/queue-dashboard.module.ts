@@ -2,10 +2,10 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter as BullBoardFastifyAdapter } from '@bull-board/fastify';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { Injectable, Module, OnModuleInit } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { AppConfig } from '../config/configuration.js';
+import { AdminAuth } from '../admin/admin-auth.js';
+import { AdminAuthModule } from '../admin/admin-auth.module.js';
 import { WEBHOOKS_QUEUE } from '../queue/queue.constants.js';
 import { DASHBOARD_PATH, DashboardAuth, registerDashboardAuth } from './dashboard-auth.js';
 
@@ -13,14 +13,12 @@ import { DASHBOARD_PATH, DashboardAuth, registerDashboardAuth } from './dashboar
 class DashboardGate implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
-    private readonly config: ConfigService<AppConfig, true>,
+    // Constructed only with ADMIN_TOKEN set (it throws otherwise): the dashboard is never served unguarded.
+    private readonly auth: AdminAuth,
   ) {}
 
   onModuleInit(): void {
-    const token = this.config.get('admin', { infer: true }).token;
-    // QueueDashboardModule is only loaded when ADMIN_TOKEN is set; never serve it unguarded.
-    if (!token) throw new Error('QueueDashboardModule needs ADMIN_TOKEN');
-    registerDashboardAuth(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), new DashboardAuth(token));
+    registerDashboardAuth(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), new DashboardAuth(this.auth));
   }
 }
 
@@ -30,6 +28,7 @@ class DashboardGate implements OnModuleInit {
  */
 @Module({
   imports: [
+    AdminAuthModule,
     // `as never`: @bull-board/fastify pins its own copy of @bull-board/api, so the types differ (not the shape).
     BullBoardModule.forRoot({ route: DASHBOARD_PATH, adapter: BullBoardFastifyAdapter as never, boardOptions: { uiConfig: { boardTitle: 'interview-webhooks' } } }),
     BullBoardModule.forFeature({ name: WEBHOOKS_QUEUE, adapter: BullMQAdapter }),

@@ -6,10 +6,11 @@ import { Feedback } from '../feedback/feedback.entity.js';
 import { Notification } from '../notifications/notification.entity.js';
 import { Init1764230400000 } from './migrations/1764230400000-init.js';
 import { BatchJobId1764244800000 } from './migrations/1764244800000-batch-job-id.js';
+import { UnambiguousKey1796083200000 } from './migrations/1796083200000-unambiguous-key.js';
 
 export const entities = [WebhookEvent, Interview, Feedback, Notification];
 // Listed explicitly (not a glob) so the same list works from ts-jest, ts-node and dist/.
-export const migrations = [Init1764230400000, BatchJobId1764244800000];
+export const migrations = [Init1764230400000, BatchJobId1764244800000, UnambiguousKey1796083200000];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { WEBHOOK_EVENT_STATUSES } from '../webhooks/webhook-event.entity.js';
 import { deliverySchema } from '../webhooks/webhook-payload.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, TIMESTAMPED_SIGNATURE_HEADER } from '../webhooks/webhook-signature.js';
-import { WEBHOOK_PATH } from '../webhooks/webhooks.controller.js';
+import { WEBHOOK_PATH } from '../webhooks/webhook.constants.js';
 
 export const DOCS_PATH = 'docs';
 

@@ -1,7 +1,8 @@
-import { Controller, Get, NotFoundException, Param } from '@nestjs/common';
+import { BadRequestException, Controller, Get, NotFoundException, Param } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { isStorableString } from '../common/storable.js';
 
 /**
  * Routes for trying the service on one machine, registered only in the embedded mode:
@@ -30,6 +31,7 @@ export class DevController {
 
   @Get('sessions/:sessionId')
   async session(@Param('sessionId') sessionId: string): Promise<object> {
+    if (!isStorableString(sessionId)) throw new BadRequestException('session_id: must not contain NUL characters or unpaired surrogates');
     const q = (sql: string) => this.dataSource.query(sql, [sessionId]) as Promise<Array<Record<string, unknown>>>;
     // One after the other: over pglite-socket, statements of concurrent connections interleave, and
     // one that fails (a table not migrated yet) can take a concurrent one down with it.

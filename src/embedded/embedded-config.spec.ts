@@ -42,11 +42,31 @@ describe('loadConfig: embedded mode and queue backend', () => {
     expect(() => loadConfig({ QUEUE_BACKEND: 'kafka' })).toThrow(ConfigError);
   });
 
+  const SECRET = 's'.repeat(32);
+
   it('keeps production strict: DATABASE_URL and WEBHOOK_SECRET are required', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', WEBHOOK_SECRET: 's' })).toThrow(/DATABASE_URL is required in production/);
+    expect(() => loadConfig({ NODE_ENV: 'production', WEBHOOK_SECRET: SECRET })).toThrow(/DATABASE_URL is required in production/);
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x' })).toThrow(/WEBHOOK_SECRET is required/);
-    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', WEBHOOK_SECRET: 's' });
+    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', WEBHOOK_SECRET: SECRET });
     expect(c.database.embedded).toBe(false);
     expect(c.transcript.allowedHosts).toEqual([]);
+    expect(c.warnings).toEqual([]);
+  });
+
+  it('refuses guessable secrets in production, naming the variable, and warns below 32 characters', () => {
+    const base = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x' };
+    expect(() => loadConfig({ ...base, WEBHOOK_SECRET: 'x' })).toThrow(/^WEBHOOK_SECRET is 1 characters/);
+    expect(() => loadConfig({ ...base, WEBHOOK_SECRET: `${SECRET},short` })).toThrow(/^WEBHOOK_SECRET entry 2 is 5 characters/);
+    expect(() => loadConfig({ ...base, WEBHOOK_SECRET: SECRET, ADMIN_TOKEN: 'a'.repeat(23) })).toThrow(/^ADMIN_TOKEN is 23 characters/);
+    expect(loadConfig({ ...base, WEBHOOK_SECRET: 'x'.repeat(16) }).warnings).toEqual([expect.stringMatching(/^WEBHOOK_SECRET is 16 characters/)]);
+    expect(loadConfig({ ...base, WEBHOOK_SECRET: SECRET, ADMIN_TOKEN: 'a'.repeat(24) }).admin.token).toHaveLength(24);
+    // Outside production, short secrets are fine (tests, demos).
+    expect(() => loadConfig({ WEBHOOK_SECRET: 'x', ADMIN_TOKEN: 'y' })).not.toThrow();
+  });
+
+  it('listens on loopback in the embedded mode unless HOST says otherwise, on every interface elsewhere', () => {
+    expect(loadConfig({}).app.host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).app.host).toBe('0.0.0.0');
+    expect(loadConfig({ DATABASE_URL: 'postgres://db/x' }).app.host).toBe('0.0.0.0');
   });
 });

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { isDataError } from '../common/pg-errors.js';
 import { PreparedStatements } from '../database/prepared-statements.js';
 import { EventHandler, HandledEvent } from '../queue/event-handler.js';
 import { Feedback } from './feedback.entity.js';
@@ -21,7 +22,12 @@ interface FeedbackRow {
 @Injectable()
 export class FeedbackService implements EventHandler {
   readonly event = 'session.feedback_submitted' as const;
-  private readonly upserts = new MicroBatcher<FeedbackRow, void>((rows) => this.upsertBatch(rows), { maxBatch: 256, maxConcurrent: 2 });
+  private readonly upserts = new MicroBatcher<FeedbackRow, void>((rows) => this.upsertBatch(rows), {
+    maxBatch: 256,
+    maxConcurrent: 2,
+    // A session's feedback PostgreSQL refuses fails its own event only; the rest of the batch is written.
+    isolate: isDataError,
+  });
 
   constructor(
     @InjectRepository(Feedback) private readonly repo: Repository<Feedback>,

@@ -4,7 +4,6 @@ import { TerminusModule } from '@nestjs/terminus';
 import { DatabaseHealthIndicator } from './database.health.js';
 import { QueueErrorLogService } from '../logging/queue-error-log.service.js';
 import { EventLoopHealthIndicator } from './event-loop.health.js';
-import { GracefulShutdownService } from './graceful-shutdown.service.js';
 import { HealthController } from './health.controller.js';
 import { HealthMetrics, healthMetricProviders } from './health.metrics.js';
 import { LifecycleService } from './lifecycle.service.js';
@@ -26,7 +25,6 @@ import { RedisHealthIndicator } from './redis.health.js';
     DatabaseHealthIndicator,
     RedisHealthIndicator,
     EventLoopHealthIndicator,
-    GracefulShutdownService,
     QueueErrorLogService,
     HealthMetrics,
     ...healthMetricProviders,

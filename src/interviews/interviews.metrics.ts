@@ -1,11 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { Histogram } from 'prom-client';
+import { initSeries } from '../common/metric-series.js';
 
 export const TRANSCRIPT_DOWNLOAD_DURATION = 'transcript_download_duration_seconds';
 
 /** `ok`, `refused` (a permanent failure: policy, 4xx, not JSON, too large) or `error` (transient). */
-export type DownloadOutcome = 'ok' | 'refused' | 'error';
+const DOWNLOAD_OUTCOMES = ['ok', 'refused', 'error'] as const;
+export type DownloadOutcome = (typeof DOWNLOAD_OUTCOMES)[number];
 
 export const interviewMetricProviders = [
   makeHistogramProvider({
@@ -18,7 +20,9 @@ export const interviewMetricProviders = [
 
 @Injectable()
 export class InterviewMetrics {
-  constructor(@InjectMetric(TRANSCRIPT_DOWNLOAD_DURATION) private readonly download: Histogram<'outcome'>) {}
+  constructor(@InjectMetric(TRANSCRIPT_DOWNLOAD_DURATION) private readonly download: Histogram<'outcome'>) {
+    initSeries(download, { outcome: DOWNLOAD_OUTCOMES });
+  }
 
   recordDownload(outcome: DownloadOutcome, seconds: number): void {
     this.download.observe({ outcome }, seconds);

@@ -51,7 +51,7 @@ describe('address classification', () => {
 describe('URL policy', () => {
   const refused = (url: string, allowed: string[] = []) => {
     try {
-      checkUrl(new URL(url), allowed);
+      checkUrl(new URL(url), { allowedHosts: allowed });
     } catch (err) {
       expect(err).toBeInstanceOf(TranscriptError);
       expect((err as TranscriptError).permanent).toBe(true);
@@ -61,8 +61,8 @@ describe('URL policy', () => {
   };
 
   it('without an allow-list fetches only https to public addresses', () => {
-    expect(checkUrl(new URL('https://transcripts.example.com/t/1.json'), [])).toEqual({ checkAddresses: true });
-    expect(checkUrl(new URL('https://8.8.8.8/t.json'), [])).toEqual({ checkAddresses: true });
+    expect(checkUrl(new URL('https://transcripts.example.com/t/1.json'), { allowedHosts: [] })).toEqual({ checkAddresses: true });
+    expect(checkUrl(new URL('https://8.8.8.8/t.json'), { allowedHosts: [] })).toEqual({ checkAddresses: true });
     expect(refused('http://transcripts.example.com/t.json')).toMatch(/only https/);
     expect(refused('https://127.0.0.1/t.json')).toMatch(/loopback/);
     expect(refused('https://169.254.169.254/latest/meta-data')).toMatch(/link-local/);
@@ -78,10 +78,21 @@ describe('URL policy', () => {
   });
 
   it('with an allow-list fetches only listed hosts, loopback included when listed', () => {
-    expect(checkUrl(new URL('http://127.0.0.1:8080/t.json'), ['127.0.0.1:8080'])).toEqual({ checkAddresses: false });
+    expect(checkUrl(new URL('http://127.0.0.1:8080/t.json'), { allowedHosts: ['127.0.0.1:8080'] })).toEqual({ checkAddresses: false });
     expect(refused('http://127.0.0.1:8081/t.json', ['127.0.0.1:8080'])).toMatch(/TRANSCRIPT_ALLOWED_HOSTS/);
     expect(refused('https://evil.example.com/t.json', ['transcripts.example.com'])).toMatch(/not in TRANSCRIPT_ALLOWED_HOSTS/);
     expect(refused('https://127.0.0.1/t.json', ['transcripts.example.com'])).toMatch(/not in/);
+  });
+
+  it("never fetches the service's own routes, even when its port is allow-listed; the embedded mode's samples excepted", () => {
+    const policy = { allowedHosts: ['127.0.0.1:3000', 'localhost:3000', '[::1]:3000'], servicePort: 3000, devTranscripts: true };
+    const own = (url: string, p: object = policy) => () => checkUrl(new URL(url), p as never);
+    for (const url of ['http://127.0.0.1:3000/dev/sessions/x', 'http://localhost:3000/metrics', 'http://[::1]:3000/admin/events', 'http://127.0.0.1:3000/dev/transcripts/../sessions/x']) {
+      expect(own(url)).toThrow(/route of this service/);
+    }
+    expect(own('http://127.0.0.1:3000/dev/transcripts/s1')()).toEqual({ checkAddresses: false });
+    expect(own('http://127.0.0.1:3000/dev/transcripts/s1', { ...policy, devTranscripts: false })).toThrow(/route of this service/);
+    expect(own('http://127.0.0.1:4000/anything', { ...policy, allowedHosts: ['127.0.0.1:4000'] })()).toEqual({ checkAddresses: false });
   });
 
   it('matches host and host:port entries', () => {

@@ -4,6 +4,7 @@ import https from 'node:https';
 import { BlockList, isIP, Socket } from 'node:net';
 import { getHeapStatistics } from 'node:v8';
 import { MemoryBudget } from '../common/memory-budget.js';
+import { unstorableJsonReason } from '../common/storable.js';
 
 /**
  * Downloads an interview transcript from the URL a payload names. The URL comes from outside, so
@@ -25,6 +26,10 @@ export interface TranscriptClientOptions {
   maxBytes: number;
   /** Lower-case `host` or `host:port` entries; empty = public https only. */
   allowedHosts: string[];
+  /** The service's own port: its routes (admin, metrics, dev, health) are never fetched as transcripts. */
+  servicePort?: number;
+  /** The embedded mode's sample transcripts under DEV_TRANSCRIPTS_PATH are the one exception. */
+  devTranscripts?: boolean;
   /** Heap that transcripts being parsed and stored may hold at once; default: a quarter of V8's heap limit. */
   memoryBudgetBytes?: number;
 }
@@ -184,11 +189,35 @@ export function matchesAllowedHost(url: URL, entry: string): boolean {
   return e.slice(0, colon) === host && e.slice(colon + 1) === effectivePort(url);
 }
 
+/** The embedded mode's sample transcripts (src/embedded/dev.controller.ts). */
+export const DEV_TRANSCRIPTS_PATH = '/dev/transcripts/';
+
+export type TranscriptPolicy = Pick<TranscriptClientOptions, 'allowedHosts' | 'servicePort' | 'devTranscripts'>;
+
+/**
+ * Whether a request to this address and port would reach this service itself: a loopback or
+ * unspecified address (`localhost` included) on the service's port.
+ */
+function isServiceItself(host: string, port: string, policy: TranscriptPolicy): boolean {
+  if (policy.servicePort === undefined || port !== String(policy.servicePort)) return false;
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const reason = nonPublicReason(host);
+  return reason === 'loopback' || reason === 'unspecified';
+}
+
+/** The service's own routes are never a transcript, but for the embedded mode's samples. */
+function checkNotServiceItself(url: URL, host: string, port: string, policy: TranscriptPolicy): void {
+  if (!isServiceItself(host, port, policy)) return;
+  if (policy.devTranscripts && url.pathname.startsWith(DEV_TRANSCRIPTS_PATH)) return;
+  throw new TranscriptError(`refused transcript URL: ${url.pathname.slice(0, 100)} is a route of this service`, true);
+}
+
 /**
  * Throws a permanent TranscriptError when the URL may not be fetched under the policy. Returns
  * whether addresses must still be checked at connect time (true without an allow-list).
  */
-export function checkUrl(url: URL, allowedHosts: string[]): { checkAddresses: boolean } {
+export function checkUrl(url: URL, policy: TranscriptPolicy): { checkAddresses: boolean } {
+  const { allowedHosts } = policy;
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new TranscriptError(`refused transcript URL: scheme ${url.protocol} is not http(s)`, true);
   }
@@ -197,6 +226,7 @@ export function checkUrl(url: URL, allowedHosts: string[]): { checkAddresses: bo
     if (!allowedHosts.some((e) => matchesAllowedHost(url, e))) {
       throw new TranscriptError(`refused transcript URL: host ${url.host} is not in TRANSCRIPT_ALLOWED_HOSTS`, true);
     }
+    checkNotServiceItself(url, hostOf(url), effectivePort(url), policy);
     return { checkAddresses: false };
   }
   if (url.protocol !== 'https:') throw new TranscriptError('refused transcript URL: only https is allowed', true);
@@ -244,14 +274,28 @@ function transientStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
 }
 
-function parseTranscript(body: Buffer): object {
+/** Deeper transcripts are refused: jsonb's parser runs out of stack on deep nesting (real ones are a few levels). */
+export const MAX_TRANSCRIPT_DEPTH = 64;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The transcript as it will be stored, or a permanent TranscriptError when it can never be: not UTF-8,
+ * not a JSON object or array, or not storable in jsonb (NUL, lone surrogates, too deep). The message
+ * never quotes the body: it ends up in last_error and in log lines.
+ */
+export function parseTranscript(body: Buffer): object {
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object or array');
-    return parsed;
+    parsed = JSON.parse(strictUtf8.decode(body));
   } catch (err) {
-    throw new TranscriptError(`transcript is not a JSON document: ${(err as Error).message}`, true);
+    const position = /position (\d+)/.exec((err as Error).message)?.[1];
+    const why = err instanceof SyntaxError ? `invalid JSON${position ? ` at position ${position}` : ''}` : 'not valid UTF-8';
+    throw new TranscriptError(`transcript is not a JSON document (${why})`, true);
   }
+  if (typeof parsed !== 'object' || parsed === null) throw new TranscriptError('transcript is not a JSON document (not an object or array)', true);
+  const problem = unstorableJsonReason(parsed, MAX_TRANSCRIPT_DEPTH);
+  if (problem) throw new TranscriptError(`transcript cannot be stored: it ${problem}`, true);
+  return parsed;
 }
 
 interface Hop {
@@ -293,7 +337,7 @@ export class TranscriptClient {
     }
     const deadline = Date.now() + this.opts.timeoutMs;
     for (let redirects = 0; ; redirects++) {
-      const { checkAddresses } = checkUrl(url, this.opts.allowedHosts);
+      const { checkAddresses } = checkUrl(url, this.opts);
       const hop = await this.request(url, checkAddresses, deadline);
       if (hop.status >= 300 && hop.status < 400 && hop.location !== undefined) {
         if (redirects >= MAX_REDIRECTS) throw new TranscriptError(`transcript host redirected more than ${MAX_REDIRECTS} times`, true);
@@ -336,16 +380,22 @@ export class TranscriptClient {
         ...(checkAddresses ? { lookup: guardedLookup as never } : {}),
       });
 
-      if (checkAddresses) {
-        // Second line of defence: the address the socket actually connected to.
-        req.on('socket', (socket: Socket) => {
-          socket.once('connect', () => {
-            const addr = socket.remoteAddress;
+      req.on('socket', (socket: Socket) => {
+        socket.once('connect', () => {
+          const addr = socket.remoteAddress;
+          // Second line of defence: the address the socket actually connected to (a name may
+          // resolve to anything, including this service when it is allow-listed).
+          if (checkAddresses) {
             const reason = addr === undefined ? 'unknown' : nonPublicReason(addr);
-            if (reason) fail(new TranscriptError(`refused transcript URL: connected to a ${reason} address`, true));
-          });
+            if (reason) return fail(new TranscriptError(`refused transcript URL: connected to a ${reason} address`, true));
+          }
+          try {
+            if (addr !== undefined) checkNotServiceItself(url, addr, String(socket.remotePort), this.opts);
+          } catch (err) {
+            fail(err as TranscriptError);
+          }
         });
-      }
+      });
 
       req.on('error', (err: Error) => {
         if (err instanceof RefusedAddressError) return fail(new TranscriptError(err.message, true));
@@ -371,8 +421,12 @@ export class TranscriptClient {
           req.destroy();
           return;
         }
+        const encoding = res.headers['content-encoding']?.trim().toLowerCase();
+        if (encoding && encoding !== 'identity') {
+          return fail(new TranscriptError(`transcript host answered with content-encoding ${encoding.slice(0, 40)} despite accept-encoding: identity`, true));
+        }
         if (!isAcceptableContentType(res.headers['content-type'])) {
-          return fail(new TranscriptError(`transcript is not JSON (content-type ${res.headers['content-type']})`, true));
+          return fail(new TranscriptError(`transcript is not JSON (content-type ${res.headers['content-type']?.slice(0, 100)})`, true));
         }
         const declared = Number(res.headers['content-length']);
         if (Number.isFinite(declared) && declared > maxBytes) {

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { runWithLogContext } from './log-context.js';
-import { createLogger, scrubEmails } from './logger.js';
+import { createLogger, redactUrl, scrubEmails } from './logger.js';
 import { PinoLoggerService } from './pino-logger.service.js';
 
 async function capture(level = 'debug') {
@@ -75,5 +75,25 @@ describe('createLogger', () => {
     expect(inContext).toMatchObject({ level: 'warn', msg: 'event failed', context: 'WebhookEventsProcessor', requestId: 'req-1', eventId: 'ev-1' });
     expect(outside).toMatchObject({ level: 'error', msg: 'boom', context: 'Thing', stack: expect.stringContaining('at x') });
     expect(outside.requestId).toBeUndefined();
+  });
+
+  it('never writes the SQL parameters of a failed statement', async () => {
+    const { logger, lines } = await capture();
+    const err = Object.assign(new Error('invalid input syntax'), { query: 'SELECT $1', parameters: ['ada@example.com', 'secret-value'], driverError: { code: '22P02', parameters: ['secret-value'] } });
+    logger.error({ err }, 'failed');
+    const text = lines.join('\n');
+    expect(text).toContain('SELECT $1');
+    expect(text).not.toContain('secret-value');
+    expect(text).not.toContain('ada@');
+  });
+});
+
+describe('redactUrl', () => {
+  it('hides secret query values and values holding an email, and keeps the rest', () => {
+    expect(redactUrl('/admin/events?token=abc&limit=5')).toBe('/admin/events?token=[redacted]&limit=5');
+    expect(redactUrl('/admin/events?session_id=ada%40example.com&status=failed')).toBe('/admin/events?session_id=[redacted]&status=failed');
+    expect(redactUrl('/x?api_key=1&Signature=2&invitee_email=3')).toBe('/x?api_key=[redacted]&Signature=[redacted]&invitee_email=[redacted]');
+    expect(redactUrl('/health/live')).toBe('/health/live');
+    expect(redactUrl('/dev/sessions/bob@example.com')).toBe('/dev/sessions/[redacted]');
   });
 });

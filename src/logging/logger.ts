@@ -54,6 +54,45 @@ export function scrubEmails(text: string): string {
   return text.replace(EMAIL_IN_TEXT, CENSOR);
 }
 
+/** Query parameters whose values never reach a log line, beside REDACTED_KEYS. */
+const SECRET_QUERY_KEY = /token|secret|passw|signature|api[-_]?key|^sig$|^key$|^code$/i;
+
+/**
+ * A URL as it may be logged: the values of secret-looking query parameters (`?token=`) and of any
+ * parameter holding an email address (`?session_id=ada%40example.com`) become [redacted], the way
+ * headers and bodies are redacted; email addresses in the path are scrubbed.
+ */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  const path = scrubEmails(q === -1 ? url : url.slice(0, q));
+  if (q === -1) return path;
+  const params: string[] = [];
+  for (const [key, value] of new URLSearchParams(url.slice(q + 1))) {
+    const hidden = SECRET_QUERY_KEY.test(key) || REDACTED_KEYS.has(key.toLowerCase()) || scrubEmails(value) !== value;
+    params.push(`${encodeURIComponent(key)}=${hidden ? CENSOR : encodeURIComponent(value)}`);
+  }
+  return `${path}?${params.join('&')}`;
+}
+
+/**
+ * Errors as pino's standard serializer writes them, without the SQL parameters TypeORM's
+ * QueryFailedError carries (payload values, emails): the statement's text stays, its values do not.
+ */
+function serializeError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  if (out && typeof out === 'object') {
+    delete out.parameters;
+    const driverError = out.driverError as Record<string, unknown> | undefined;
+    if (driverError && typeof driverError === 'object') out.driverError = { ...driverError, parameters: undefined };
+  }
+  return out;
+}
+
+/** A request as logged: method and redacted URL, and its headers (secret ones censored by REDACT_PATHS). */
+function serializeRequest(req: { method?: string; url?: unknown; headers?: unknown; ip?: string }): unknown {
+  return { method: req.method, url: typeof req.url === 'string' ? redactUrl(req.url) : undefined, headers: req.headers, remoteAddress: req.ip };
+}
+
 export interface LoggerSettings {
   level: string;
   /** Human-readable lines (pino-pretty) instead of JSON; ignored when pino-pretty is not installed. */
@@ -70,6 +109,7 @@ function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'base'>, root: {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }), log: (object) => redactDeep(object) },
     redact: { paths: REDACT_PATHS, censor: CENSOR },
+    serializers: { err: serializeError, error: serializeError, req: serializeRequest },
     // The request id (or job and event id) of the work in progress, on lines written through the
     // root logger (Nest's Logger). Fastify's per-request child loggers carry it as a binding already.
     mixin: (_merge, _level, logger) => (logger === root.logger ? (currentLogContext() ?? {}) : {}),

@@ -1,12 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
+import { initSeries } from '../common/metric-series.js';
 
 export const SLACK_NOTIFICATIONS = 'slack_notifications_total';
 export const SLACK_REQUEST_DURATION = 'slack_request_duration_seconds';
 
 /** `sent`, `skipped` (no SLACK_WEBHOOK_URL), `failed` (one failed attempt), `rate_limited` (a 429). */
-export type SlackOutcome = 'sent' | 'skipped' | 'failed' | 'rate_limited';
+const SLACK_OUTCOMES = ['sent', 'skipped', 'failed', 'rate_limited'] as const;
+export type SlackOutcome = (typeof SLACK_OUTCOMES)[number];
 
 export const notificationMetricProviders = [
   makeCounterProvider({
@@ -27,7 +29,11 @@ export class NotificationMetrics {
   constructor(
     @InjectMetric(SLACK_NOTIFICATIONS) private readonly counter: Counter<'outcome'>,
     @InjectMetric(SLACK_REQUEST_DURATION) private readonly duration: Histogram<'outcome'>,
-  ) {}
+  ) {
+    initSeries(counter, { outcome: SLACK_OUTCOMES });
+    // 'skipped' makes no request.
+    initSeries(duration, { outcome: SLACK_OUTCOMES.filter((o) => o !== 'skipped') });
+  }
 
   /** `seconds`: how long the POST took, when one was made. */
   record(outcome: SlackOutcome, seconds?: number): void {

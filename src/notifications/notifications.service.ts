@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { storableText } from '../common/storable.js';
 import { AppConfig } from '../config/configuration.js';
 import { PermanentFailure, RetryLaterError } from '../queue/event-handler.js';
 import { Notification, NotificationStatus, REPEAT_NOTE } from './notification.entity.js';
@@ -151,7 +152,7 @@ export class NotificationsService {
 
   private async release(kind: string, sessionId: string, status: Extract<NotificationStatus, 'pending' | 'failed'>, error: string): Promise<void> {
     this.logger.warn(`notification ${kind} for an interview not sent: ${error}`);
-    await this.repo.update({ kind, sessionId, status: 'sending' }, { status, lastError: error.slice(0, 2000), updatedAt: () => 'now()' });
+    await this.repo.update({ kind, sessionId, status: 'sending' }, { status, lastError: storableText(error), updatedAt: () => 'now()' });
   }
 }
 

@@ -20,6 +20,15 @@ describe('Slack message for a completed interview', () => {
     expect(body).toContain('Session: `aˋb&lt;c&gt;`');
     expect(body).not.toContain('<c>');
   });
+
+  it('escapes payload strings in the top-level text too: no pings, no links a payload chose', () => {
+    const msg = interviewCompletedMessage({ sessionId: '<!channel>', participantEmail: '<https://evil.example|Open transcript>', durationMinutes: null, completedAt: null });
+    for (const text of [msg.text, msg.blocks[0].text.text]) {
+      expect(text).not.toMatch(/<[!h]/);
+      expect(text).toContain('&lt;!channel&gt;');
+      expect(text).toContain('&lt;https://evil.example|Open transcript&gt;');
+    }
+  });
 });
 
 describe('Retry-After', () => {

@@ -11,7 +11,10 @@ export interface SlackMessage {
   blocks: Array<{ type: 'section'; text: { type: 'mrkdwn'; text: string } }>;
 }
 
-/** Slack's mrkdwn treats &, < and > as control characters: escape them in anything we did not write. */
+/**
+ * Slack treats &, < and > as control characters in `text` and in mrkdwn alike (`<!channel>` pings a
+ * channel, `<url|label>` makes a link): escape them in every string that came from a payload.
+ */
 export function escapeMrkdwn(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
@@ -31,7 +34,7 @@ export function interviewCompletedMessage(n: InterviewCompletedNotice): SlackMes
   if (n.durationMinutes !== null) lines.push(`Duration: ${Math.round(n.durationMinutes * 10) / 10} min`);
   if (n.completedAt !== null) lines.push(`Completed: <!date^${Math.floor(n.completedAt.getTime() / 1000)}^{date_short_pretty} {time}|${n.completedAt.toISOString()}>`);
   return {
-    text: `Interview completed: ${participant} (session ${n.sessionId})`,
+    text: `Interview completed: ${escapeMrkdwn(participant)} (session ${escapeMrkdwn(n.sessionId)})`,
     blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],
   };
 }

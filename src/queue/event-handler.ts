@@ -1,5 +1,5 @@
-import { KnownEvent } from '../webhooks/webhook-payload.js';
-import { Delivery } from '../webhooks/webhook-payload.js';
+import { isDataError } from '../common/pg-errors.js';
+import { Delivery, KnownEvent } from '../webhooks/webhook-payload.js';
 
 /** What a handler gets: the validated payload of one inbox row. */
 export interface HandledEvent {
@@ -40,6 +40,14 @@ export class RetryLaterError extends Error {
   }
 }
 
+/**
+ * Whether no retry can fix this failure: a PermanentFailure, or a statement PostgreSQL refused for
+ * the data it carried (a value out of range, a bad encoding): the same data fails the same way.
+ */
+export function isPermanent(err: unknown): boolean {
+  return err instanceof PermanentFailure || isDataError(err);
+}
+
 export const EVENT_HANDLERS = Symbol('EVENT_HANDLERS');
 
 /** Deferrals (RetryLaterError) do not spend JOB_ATTEMPTS; this bounds them on their own. */
@@ -58,7 +66,7 @@ export function decideFailure(err: Error, ctx: { attemptsLeft: boolean; deferral
   if (err instanceof RetryLaterError && ctx.canDefer && ctx.deferrals < MAX_DEFERRALS) {
     return { kind: 'defer', delayMs: Math.min(Math.max(err.retryAfterMs, 1), MAX_DEFER_MS) };
   }
-  if (err instanceof PermanentFailure || !ctx.attemptsLeft) return { kind: 'dead-letter' };
+  if (isPermanent(err) || !ctx.attemptsLeft) return { kind: 'dead-letter' };
   return { kind: 'retry' };
 }
 

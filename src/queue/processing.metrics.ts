@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
+import { initSeries } from '../common/metric-series.js';
+import { EVENT_LABELS } from '../webhooks/webhook-payload.js';
 
 export const WEBHOOK_JOBS = 'webhook_jobs_total';
 export const PROCESSING_DURATION = 'webhook_processing_duration_seconds';
@@ -8,7 +10,9 @@ export const EVENTS_REQUEUED = 'webhook_events_requeued_total';
 export const EVENTS_PRUNED = 'webhook_events_pruned_total';
 
 /** `retried`: a transient failure with attempts left (or a deferral); `failed`: dead-lettered. */
-export type JobMetricOutcome = 'processed' | 'retried' | 'failed' | 'ignored';
+export const JOB_OUTCOMES = ['processed', 'retried', 'failed', 'ignored'] as const;
+export type JobMetricOutcome = (typeof JOB_OUTCOMES)[number];
+const REQUEUE_REASONS = ['stale_received', 'stuck_processing'] as const;
 
 export const processingMetricProviders = [
   makeCounterProvider({
@@ -40,14 +44,25 @@ export class ProcessingMetrics {
     @InjectMetric(PROCESSING_DURATION) private readonly duration: Histogram<'event'>,
     @InjectMetric(EVENTS_REQUEUED) private readonly requeued: Counter<'reason'>,
     @InjectMetric(EVENTS_PRUNED) private readonly pruned: Counter,
-  ) {}
+  ) {
+    // Jobs carry known and unknown event types; 'unknown' never reaches a worker.
+    const events = EVENT_LABELS.filter((e) => e !== 'unknown');
+    initSeries(jobs, { event: events, outcome: JOB_OUTCOMES });
+    initSeries(duration, { event: events });
+    initSeries(requeued, { reason: REQUEUE_REASONS });
+  }
 
   recordRun(event: string, outcome: JobMetricOutcome | undefined, seconds: number): void {
     if (outcome) this.jobs.inc({ event, outcome });
     this.duration.observe({ event }, seconds);
   }
 
-  recordRequeued(reason: 'stale_received' | 'stuck_processing', count: number): void {
+  /** An event ended 'failed' outside a processing attempt (the sweeper gave up on it). */
+  recordDeadLetter(event: string): void {
+    this.jobs.inc({ event, outcome: 'failed' });
+  }
+
+  recordRequeued(reason: (typeof REQUEUE_REASONS)[number], count: number): void {
     if (count > 0) this.requeued.inc({ reason }, count);
   }
 

@@ -2,11 +2,18 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/configuration.js';
 import { DatabaseLifecycle } from '../database/database.lifecycle.js';
-import { RequeueCandidate, WebhookEventsService } from '../webhooks/webhook-events.service.js';
+import { jobIdOf, Recovered, RequeueCandidate, WebhookEventsService } from '../webhooks/webhook-events.service.js';
+import { eventLabel } from '../webhooks/webhook-payload.js';
 import { ProcessingMetrics } from './processing.metrics.js';
-import { LIVE_JOB_STATES, WebhookQueueService } from './webhook-queue.service.js';
+import { WebhookQueueService } from './webhook-queue.service.js';
 
 const BATCH = 500;
+/**
+ * A row the sweeper has put back through processing this many times ends 'failed' the next time it
+ * is found stuck: something about it keeps its outcome from being recorded, and only an operator
+ * (the dead-letter desk) can tell what. Replaying it resets the count.
+ */
+export const MAX_RECOVERIES = 3;
 /** Retention deletes at most PRUNE_BATCHES x PRUNE_BATCH rows per sweep, in short statements. */
 const PRUNE_BATCH = 1000;
 const PRUNE_BATCHES = 10;
@@ -15,12 +22,14 @@ const PRUNE_BATCHES = 10;
  * Finds inbox rows that no job will ever process and enqueues them again (worker role only).
  * Every SWEEP_INTERVAL_MS:
  * - rows in 'received' for over SWEEP_STALE_AFTER_MS (a crash between commit and enqueue, Redis
- *   lost its data, an admin replay whose enqueue failed): left alone while the batch job that
- *   carries them will still run (a backlog); else enqueued under their own job id, which is a
- *   no-op while that job lives; if that job already finished, the row gets a fresh job id;
+ *   lost its data, an admin replay whose enqueue failed): left alone while the job that carries
+ *   them (their batch job, or their own) will still run (a backlog); else enqueued under a fresh
+ *   job id;
  * - rows in 'processing' idle for over SWEEP_STUCK_AFTER_MS (the job's final failure could not be
  *   recorded because PostgreSQL was down, or BullMQ failed a job that stalled too often): put back
  *   to 'received' and enqueued with a fresh job id.
+ * Either way a row is put back at most MAX_RECOVERIES times; after that it ends 'failed' with a
+ * reason saying so (a dead letter, counted in webhook_jobs_total{outcome="failed"}), never cycling unseen.
  * Handlers are idempotent and notifications are claimed per session, so a row enqueued twice by
  * two sweepers racing is processed in effect once. Conditional updates keep such races rare.
  *
@@ -62,35 +71,37 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
     await this.running;
   }
 
-  /** One pass; returns how many rows were enqueued again, and how many were deleted for retention. */
-  async sweep(): Promise<{ stale: number; stuck: number; pruned: number }> {
-    const stuck = await this.inbox.reopenStuckProcessing(this.opts.stuckAfterMs, BATCH);
-    await this.enqueue(stuck);
-    if (stuck.length > 0) this.logger.warn(`re-enqueued ${stuck.length} event(s) stuck in 'processing'`);
-    this.metrics.recordRequeued('stuck_processing', stuck.length);
+  /** One pass; returns how many rows were enqueued again, given up on, and deleted for retention. */
+  async sweep(): Promise<{ stale: number; stuck: number; gaveUp: number; pruned: number }> {
+    const stuck = await this.inbox.reopenStuckProcessing(this.opts.stuckAfterMs, BATCH, MAX_RECOVERIES);
+    await this.enqueue(stuck.requeued);
+    if (stuck.requeued.length > 0) this.logger.warn(`re-enqueued ${stuck.requeued.length} event(s) stuck in 'processing'`);
+    this.metrics.recordRequeued('stuck_processing', stuck.requeued.length);
 
-    const stale = await this.inbox.findStaleReceived(this.opts.staleAfterMs, BATCH);
-    const toEnqueue: RequeueCandidate[] = [];
-    // A row whose batch job will still run is only waiting its turn.
-    const carried = (row: RequeueCandidate) => (row.jobSuffix ? undefined : row.batchJobId);
-    const liveBatches = await this.queue.liveJobIds(stale.flatMap((row) => carried(row) ?? []));
-    for (const row of stale) {
-      if (liveBatches.has(carried(row) ?? '')) continue;
-      const jobId = row.jobSuffix ? `${row.id}-${row.jobSuffix}` : row.id;
-      const state = await this.queue.rawQueue.getJobState(jobId);
-      if (LIVE_JOB_STATES.has(state)) continue; // its job is still coming
-      if (state === 'unknown') {
-        toEnqueue.push(row);
-        continue;
-      }
-      // Its job finished (completed or failed) yet the row says 'received': a new job id is needed.
-      const touched = await this.inbox.touchStaleReceived(row.id, this.opts.staleAfterMs);
-      if (touched) toEnqueue.push(touched);
+    const candidates = await this.inbox.findStaleReceived(this.opts.staleAfterMs, BATCH);
+    // A row whose job will still run (its own, or the batch job of a first attempt) is only waiting its turn.
+    const carriers = (row: RequeueCandidate) => (row.batchJobId && !row.jobSuffix ? [jobIdOf(row), row.batchJobId] : [jobIdOf(row)]);
+    const live = await this.queue.liveJobIds(candidates.flatMap(carriers));
+    const stale = await this.inbox.requeueStaleReceived(
+      candidates.filter((row) => !carriers(row).some((id) => live.has(id))).map((row) => row.id),
+      this.opts.staleAfterMs,
+      MAX_RECOVERIES,
+    );
+    await this.enqueue(stale.requeued);
+    if (stale.requeued.length > 0) this.logger.warn(`re-enqueued ${stale.requeued.length} event(s) left in 'received'`);
+    this.metrics.recordRequeued('stale_received', stale.requeued.length);
+
+    const gaveUp = this.recordGaveUp(stuck, stale);
+    return { stale: stale.requeued.length, stuck: stuck.requeued.length, gaveUp, pruned: await this.prune() };
+  }
+
+  private recordGaveUp(...recovered: Recovered[]): number {
+    const rows = recovered.flatMap((r) => r.gaveUp);
+    for (const row of rows) this.metrics.recordDeadLetter(eventLabel(row.event));
+    if (rows.length > 0) {
+      this.logger.warn(`gave up on ${rows.length} event(s) put back through processing ${MAX_RECOVERIES} times without an outcome; they are 'failed' (dead letters): ${rows.map((r) => r.id).join(', ')}`);
     }
-    await this.enqueue(toEnqueue);
-    if (toEnqueue.length > 0) this.logger.warn(`re-enqueued ${toEnqueue.length} event(s) left in 'received'`);
-    this.metrics.recordRequeued('stale_received', toEnqueue.length);
-    return { stale: toEnqueue.length, stuck: stuck.length, pruned: await this.prune() };
+    return rows.length;
   }
 
   private async prune(): Promise<number> {

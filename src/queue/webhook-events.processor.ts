@@ -1,18 +1,20 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Logger, OnApplicationBootstrap, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import pLimit, { LimitFunction } from 'p-limit';
 import { z } from 'zod';
+import { errorText } from '../common/storable.js';
 import { AppConfig } from '../config/configuration.js';
 import { DatabaseLifecycle } from '../database/database.lifecycle.js';
 import { runWithLogContext } from '../logging/log-context.js';
 import { eventLabel, isKnownEvent, KNOWN_EVENTS, validateDelivery } from '../webhooks/webhook-payload.js';
 import { WebhookEventsService } from '../webhooks/webhook-events.service.js';
-import { decideFailure, EVENT_HANDLERS, EventHandler, FailureDecision, PermanentFailure } from './event-handler.js';
+import { decideFailure, EVENT_HANDLERS, EventHandler, FailureDecision, isPermanent, PermanentFailure } from './event-handler.js';
 import { JobMetricOutcome, ProcessingMetrics } from './processing.metrics.js';
 import { BATCH_JOB_MAX_EVENTS, PROCESS_BATCH_JOB, ProcessBatchJobData, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
 import { FollowUpJob, WebhookQueueService } from './webhook-queue.service.js';
+import { drainWorker } from './worker-drain.js';
 
 const jobDataSchema = z.object({
   eventId: z.uuid(),
@@ -21,6 +23,9 @@ const jobDataSchema = z.object({
   deferrals: z.number().int().min(0).optional(),
 });
 type JobData = z.infer<typeof jobDataSchema>;
+
+/** Error text in a log line is cut shorter than on the row (it may quote a remote host's answer). */
+const LOGGED_ERROR_CHARS = 500;
 
 const batchDataSchema = z.object({ events: z.array(jobDataSchema).min(1).max(10 * BATCH_JOB_MAX_EVENTS) });
 
@@ -43,12 +48,16 @@ export type BatchOutcome = Record<JobOutcome | 'handedOff', number>;
  * jobs taken before that would only burn attempts on "database not ready".
  */
 @Processor(WEBHOOKS_QUEUE, { autorun: false })
-export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
+export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(WebhookEventsProcessor.name);
   private readonly handlers = new Map<string, EventHandler>();
   private readonly queueConfig: AppConfig['queue'];
+  private readonly shutdownTimeoutMs: number;
   /** Events in flight, across batch jobs and jobs of their own. */
   private readonly permits: LimitFunction;
+  /** Jobs whose process() has not returned yet, and who waits for there to be none (shutdown). */
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
   private stopped = false;
 
   constructor(
@@ -62,6 +71,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
     super();
     for (const h of handlers) this.handlers.set(h.event, h);
     this.queueConfig = config.get('queue', { infer: true });
+    this.shutdownTimeoutMs = config.get('app', { infer: true }).shutdownTimeoutMs;
     this.permits = pLimit(this.queueConfig.concurrency);
   }
 
@@ -85,8 +95,22 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
     void this.startWhenDatabaseReady();
   }
 
+  /**
+   * Before Nest closes the HTTP server and anything the jobs use (Nest runs every such hook before
+   * any onApplicationShutdown, where @nestjs/bullmq closes the worker and TypeORM the pool): stop
+   * taking jobs and let the events in progress finish within SHUTDOWN_TIMEOUT_MS.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.worker.isRunning()) await drainWorker(this.worker, () => this.whenIdle(), this.shutdownTimeoutMs, this.logger);
+  }
+
   onApplicationShutdown(): void {
     this.stopped = true;
+  }
+
+  private whenIdle(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private async startWhenDatabaseReady(): Promise<void> {
@@ -103,6 +127,15 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
   }
 
   async process(job: Job<ProcessEventJobData> | Job<ProcessBatchJobData>, token?: string): Promise<JobOutcome | BatchOutcome> {
+    this.running++;
+    try {
+      return await this.processJob(job, token);
+    } finally {
+      if (--this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+
+  private async processJob(job: Job<ProcessEventJobData> | Job<ProcessBatchJobData>, token?: string): Promise<JobOutcome | BatchOutcome> {
     if (job.name === PROCESS_BATCH_JOB) return this.processBatch(job as Job<ProcessBatchJobData>);
     const data = job.data as Partial<ProcessEventJobData> | undefined;
     // A dead letter's stand-in only fails, on its first run (its batch counted it in
@@ -148,7 +181,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
         await job.moveToDelayed(Date.now() + decision.delayMs, token);
         throw new DelayedError();
       case 'dead-letter':
-        if (err instanceof PermanentFailure) throw new UnrecoverableError(err.message);
+        if (isPermanent(err)) throw new UnrecoverableError(errorText(err));
         throw err;
       case 'retry':
         throw err;
@@ -161,14 +194,15 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
    */
   private async recordFailure(data: JobData, decision: FailureDecision, err: Error, retryNote: string): Promise<void> {
     const what = `event ${data.eventId} (${data.event})`;
+    const reason = errorText(err);
     if (decision.kind === 'dead-letter') {
-      this.logger.warn(`${what} failed for good: ${err.message}`);
-      await this.inbox.markFailed(data.eventId, err.message);
+      this.logger.warn(`${what} failed for good: ${errorText(err, LOGGED_ERROR_CHARS)}`);
+      await this.inbox.markFailed(data.eventId, reason);
       return;
     }
     const note = decision.kind === 'defer' ? `deferred by ${decision.delayMs} ms` : retryNote;
-    this.logger.warn(`${what} ${note}: ${err.message}`);
-    await this.inbox.recordAttemptError(data.eventId, err.message).catch(() => undefined);
+    this.logger.warn(`${what} ${note}: ${errorText(err, LOGGED_ERROR_CHARS)}`);
+    await this.inbox.recordAttemptError(data.eventId, reason).catch(() => undefined);
   }
 
   /**
@@ -215,7 +249,7 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
           outcome = 'retried';
           break;
         case 'dead-letter':
-          followUps.push({ data: { ...data, deadLetter: err.message.slice(0, 2000) }, opts: { attempts: 1 } });
+          followUps.push({ data: { ...data, deadLetter: errorText(err) }, opts: { attempts: 1 } });
           outcome = 'failed';
           break;
         case 'retry':

@@ -34,6 +34,10 @@ export class WebhookEvent {
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
 
+  /** Times the stale-row sweeper put the row back through processing (bounded: see StaleEventsSweeper). */
+  @Column({ type: 'integer', default: 0 })
+  recoveries!: number;
+
   /** The batch job carrying the first attempt (NULL: the row's own job, id = row id). */
   @Column({ name: 'batch_job_id', type: 'text', nullable: true })
   batchJobId!: string | null;

@@ -3,12 +3,14 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, Repository } from 'typeorm';
 import { MicroBatcher } from '../common/micro-batcher.js';
+import { storableText } from '../common/storable.js';
+import { isDataError } from '../common/pg-errors.js';
 import { PreparedStatements } from '../database/prepared-statements.js';
 import { NormalisedEvent } from './webhook-payload.js';
 import { SignatureScheme, WebhookEvent, WebhookEventStatus } from './webhook-event.entity.js';
 
 /** Worker-side writes: up to a full worker's jobs per statement, two statements in flight. */
-const WORKER_BATCHING = { maxBatch: 256, maxConcurrent: 2 };
+const WORKER_BATCHING = { maxBatch: 256, maxConcurrent: 2, isolate: isDataError };
 
 export interface InboxCandidate {
   event: NormalisedEvent;
@@ -134,11 +136,11 @@ export class WebhookEventsService {
   }
 
   async markFailed(id: string, error: string): Promise<void> {
-    await this.repo.update({ id }, { status: 'failed', lastError: error.slice(0, 2000), updatedAt: () => 'now()' });
+    await this.repo.update({ id }, { status: 'failed', lastError: storableText(error), updatedAt: () => 'now()' });
   }
 
   async recordAttemptError(id: string, error: string): Promise<void> {
-    await this.repo.update({ id }, { lastError: error.slice(0, 2000), updatedAt: () => 'now()' });
+    await this.repo.update({ id }, { lastError: storableText(error), updatedAt: () => 'now()' });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -160,38 +162,40 @@ export class WebhookEventsService {
   }
 
   /**
-   * Gives a stale 'received' row whose job already finished a new job id (by touching updated_at).
-   * Null when the row moved on meanwhile or another sweeper touched it first.
+   * Puts stale 'received' rows back through processing under a fresh job id (by touching
+   * updated_at), or ends them 'failed' once they have been put back `maxRecoveries` times.
+   * Rows that moved on meanwhile, or that another sweeper touched first, are left out.
    */
-  async touchStaleReceived(id: string, olderThanMs: number): Promise<RequeueCandidate | null> {
-    const [rows]: [RawCandidate[], number] = await this.dataSource.query(
-      `UPDATE webhook_events SET updated_at = now()
-       WHERE id = $1 AND status = 'received' AND updated_at < now() - make_interval(secs => $2)
-       RETURNING id, event, request_id, ${JOB_SUFFIX}`,
-      [id, olderThanMs / 1000],
+  async requeueStaleReceived(ids: string[], olderThanMs: number, maxRecoveries: number): Promise<Recovered> {
+    if (ids.length === 0) return { requeued: [], gaveUp: [] };
+    const [rows]: [RecoveredRaw[], number] = await this.dataSource.query(
+      `UPDATE webhook_events SET ${RECOVER('$3')}
+       WHERE id = ANY($1::uuid[]) AND status = 'received' AND updated_at < now() - make_interval(secs => $2)
+       RETURNING id, event, request_id, status, ${JOB_SUFFIX}`,
+      [ids, olderThanMs / 1000, maxRecoveries],
     );
-    return rows.length > 0 ? toCandidate(rows[0]) : null;
+    return splitRecovered(rows);
   }
 
   /**
    * Rows in 'processing' with no activity for `olderThanMs`: their job died without recording an
    * outcome (retries spent while PostgreSQL was down, a job stalled too often). Puts them back to
-   * 'received' and returns them for enqueueing.
+   * 'received' for enqueueing, or ends them 'failed' once they have been put back `maxRecoveries` times.
    */
-  async reopenStuckProcessing(olderThanMs: number, limit: number): Promise<RequeueCandidate[]> {
-    const [rows]: [RawCandidate[], number] = await this.dataSource.query(
+  async reopenStuckProcessing(olderThanMs: number, limit: number, maxRecoveries: number): Promise<Recovered> {
+    const [rows]: [RecoveredRaw[], number] = await this.dataSource.query(
       // A CTE, not \`id IN (SELECT … LIMIT)\`: the planner may run such a subquery more than once,
       // and with SKIP LOCKED each run can pick other rows, overshooting the limit.
       `WITH picked AS (
          SELECT id FROM webhook_events
          WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1)
          ORDER BY updated_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE webhook_events e SET status = 'received', updated_at = now()
+       UPDATE webhook_events e SET ${RECOVER('$3')}
        FROM picked WHERE e.id = picked.id
-       RETURNING e.id, e.event, e.request_id, ${JOB_SUFFIX}`,
-      [olderThanMs / 1000, limit],
+       RETURNING e.id, e.event, e.request_id, e.status, ${JOB_SUFFIX}`,
+      [olderThanMs / 1000, limit, maxRecoveries],
     );
-    return rows.map(toCandidate);
+    return splitRecovered(rows);
   }
 
   /**
@@ -216,7 +220,7 @@ export class WebhookEventsService {
    */
   async reopen(id: string): Promise<{ reopened: RequeueCandidate } | { status: WebhookEventStatus } | null> {
     const [rows]: [RawCandidate[], number] = await this.dataSource.query(
-      `UPDATE webhook_events SET status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, updated_at = now()
+      `UPDATE webhook_events SET status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, recoveries = 0, updated_at = now()
        WHERE id = $1 AND status IN ('failed', 'ignored')
        RETURNING id, event, request_id, ${JOB_SUFFIX}`,
       [id],
@@ -232,7 +236,7 @@ export class WebhookEventsService {
       `WITH picked AS (
          SELECT id FROM webhook_events WHERE status = $1 AND ($3::text IS NULL OR event = $3)
          ORDER BY received_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE webhook_events e SET status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, updated_at = now()
+       UPDATE webhook_events e SET status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, recoveries = 0, updated_at = now()
        FROM picked WHERE e.id = picked.id
        RETURNING e.id, e.event, e.request_id, ${JOB_SUFFIX}`,
       [status, limit, event ?? null],
@@ -288,7 +292,44 @@ interface RawCandidate {
   batch_job_id?: string | null;
 }
 
+/**
+ * The SET list of a recovery: back to (or kept in) 'received' under a fresh job id, or, once the row
+ * was put back `max` times already, 'failed' with a reason that says so and keeps the last error.
+ */
+const RECOVER = (max: string) => `
+  status = CASE WHEN recoveries >= ${max} THEN 'failed' ELSE 'received' END,
+  last_error = CASE WHEN recoveries >= ${max}
+    THEN left('gave up: put back through processing ' || recoveries || ' times without an outcome; last error: ' || coalesce(last_error, 'none'), 2000)
+    ELSE last_error END,
+  recoveries = recoveries + 1,
+  updated_at = now()`;
+
+export interface Recovered {
+  requeued: RequeueCandidate[];
+  /** Rows ended 'failed' because they were put back too often. */
+  gaveUp: Array<{ id: string; event: string }>;
+}
+
+interface RecoveredRaw extends RawCandidate {
+  status: WebhookEventStatus;
+}
+
+function splitRecovered(rows: RecoveredRaw[]): Recovered {
+  return {
+    requeued: rows.filter((r) => r.status === 'received').map(toCandidate),
+    gaveUp: rows.filter((r) => r.status === 'failed').map((r) => ({ id: r.id, event: r.event })),
+  };
+}
+
 const JOB_SUFFIX = `CASE WHEN updated_at = received_at THEN NULL ELSE 'r' || (extract(epoch FROM updated_at) * 1000000)::bigint END AS job_suffix`;
+
+/**
+ * The job id a row is enqueued under now: its id until it is first reopened, then `${id}-${suffix}`.
+ * Replays and the sweeper compute the same id for the same reopen, so racing enqueues collapse.
+ */
+export function jobIdOf(row: Pick<RequeueCandidate, 'id' | 'jobSuffix'>): string {
+  return row.jobSuffix ? `${row.id}-${row.jobSuffix}` : row.id;
+}
 
 function toCandidate(r: RawCandidate): RequeueCandidate {
   return { id: r.id, event: r.event, requestId: r.request_id ?? undefined, jobSuffix: r.job_suffix ?? undefined, batchJobId: r.batch_job_id ?? undefined };

@@ -1,13 +1,17 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { MicroBatcher } from '../common/micro-batcher.js';
+import { flushIsolating, MicroBatcher } from '../common/micro-batcher.js';
+import { errorText } from '../common/storable.js';
+import { isDataError } from '../common/pg-errors.js';
 import { BATCH_JOB_MAX_EVENTS, ProcessEventJobData } from '../queue/queue.constants.js';
 import { WebhookQueueService } from '../queue/webhook-queue.service.js';
 import { InboxCandidate, InboxRow, WebhookEventsService } from './webhook-events.service.js';
 
 export type IngestOutcome =
   | { status: 'accepted' | 'duplicate'; id: string }
-  | { status: 'unavailable'; reason: string };
+  | { status: 'unavailable'; reason: string }
+  /** PostgreSQL refused this delivery's data (a gap in validation): answered 400, the others are unaffected. */
+  | { status: 'unstorable'; reason: string };
 
 const MAX_BATCH = 500;
 // Two batches in flight lets one INSERT run while the previous batch is being enqueued.
@@ -61,19 +65,22 @@ export class WebhookIngestService implements OnApplicationShutdown {
     // Several new events: their first attempts travel in batch jobs, whose ids the rows record.
     const batchJobIds = unique.length > 1 ? batchJobIdsFor(unique.length) : [];
 
-    let rows: InboxRow[];
-    try {
-      rows = await this.inbox.recordBatch(unique, batchJobIds);
-    } catch (err) {
-      this.logger.warn(`inbox write failed for ${unique.length} deliveries: ${(err as Error).message}`);
-      return items.map(() => ({ status: 'unavailable', reason: 'database unavailable' }));
-    }
+    // One statement for the batch; a delivery whose data PostgreSQL refuses fails alone.
+    const written = await flushIsolating(
+      unique.map((candidate, i) => ({ candidate, batchJobId: batchJobIds[i] ?? null })),
+      (part) => this.inbox.recordBatch(part.map((p) => p.candidate), part.map((p) => p.batchJobId)),
+      isDataError,
+    );
+    const failed = written.filter((w) => !w.ok);
+    if (failed.length > 0) this.logger.warn(`inbox write failed for ${failed.length} of ${unique.length} deliveries: ${errorText(failed[0].error, 500)}`);
+    const rows: Array<InboxRow | undefined> = written.map((w) => (w.ok ? w.value : undefined));
 
     // New rows, and earlier rows not yet done (their job may have been lost): make sure a job exists.
     const batches = new Map<string, ProcessEventJobData[]>();
     const ownJobs: ProcessEventJobData[] = [];
     const carried: Array<{ job: ProcessEventJobData; batchJobId: string }> = [];
     rows.forEach((r, i) => {
+      if (!r) return;
       const job = { eventId: r.id, event: r.event, requestId: unique[i].requestId };
       const pending = r.inserted || r.status === 'received' || r.status === 'processing';
       if (!pending) return;
@@ -101,6 +108,10 @@ export class WebhookIngestService implements OnApplicationShutdown {
     return items.map((_, idx) => {
       const uniqueIdx = slot[idx];
       const row = rows[uniqueIdx];
+      if (!row) {
+        const w = written[uniqueIdx] as { ok: false; error: unknown };
+        return isDataError(w.error) ? { status: 'unstorable', reason: errorText(w.error, 300) } : { status: 'unavailable', reason: 'database unavailable' };
+      }
       if (pendingNotQueued.has(row.id)) return { status: 'unavailable', reason: 'queue unavailable' };
       const firstInBatch = unique[uniqueIdx] === items[idx];
       return { status: row.inserted && firstInBatch ? 'accepted' : 'duplicate', id: row.id };

@@ -1,4 +1,4 @@
-import { eventLabel, parseDelivery, validateDelivery } from './webhook-payload.js';
+import { eventLabel, idempotencyKey, parseDelivery, validateDelivery } from './webhook-payload.js';
 
 const ok = (body: unknown) => {
   const r = validateDelivery(body);
@@ -33,6 +33,9 @@ describe('validateDelivery', () => {
     [{ event: 'interview.completed', session_id: 's', invitee_email: 'nope' }, /invitee_email/],
     [{ event: 'interview.completed', session_id: 's', total_minutes: '12' }, /total_minutes/],
     [{ event: 'interview.completed', session_id: 's', timestamp: 'yesterday' }, /timestamp/],
+    // Valid ISO 8601 that PostgreSQL's timestamptz refuses: refused here, naming the field.
+    [{ event: 'interview.completed', session_id: 's', timestamp: '0000-01-01T00:00:00Z' }, /timestamp: .*year/],
+    [{ event: 'session.feedback_submitted', session_id: 's', timestamp: '2026-11-27T10:00:00+16:00' }, /timestamp: .*offset/],
     [{ event: 'interview.completed', session_id: 's', transcript_url: 'ftp://x/y' }, /transcript_url/],
     [{ event: 'interview.completed', session_id: 's', feedback: [1] }, /feedback/],
     [{ type: 'x', data: 'nope' }, /data/],
@@ -40,6 +43,7 @@ describe('validateDelivery', () => {
     [null, /JSON object/],
     [{ event: 'a', session_id: 'nul\u0000' }, /NUL/],
     [{ event: 'a', session_id: 'lone \ud800' }, /surrogate/],
+    [{ event: 'a', session_id: 's', extra: { n: Infinity } }, /beyond the range/],
   ])('names the problem in %j', (body, re) => {
     expect(problem(body)).toMatch(re);
   });
@@ -52,9 +56,42 @@ describe('validateDelivery', () => {
 });
 
 describe('parseDelivery', () => {
-  it('reports invalid UTF-8 and invalid JSON', () => {
-    expect(parseDelivery(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ ok: false, message: expect.stringMatching(/JSON/) });
-    expect(parseDelivery(Buffer.from('{"event":'))).toMatchObject({ ok: false, message: expect.stringMatching(/JSON/) });
+  it('reports an empty body, invalid UTF-8 and invalid JSON', () => {
+    expect(parseDelivery(Buffer.alloc(0))).toMatchObject({ ok: false, message: 'request body is empty' });
+    expect(parseDelivery(Buffer.from([0x7b, 0xff, 0x7d]))).toMatchObject({ ok: false, message: 'request body is not valid UTF-8' });
+    expect(parseDelivery(Buffer.from('{"event":'))).toMatchObject({ ok: false, message: expect.stringMatching(/not valid JSON/) });
+  });
+
+  it('refuses prototype poisoning keys', () => {
+    expect(parseDelivery(Buffer.from('{"event":"a","session_id":"s","__proto__":{"x":1}}'))).toMatchObject({ ok: false, message: expect.stringMatching(/JSON/) });
+  });
+
+  it('parses and validates the signed bytes of a delivery', () => {
+    expect(parseDelivery(Buffer.from('{"event":"interview.completed","session_id":"s1"}'))).toMatchObject({ ok: true, value: { sessionId: 's1' } });
+  });
+});
+
+describe('idempotencyKey', () => {
+  it('is `${event}:${session_id}` for event names without a colon', () => {
+    expect(idempotencyKey('interview.completed', 'abc:def')).toBe('interview.completed:abc:def');
+  });
+
+  it('never gives two (event, session_id) pairs the same key, colons on either side', () => {
+    const pairs: Array<[string, string]> = [
+      ['session.feedback_submitted:abc', 'def'],
+      ['session.feedback_submitted', 'abc:def'],
+      ['a:b', 'c'],
+      ['a', 'b:c'],
+      ['a:b:c', ''],
+      ['a', '%3Ab:c'],
+      ['a', '%3A'],
+    ];
+    const keys = new Set(pairs.map(([e, s]) => idempotencyKey(e, s)));
+    expect(keys.size).toBe(pairs.length);
+  });
+
+  it('relies on event names never holding a %, which validation refuses', () => {
+    expect(problem({ event: 'a%3Ab', session_id: 'c' })).toMatch(/event/);
   });
 });
 

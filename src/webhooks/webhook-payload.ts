@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import secureJsonParse from 'secure-json-parse';
+import { isStorableTimestamp, storableText, unstorableJsonReason } from '../common/storable.js';
 
 export const KNOWN_EVENTS = ['interview.completed', 'session.feedback_submitted'] as const;
 export type KnownEvent = (typeof KNOWN_EVENTS)[number];
@@ -6,6 +8,9 @@ export type KnownEvent = (typeof KNOWN_EVENTS)[number];
 export function isKnownEvent(event: string): event is KnownEvent {
   return (KNOWN_EVENTS as readonly string[]).includes(event);
 }
+
+/** Every value eventLabel gives. */
+export const EVENT_LABELS = [...KNOWN_EVENTS, 'other', 'unknown'] as const;
 
 /** Metric label for an event type: known types by name, anything else folded to keep cardinality low. */
 export function eventLabel(event: string | undefined): string {
@@ -25,7 +30,10 @@ export const deliverySchema = z.looseObject({
   invitee_email: z.email().max(320).optional(),
   transcript_url: z.url({ protocol: /^https?$/ }).max(4096).optional(),
   total_minutes: z.number().finite().min(0).max(100_000).optional(),
-  timestamp: z.iso.datetime({ offset: true }).optional(),
+  timestamp: z.iso
+    .datetime({ offset: true })
+    .refine(isStorableTimestamp, 'must be a date-time with a year from 0001 to 9999 and a UTC offset within ±15:59')
+    .optional(),
   feedback: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -43,18 +51,32 @@ export type ParseResult = { ok: true; value: NormalisedEvent } | { ok: false; me
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * The inbox's unique key for a delivery: `${event}:${session_id}`, with every `:` in the event name
+ * written `%3A`. Event names cannot contain `%`, so the first `:` of a key always ends the event name
+ * and no two (event, session_id) pairs share a key, even when both contain colons.
+ */
 export function idempotencyKey(event: string, sessionId: string): string {
-  return `${event}:${sessionId}`;
+  return `${event.replaceAll(':', '%3A')}:${sessionId}`;
 }
 
-/** Parses raw bytes (strict UTF-8, then JSON) and validates them. Never throws. */
+/**
+ * Parses the signed raw bytes of a delivery (strict UTF-8, then JSON) and validates them. Never
+ * throws. Runs only after the signature was verified over these bytes (WebhookSignatureGuard).
+ */
 export function parseDelivery(raw: Buffer | undefined): ParseResult {
   if (!raw || raw.length === 0) return { ok: false, message: 'request body is empty' };
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    return { ok: false, message: 'request body is not valid UTF-8' };
+  }
   let body: unknown;
   try {
-    body = JSON.parse(utf8.decode(raw));
+    body = secureJsonParse(text);
   } catch (err) {
-    return { ok: false, message: `request body is not valid JSON: ${(err as Error).message}` };
+    return { ok: false, message: `request body is not valid JSON: ${storableText((err as Error).message, 200)}` };
   }
   return validateDelivery(body);
 }
@@ -67,8 +89,8 @@ export function validateDelivery(body: unknown): ParseResult {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return { ok: false, message: 'request body must be a JSON object' };
   }
-  const problem = storageProblem(body);
-  if (problem) return { ok: false, message: problem };
+  const problem = unstorableJsonReason(body, MAX_DEPTH);
+  if (problem) return { ok: false, message: `request body ${problem}` };
 
   const envelope = body as Record<string, unknown>;
   let candidate: Record<string, unknown> = envelope;
@@ -94,34 +116,4 @@ export function validateDelivery(body: unknown): ParseResult {
     ok: true,
     value: { event: value.event, sessionId: value.session_id, idempotencyKey: idempotencyKey(value.event, value.session_id), payload: value },
   };
-}
-
-/**
- * PostgreSQL's jsonb refuses NUL characters and unpaired surrogates that JSON.parse accepts; one such
- * body in a batched INSERT would fail the whole batch. Also bounds nesting depth. Iterative, so a
- * deeply nested body cannot overflow the stack.
- */
-function storageProblem(root: object): string | undefined {
-  const stack: Array<[unknown, number]> = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (typeof value === 'string') {
-      if (!isStorable(value)) return 'request body contains a NUL character or an unpaired surrogate';
-    } else if (typeof value === 'object' && value !== null) {
-      if (depth > MAX_DEPTH) return `request body is nested deeper than ${MAX_DEPTH} levels`;
-      if (Array.isArray(value)) {
-        for (const item of value) stack.push([item, depth + 1]);
-      } else {
-        for (const [key, item] of Object.entries(value)) {
-          if (!isStorable(key)) return 'request body contains a NUL character or an unpaired surrogate';
-          stack.push([item, depth + 1]);
-        }
-      }
-    }
-  }
-  return undefined;
-}
-
-function isStorable(s: string): boolean {
-  return !s.includes('\u0000') && s.isWellFormed();
 }

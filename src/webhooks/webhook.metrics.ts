@@ -1,11 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
+import { initSeries } from '../common/metric-series.js';
+import { EVENT_LABELS } from './webhook-payload.js';
 
 export const WEBHOOKS_RECEIVED = 'webhooks_received_total';
 export const INGEST_DURATION = 'webhook_ingest_duration_seconds';
 
-export type ReceivedStatus = 'accepted' | 'duplicate' | 'invalid_signature' | 'invalid_payload' | 'too_large' | 'unavailable' | 'error';
+export const RECEIVED_STATUSES = ['accepted', 'duplicate', 'invalid_signature', 'invalid_payload', 'too_large', 'unavailable', 'error'] as const;
+export type ReceivedStatus = (typeof RECEIVED_STATUSES)[number];
 
 export const webhookMetricProviders = [
   makeCounterProvider({
@@ -41,7 +44,10 @@ export class WebhookMetrics {
   constructor(
     @InjectMetric(WEBHOOKS_RECEIVED) private readonly received: Counter<'event' | 'status'>,
     @InjectMetric(INGEST_DURATION) private readonly duration: Histogram<'status'>,
-  ) {}
+  ) {
+    initSeries(received, { event: EVENT_LABELS, status: RECEIVED_STATUSES });
+    initSeries(duration, { status: RECEIVED_STATUSES });
+  }
 
   record(event: string, status: ReceivedStatus, seconds: number): void {
     this.received.inc({ event, status });

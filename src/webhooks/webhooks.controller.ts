@@ -1,11 +1,9 @@
 import { BadRequestException, Controller, HttpCode, Post, Req, ServiceUnavailableException, UseGuards } from '@nestjs/common';
-import { isUtf8 } from 'node:buffer';
-import { eventLabel, ParseResult, validateDelivery } from './webhook-payload.js';
+import { eventLabel, parseDelivery } from './webhook-payload.js';
 import { WebhookIngestService } from './webhook-ingest.service.js';
 import { WebhookRequest, WebhookSignatureGuard } from './webhook-signature.guard.js';
+import { WEBHOOK_PATH } from './webhook.constants.js';
 import { IngestMarks } from './webhook.metrics.js';
-
-export const WEBHOOK_PATH = '/webhooks/ai-interview';
 
 @Controller()
 export class WebhooksController {
@@ -16,8 +14,8 @@ export class WebhooksController {
   @HttpCode(200)
   @UseGuards(WebhookSignatureGuard)
   async receive(@Req() req: WebhookRequest & IngestMarks): Promise<{ status: 'accepted' | 'duplicate'; id: string }> {
-    // Fastify decoded the body leniently (invalid bytes become U+FFFD); the signed bytes must be UTF-8.
-    const parsed: ParseResult = isUtf8(req.rawBody!) ? validateDelivery(req.body) : { ok: false, message: 'request body is not valid UTF-8' };
+    // The guard verified the signature over these bytes; only now are they decoded and parsed.
+    const parsed = parseDelivery(req.rawBody);
     req.webhookEvent = eventLabel(parsed.ok ? parsed.value.event : parsed.event);
     if (!parsed.ok) throw new BadRequestException(parsed.message);
 
@@ -25,6 +23,7 @@ export class WebhooksController {
     if (outcome.status === 'unavailable') {
       throw new ServiceUnavailableException(`cannot record the event right now (${outcome.reason}); retry later`);
     }
+    if (outcome.status === 'unstorable') throw new BadRequestException(`request body cannot be stored: ${outcome.reason}`);
     req.ingestStatus = outcome.status;
     return outcome;
   }

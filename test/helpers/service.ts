@@ -8,7 +8,8 @@ import { signDelivery } from '../../src/webhooks/webhook-signature.js';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-export const TEST_SECRET = 'test-secret';
+// 32+ characters: the reliability suite runs with NODE_ENV=production, which refuses shorter ones.
+export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789';
 export const MAIN_JS = join(process.cwd(), 'dist', 'main.js');
 
 export interface TestDatabase {

@@ -1,0 +1,61 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+
+const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Failed ADMIN_TOKEN attempts a client may make within FAILURE_WINDOW_SECONDS before it is blocked. */
+export const MAX_FAILED_ATTEMPTS = 10;
+const FAILURE_WINDOW_SECONDS = 60;
+/** How long a client that made too many failed attempts is refused (429), whatever it sends. */
+const BLOCK_SECONDS = 300;
+
+/** 429 with the seconds to wait; the caller sets `Retry-After` to the same. */
+export class TooManyAttemptsException extends HttpException {
+  constructor(readonly retryAfterSeconds: number) {
+    super(
+      { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message: `too many failed admin token attempts; retry in ${retryAfterSeconds} s` },
+      HttpStatus.TOO_MANY_REQUESTS,
+    );
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if that is what it holds. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return /^Bearer[ ]+(\S+)\s*$/i.exec(header ?? '')?.[1];
+}
+
+/**
+ * The ADMIN_TOKEN check shared by the admin API and the queue dashboard, with failed attempts
+ * limited per client address (rate-limiter-flexible, in this process's memory): after
+ * MAX_FAILED_ATTEMPTS in a minute a client is refused for 5 minutes before its token is even looked
+ * at, so guessing is slow whether the guesses are right or wrong. Tokens are compared as equal-length
+ * SHA-256 digests, so timingSafeEqual never throws and timing says nothing about the token's length.
+ * (Behind a proxy every client shares the proxy's address: the limit then applies to all together.)
+ */
+export class AdminAuth {
+  private readonly expected: Buffer;
+  private readonly failures = new RateLimiterMemory({ points: MAX_FAILED_ATTEMPTS, duration: FAILURE_WINDOW_SECONDS, blockDuration: BLOCK_SECONDS });
+
+  constructor(readonly token: string) {
+    if (!token) throw new Error('AdminAuth needs ADMIN_TOKEN');
+    this.expected = sha256(token);
+  }
+
+  tokenMatches(candidate: string): boolean {
+    return timingSafeEqual(sha256(candidate), this.expected);
+  }
+
+  /** Throws TooManyAttemptsException while `client` is blocked. */
+  async assertNotBlocked(client: string): Promise<void> {
+    const state = await this.failures.get(client);
+    if (state !== null && state.consumedPoints > MAX_FAILED_ATTEMPTS) throw new TooManyAttemptsException(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
+  }
+
+  async recordFailure(client: string): Promise<void> {
+    await this.failures.consume(client).catch((res: unknown) => {
+      // Rejected with the limiter's state once the client is over the limit: blocked from now on.
+      if (!(res instanceof RateLimiterRes)) throw res;
+    });
+  }
+}

@@ -5,9 +5,10 @@ import { AppConfig } from './config/configuration.js';
 import { QueueDashboardModule } from './dashboard/queue-dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EmbeddedModule } from './embedded/embedded.module.js';
+import { FEATURES } from './features.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { ProcessingModule } from './queue/processing.module.js';
+import { ProcessingModule } from './processing/processing.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
@@ -15,6 +16,8 @@ import { WebhooksModule } from './webhooks/webhooks.module.js';
 export class AppModule {
   /** Wires the modules for one validated configuration (the role decides which sides run). */
   static forConfig(config: AppConfig): DynamicModule {
+    const serves = config.app.role !== 'worker';
+    const processes = config.app.role !== 'api';
     return {
       module: AppModule,
       imports: [
@@ -23,12 +26,12 @@ export class AppModule {
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ ...config })] }),
         MetricsModule,
         DatabaseModule,
-        QueueModule,
+        QueueModule.forConfig(config),
         HealthModule,
-        ...(config.app.role === 'api' ? [] : [ProcessingModule]),
-        ...(config.app.role === 'worker' ? [] : [WebhooksModule]),
+        ...(processes ? [ProcessingModule, ...FEATURES] : []),
+        ...(serves ? [WebhooksModule] : []),
         // Without ADMIN_TOKEN the admin routes do not exist (404), rather than exist unprotected.
-        ...(config.admin.token && config.app.role !== 'worker' ? [AdminModule] : []),
+        ...(config.admin.token && serves ? [AdminModule] : []),
         // Bull Board at /admin/queues, same rule: absent without ADMIN_TOKEN.
         ...(config.admin.token ? [QueueDashboardModule] : []),
       ],

@@ -8,7 +8,6 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { AppConfig } from './config/configuration.js';
 import { setupApiDocs } from './docs/api-docs.js';
 import { LifecycleService } from './health/lifecycle.service.js';
-import { installJobLogContext } from './logging/job-log-context.js';
 import { runWithLogContext } from './logging/log-context.js';
 import { createLogger, redactUrl } from './logging/logger.js';
 import { PinoLoggerService } from './logging/pino-logger.service.js';
@@ -39,7 +38,6 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     pretty: process.stdout.isTTY === true,
     base: { service: 'interview-webhooks', role: config.app.role },
   });
-  installJobLogContext();
   for (const warning of config.warnings) logger.warn(warning);
 
   const adapter = new FastifyAdapter({

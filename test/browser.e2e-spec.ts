@@ -100,7 +100,7 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
       return body.queues.find((q) => q.name === 'webhooks');
     };
     await waitFor(async () => (await failedJobs())?.jobs.some((j) => j.id === failedId), 15_000).catch(async () => {
-      throw new Error(`job ${failedId} is not in the failed list: ${JSON.stringify(await failedJobs())}`);
+      throw new Error(`job ${failedId} is not in the failed list: ${JSON.stringify(await failedJobs())}\n${t.output().slice(-4000)}`);
     });
     const apiCalls: string[] = [];
     page.on('response', (r) => {

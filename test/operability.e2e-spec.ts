@@ -1,20 +1,21 @@
 import { randomBytes } from 'node:crypto';
-import { closedPort, createTestDatabase, deliver, RunningService, sleep, startService, TestDatabase, TEST_SECRET, waitFor } from './helpers/service.js';
+import { closedPort, createTestDatabase, deliver, queuePrefix, RunningService, sleep, startService, TestDatabase, TEST_SECRET, waitFor } from './helpers/service.js';
 import { json, Peer, startPeer } from './helpers/peers.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 
 // Generous: on a loaded CI machine a cold Node start can take tens of seconds.
 const STARTUP_MS = 60_000;
 
-/** Value of the series `name` whose labels include `labels` (0 when absent). */
+/** Sum of the series `name` whose labels include `labels` (0 when there are none). */
 function sample(exposition: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
   for (const line of exposition.split('\n')) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
     if (!m || m[1] !== name) continue;
     const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[3]);
   }
-  return 0;
+  return sum;
 }
 
 const metrics = async (t: RunningService) => (await fetch(`${t.baseUrl}/metrics`)).text();
@@ -219,7 +220,7 @@ describe('SIGTERM', () => {
       DATABASE_URL: db.url,
       TRANSCRIPT_ALLOWED_HOSTS: peer.host,
       SHUTDOWN_TIMEOUT_MS: '500',
-      QUEUE_PREFIX: `ops-cut-${randomBytes(3).toString('hex')}`,
+      QUEUE_PREFIX: queuePrefix('ops-cut'),
       // Short locks so that the job the first process held is found stalled quickly after it exits.
       WORKER_LOCK_DURATION_MS: '2000',
       WORKER_STALLED_INTERVAL_MS: '500',
@@ -262,7 +263,7 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
   });
 
   it('process together an event that neither handles alone', async () => {
-    const prefix = `ops-roles-${randomBytes(3).toString('hex')}`;
+    const prefix = queuePrefix('ops-roles');
     api = await startService({ DATABASE_URL: db.url, APP_ROLE: 'api', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
     const res = await deliver(api.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-1', feedback: { rating: 5, comment: 'both' } });
     expect(res.body.status).toBe('accepted');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { json, Peer, startPeer, startSlack } from './helpers/peers.js';
 import { Queue } from 'bullmq';
-import { createTestDatabase, deliver, RunningService, sleep, startService, TEST_REDIS_URL, TestDatabase, waitFor } from './helpers/service.js';
+import { createTestDatabase, deliver, queuePrefix, RunningService, sleep, startService, TEST_REDIS_URL, TestDatabase, waitFor } from './helpers/service.js';
 
 const ADMIN_TOKEN = 'processing-admin-token';
 
@@ -438,7 +438,7 @@ describe('a worker killed mid-job', () => {
     });
     env = {
       DATABASE_URL: db.url,
-      QUEUE_PREFIX: `test-kill-${randomBytes(4).toString('hex')}`,
+      QUEUE_PREFIX: queuePrefix('kill'),
       TRANSCRIPT_ALLOWED_HOSTS: host.host,
       TRANSCRIPT_TIMEOUT_MS: '60000',
       SLACK_WEBHOOK_URL: `${slack.url}/hooks/slack`,

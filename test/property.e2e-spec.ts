@@ -126,13 +126,19 @@ function judgeBody(raw: Buffer): BodyJudgement {
     why = 'session_id of 256 code points, more UTF-16 units';
   }
 
-  const optional: Array<[string, (v: Json) => Verdict]> = [
-    ['invitee_email', (v) => (typeof v !== 'string' ? 'reject' : GOOD_EMAILS.includes(v) ? 'accept' : 'maybe')],
-    ['transcript_url', (v) => (typeof v !== 'string' ? 'reject' : GOOD_URLS.includes(v) ? 'accept' : 'maybe')],
-    ['timestamp', (v) => (typeof v !== 'string' ? 'reject' : GOOD_TIMESTAMPS.includes(v) ? 'accept' : 'maybe')],
-    ['total_minutes', (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100_000 ? 'accept' : 'reject')],
-    ['feedback', (v) => (isObject(v) ? 'accept' : 'reject')],
-  ];
+  // Every delivery's timestamp is checked; the other fields only for the event type they belong to.
+  const checks: Record<string, (v: Json) => Verdict> = {
+    invitee_email: (v) => (typeof v !== 'string' ? 'reject' : GOOD_EMAILS.includes(v) ? 'accept' : 'maybe'),
+    transcript_url: (v) => (typeof v !== 'string' ? 'reject' : GOOD_URLS.includes(v) ? 'accept' : 'maybe'),
+    timestamp: (v) => (typeof v !== 'string' ? 'reject' : GOOD_TIMESTAMPS.includes(v) ? 'accept' : 'maybe'),
+    total_minutes: (v) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100_000 ? 'accept' : 'reject'),
+    feedback: (v) => (isObject(v) ? 'accept' : 'reject'),
+  };
+  const fieldsOf: Record<string, string[]> = {
+    'interview.completed': ['invitee_email', 'transcript_url', 'total_minutes'],
+    'session.feedback_submitted': ['feedback'],
+  };
+  const optional = ['timestamp', ...(fieldsOf[event] ?? [])].map((field) => [field, checks[field]] as const);
   for (const [field, check] of optional) {
     const value = candidate[field];
     if (value === undefined) continue;

@@ -12,11 +12,12 @@ import {
 } from '@nestjs/common';
 import { z } from 'zod';
 import { isStorableString } from '../common/storable.js';
-import { WEBHOOK_EVENT_STATUSES } from '../webhooks/webhook-event.entity.js';
-import { EventSummary } from '../webhooks/webhook-events.service.js';
+import { EventSummary } from '../inbox/admin.repository.js';
+import { WEBHOOK_EVENT_STATUSES } from '../inbox/webhook-event.entity.js';
 import { decodeCursor } from './admin-cursor.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
-import { AdminService, EventDetail } from './admin.service.js';
+import { EventDetail } from '../inbox/admin.repository.js';
+import { AdminService } from './admin.service.js';
 
 const MAX_PAGE = 200;
 const MAX_BULK_REPLAY = 1000;

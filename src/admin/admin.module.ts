@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { InboxModule } from '../webhooks/inbox.module.js';
+import { InboxModule } from '../inbox/inbox.module.js';
 import { AdminAuthModule } from './admin-auth.module.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { AdminController } from './admin.controller.js';

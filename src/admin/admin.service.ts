@@ -1,15 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { QueueUnavailableError, WebhookQueueService } from '../queue/webhook-queue.service.js';
-import { WebhookEvent, WebhookEventStatus } from '../webhooks/webhook-event.entity.js';
-import { EventListFilter, EventSummary, jobIdOf, RequeueCandidate, WebhookEventsService } from '../webhooks/webhook-events.service.js';
+import { errorText } from '../common/storable.js';
+import { EventDetail, EventListFilter, EventSummary, InboxAdminRepository } from '../inbox/admin.repository.js';
+import { jobIdOf, ownJobOf, QueuedRow } from '../inbox/job-ids.js';
+import { InboxRecoveryRepository } from '../inbox/recovery.repository.js';
+import { WebhookEventStatus } from '../inbox/webhook-event.entity.js';
+import { QueueUnavailableError, WebhookQueue } from '../queue/webhook-queue.js';
 import { encodeCursor } from './admin-cursor.js';
-
-/** The listing's fields plus what only the detail view shows. */
-export interface EventDetail extends EventSummary {
-  idempotency_key: string;
-  signature_scheme: WebhookEvent['signatureScheme'];
-  payload: Record<string, unknown>;
-}
 
 export type ReplayResult =
   | { outcome: 'replayed'; id: string; jobId: string; queued: boolean }
@@ -22,8 +18,9 @@ export class AdminService {
   private readonly logger = new Logger(AdminService.name);
 
   constructor(
-    private readonly inbox: WebhookEventsService,
-    private readonly queue: WebhookQueueService,
+    private readonly inbox: InboxAdminRepository,
+    private readonly recovery: InboxRecoveryRepository,
+    private readonly queue: WebhookQueue,
   ) {}
 
   async list(filter: EventListFilter): Promise<{ items: EventSummary[]; next_cursor: string | null }> {
@@ -33,28 +30,12 @@ export class AdminService {
     return { items: page.map(({ key: _key, ...item }) => item), next_cursor: next };
   }
 
-  async get(id: string): Promise<EventDetail | null> {
-    const e = await this.inbox.findById(id);
-    if (!e) return null;
-    return {
-      id: e.id,
-      event: e.event,
-      session_id: e.sessionId,
-      status: e.status,
-      attempts: e.attempts,
-      last_error: e.lastError,
-      request_id: e.requestId,
-      received_at: e.receivedAt,
-      processed_at: e.processedAt,
-      updated_at: e.updatedAt,
-      idempotency_key: e.idempotencyKey,
-      signature_scheme: e.signatureScheme,
-      payload: e.payload,
-    };
+  get(id: string): Promise<EventDetail | null> {
+    return this.inbox.findById(id);
   }
 
   async replay(id: string): Promise<ReplayResult> {
-    const result = await this.inbox.reopen(id);
+    const result = await this.recovery.reopen(id);
     if (result === null) return { outcome: 'not_found' };
     if ('status' in result) return { outcome: 'conflict', status: result.status };
     const row = result.reopened;
@@ -63,28 +44,22 @@ export class AdminService {
   }
 
   async replayMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<{ count: number; queued: boolean }> {
-    const rows = await this.inbox.reopenMany(status, limit, event);
+    const rows = await this.recovery.reopenMany(status, limit, event);
     const queued = await this.enqueue(rows);
     return { count: rows.length, queued };
   }
 
   /**
-   * The row is already back to 'received' (committed) when this runs: if the queue is down, the
-   * worker's sweeper enqueues it later under the same job id, so the replay is not lost.
+   * The rows are already back to 'received' (committed) when this runs: if the queue is down, the
+   * worker's sweeper enqueues them later, so the replay is not lost.
    */
-  private async enqueue(rows: RequeueCandidate[]): Promise<boolean> {
-    if (rows.length === 0) return true;
-    // One UPDATE gives every row the same updated_at, so one suffix; group anyway to be safe.
-    const bySuffix = new Map<string | undefined, RequeueCandidate[]>();
-    for (const r of rows) bySuffix.set(r.jobSuffix, [...(bySuffix.get(r.jobSuffix) ?? []), r]);
+  private async enqueue(rows: QueuedRow[]): Promise<boolean> {
     try {
-      for (const [suffix, group] of bySuffix) {
-        await this.queue.enqueue(group.map((r) => ({ eventId: r.id, event: r.event, requestId: r.requestId })), suffix);
-      }
+      await this.queue.enqueueEvents(rows.map(ownJobOf));
       return true;
     } catch (err) {
       if (!(err instanceof QueueUnavailableError)) throw err;
-      this.logger.warn(`replay of ${rows.length} event(s) recorded but not queued (the sweeper will): ${err.message}`);
+      this.logger.warn(`replay of ${rows.length} event(s) recorded but not queued (the sweeper will): ${errorText(err, 500)}`);
       return false;
     }
   }

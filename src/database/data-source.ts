@@ -1,22 +1,21 @@
 import 'reflect-metadata';
+import { fileURLToPath } from 'node:url';
 import { DataSource, DataSourceOptions } from 'typeorm';
-import { WebhookEvent } from '../webhooks/webhook-event.entity.js';
-import { Interview } from '../interviews/interview.entity.js';
-import { Feedback } from '../feedback/feedback.entity.js';
-import { Notification } from '../notifications/notification.entity.js';
 import { Init1764230400000 } from './migrations/1764230400000-init.js';
 import { BatchJobId1764244800000 } from './migrations/1764244800000-batch-job-id.js';
 import { UnambiguousKey1796083200000 } from './migrations/1796083200000-unambiguous-key.js';
 
-export const entities = [WebhookEvent, Interview, Feedback, Notification];
-// Listed explicitly (not a glob) so the same list works from ts-jest, ts-node and dist/.
+// Listed explicitly (not a glob) so the same list works from ts-jest and dist/.
 export const migrations = [Init1764230400000, BatchJobId1764244800000, UnambiguousKey1796083200000];
 
+/**
+ * The connection options shared by the app and the TypeORM CLI. Entities are not listed here: each
+ * feature module registers its own (TypeOrmModule.forFeature) and the app loads them from there.
+ */
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities,
     migrations,
     synchronize: false,
     migrationsRun: false,
@@ -27,5 +26,11 @@ export function dataSourceOptions(url: string): DataSourceOptions {
   };
 }
 
-/** Used by the TypeORM CLI (npm run migration:run); the app builds its own from validated config. */
-export default new DataSource(dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'));
+/**
+ * The TypeORM CLI's data source (`npm run migration:run`, the migrate Job and compose service):
+ * migrations, and the built entity files by path, for `migration:generate` to compare against.
+ */
+export default new DataSource({
+  ...dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'),
+  entities: [fileURLToPath(new URL('../**/*.entity.js', import.meta.url))],
+});

@@ -5,7 +5,8 @@ import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/configuration.js';
 import { dataSourceOptions } from './data-source.js';
 import { DatabaseLifecycle } from './database.lifecycle.js';
-import { PreparedStatements } from './prepared-statements.js';
+import { DatabaseHealthIndicator } from './database.health.js';
+import { SqlStatements } from './sql-statements.js';
 
 @Global()
 @Module({
@@ -14,6 +15,8 @@ import { PreparedStatements } from './prepared-statements.js';
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => ({
         ...dataSourceOptions(config.get('database', { infer: true }).url),
+        // Each feature module registers its entities (TypeOrmModule.forFeature).
+        autoLoadEntities: true,
         // Connected by DatabaseLifecycle, in the background: the process must boot and answer its
         // probes (and 503 deliveries) while PostgreSQL is down, not crash-loop.
         manualInitialization: true,
@@ -21,7 +24,7 @@ import { PreparedStatements } from './prepared-statements.js';
       dataSourceFactory: async (options) => new DataSource(options!),
     }),
   ],
-  providers: [DatabaseLifecycle, PreparedStatements],
-  exports: [DatabaseLifecycle, PreparedStatements],
+  providers: [DatabaseLifecycle, SqlStatements, DatabaseHealthIndicator],
+  exports: [DatabaseLifecycle, SqlStatements],
 })
 export class DatabaseModule {}

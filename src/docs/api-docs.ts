@@ -2,8 +2,9 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { WEBHOOK_EVENT_STATUSES } from '../webhooks/webhook-event.entity.js';
-import { deliverySchema } from '../webhooks/webhook-payload.js';
+import { deliveryFields } from '../events/delivery.js';
+import { knownEvents } from '../events/event-definition.js';
+import { WEBHOOK_EVENT_STATUSES } from '../inbox/webhook-event.entity.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, TIMESTAMPED_SIGNATURE_HEADER } from '../webhooks/webhook-signature.js';
 import { WEBHOOK_PATH } from '../webhooks/webhook.constants.js';
 
@@ -31,12 +32,8 @@ function fromZod(schema: z.ZodType): Schema {
   return json;
 }
 
-const interviewCompleted = deliverySchema
-  .pick({ session_id: true, invitee_email: true, transcript_url: true, total_minutes: true, timestamp: true })
-  .extend({ event: z.literal('interview.completed') });
-const feedbackSubmitted = deliverySchema
-  .pick({ session_id: true, feedback: true, timestamp: true })
-  .extend({ event: z.literal('session.feedback_submitted') });
+/** Component name of an event's schema: interview.completed → InterviewCompleted. */
+const componentName = (event: string) => event.replace(/(^|[._:-])(\w)/g, (_m, _sep: string, c: string) => c.toUpperCase());
 
 function schemas(): Record<string, Schema> {
   const errorSchema: Schema = {
@@ -64,26 +61,16 @@ function schemas(): Record<string, Schema> {
       updated_at: { type: 'string', format: 'date-time' },
     },
   };
+  const events = Object.fromEntries(
+    knownEvents().map((d) => [
+      componentName(d.name),
+      { ...fromZod(deliveryFields.extend(d.payload.shape).extend({ event: z.literal(d.name) })), description: d.description, example: d.example },
+    ]),
+  );
   return {
-    InterviewCompleted: {
-      ...fromZod(interviewCompleted),
-      description: 'An interview ended. The service downloads `transcript_url` (JSON), stores the interview and notifies Slack.',
-      example: {
-        event: 'interview.completed',
-        session_id: 'sess_8f2k1',
-        invitee_email: 'ada@example.com',
-        transcript_url: 'https://files.interviewrelay.example/transcripts/sess_8f2k1.json',
-        total_minutes: 23.5,
-        timestamp: '2026-11-27T10:30:00Z',
-      },
-    },
-    SessionFeedbackSubmitted: {
-      ...fromZod(feedbackSubmitted),
-      description: 'The invitee rated the session. Stored as one feedback row per session.',
-      example: { event: 'session.feedback_submitted', session_id: 'sess_8f2k1', feedback: { rating: 5, comment: 'Clear questions' }, timestamp: '2026-11-27T10:35:00Z' },
-    },
+    ...events,
     OtherEvent: {
-      ...fromZod(deliverySchema),
+      ...fromZod(deliveryFields),
       description: 'Any other event type: recorded and answered 200 like the others, then marked `ignored` (replayable once a handler exists).',
       example: { event: 'interview.scheduled', session_id: 'sess_8f2k1', timestamp: '2026-11-27T09:00:00Z' },
     },
@@ -154,7 +141,7 @@ function webhookOperation(): Operation {
       description: 'At most WEBHOOK_MAX_BODY_BYTES (1 MiB). Signed over these exact bytes.',
       content: {
         'application/json': {
-          schema: { oneOf: [ref('InterviewCompleted'), ref('SessionFeedbackSubmitted'), ref('OtherEvent'), ref('Envelope')] },
+          schema: { oneOf: [...knownEvents().map((d) => ref(componentName(d.name))), ref('OtherEvent'), ref('Envelope')] },
         },
       },
     },

@@ -1,12 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { tableReadiness } from '../health/table.health.js';
 import { Feedback } from './feedback.entity.js';
-import { FeedbackHealthIndicator } from './feedback.health.js';
-import { FeedbackService } from './feedback.service.js';
+import { FeedbackSubmittedHandler } from './feedback-submitted.handler.js';
 
+/** session.feedback_submitted: one feedback row per session. */
 @Module({
   imports: [TypeOrmModule.forFeature([Feedback])],
-  providers: [FeedbackService, FeedbackHealthIndicator],
-  exports: [FeedbackService, FeedbackHealthIndicator],
+  providers: [FeedbackSubmittedHandler, tableReadiness('feedback', 'feedback')],
 })
 export class FeedbackModule {}

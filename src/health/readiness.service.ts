@@ -1,31 +1,13 @@
-import { Injectable, Logger, OnModuleInit, Type } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { HealthCheckResult, HealthCheckService, HealthIndicatorFunction, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
-import { FeedbackHealthIndicator } from '../feedback/feedback.health.js';
-import { InterviewsHealthIndicator } from '../interviews/interviews.health.js';
-import { NotificationsHealthIndicator } from '../notifications/notifications.health.js';
-import { QueueHealthIndicator } from '../queue/queue.health.js';
-import { DatabaseHealthIndicator } from './database.health.js';
 import { LifecycleService } from './lifecycle.service.js';
-import { RedisHealthIndicator } from './redis.health.js';
-
-/** What a feature module contributes to readiness. */
-export interface ReadinessIndicator {
-  check(): HealthIndicatorResult | PromiseLike<HealthIndicatorResult>;
-}
+import { ReadinessCheck, ReadinessIndicator } from './readiness-indicator.js';
 
 /**
- * Feature modules' indicators, each looked up only if its module is loaded in this role
- * (interviews and feedback run on workers; the queue indicator everywhere).
+ * Readiness: the process is not shutting down, and every check the loaded modules contribute
+ * (@ReadinessIndicator: the database, Redis, each feature's table, the queue) answers.
  */
-const FEATURE_INDICATORS: Array<Type<ReadinessIndicator>> = [
-  InterviewsHealthIndicator,
-  FeedbackHealthIndicator,
-  NotificationsHealthIndicator,
-  QueueHealthIndicator,
-];
-
-/** Readiness: the dependencies answer and every loaded feature module says it can work. */
 @Injectable()
 export class ReadinessService implements OnModuleInit {
   private readonly logger = new Logger(ReadinessService.name);
@@ -36,21 +18,15 @@ export class ReadinessService implements OnModuleInit {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly lifecycle: LifecycleService,
-    private readonly database: DatabaseHealthIndicator,
-    private readonly redis: RedisHealthIndicator,
-    private readonly moduleRef: ModuleRef,
+    private readonly discovery: DiscoveryService,
   ) {}
 
   onModuleInit(): void {
-    this.checks.push(
-      () => this.lifecycleCheck(),
-      () => this.database.check(),
-    );
-    if (this.redis.applies) this.checks.push(() => this.redis.check());
-    for (const type of FEATURE_INDICATORS) {
-      const indicator = this.find(type);
-      if (indicator) this.checks.push(() => indicator.check());
-    }
+    const contributed = this.discovery
+      .getProviders({ metadataKey: ReadinessIndicator.KEY })
+      .map((wrapper) => ({ check: wrapper.instance as ReadinessCheck, order: this.discovery.getMetadataByDecorator(ReadinessIndicator, wrapper)!.order }))
+      .sort((a, b) => a.order - b.order);
+    this.checks.push(() => this.lifecycleCheck(), ...contributed.map(({ check }) => () => check.check()));
   }
 
   /** Resolves with terminus's result, or throws ServiceUnavailableException carrying it (503). */
@@ -88,14 +64,6 @@ export class ReadinessService implements OnModuleInit {
     } else {
       const down = Object.entries(result?.error ?? {}).map(([key, v]) => `${key}${v && typeof v === 'object' && 'message' in v ? ` (${String(v.message)})` : ''}`);
       this.logger.warn(`not ready: ${down.join(', ') || 'unknown'}`);
-    }
-  }
-
-  private find<T>(type: Type<T>): T | undefined {
-    try {
-      return this.moduleRef.get(type, { strict: false });
-    } catch {
-      return undefined;
     }
   }
 }

@@ -2,18 +2,18 @@ import { Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/configuration.js';
+import { tableReadiness } from '../health/table.health.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
+import { InterviewCompletedHandler } from './interview-completed.handler.js';
 import { Interview } from './interview.entity.js';
-import { InterviewsHealthIndicator } from './interviews.health.js';
 import { InterviewMetrics, interviewMetricProviders } from './interviews.metrics.js';
-import { InterviewsService } from './interviews.service.js';
 import { TranscriptClient } from './transcript-client.js';
 
+/** interview.completed: the transcript download, the interviews table, then a notification. */
 @Module({
   imports: [TypeOrmModule.forFeature([Interview]), NotificationsModule],
   providers: [
-    InterviewsService,
-    InterviewsHealthIndicator,
+    InterviewCompletedHandler,
     InterviewMetrics,
     ...interviewMetricProviders,
     {
@@ -21,7 +21,8 @@ import { TranscriptClient } from './transcript-client.js';
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => new TranscriptClient(config.get('transcript', { infer: true })),
     },
+    // Ready when the table answers; also says which hosts transcripts may come from.
+    tableReadiness('interviews', 'interviews', (config) => ({ transcriptHosts: config.transcript.allowedHosts.length > 0 ? 'allowlist' : 'public-https' })),
   ],
-  exports: [InterviewsService, InterviewsHealthIndicator],
 })
 export class InterviewsModule {}

@@ -1,7 +1,6 @@
 import { Global, Module, OnModuleInit } from '@nestjs/common';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import { register } from 'prom-client';
-import { QueueMetrics, queueMetricProviders } from './queue.metrics.js';
 
 /**
  * prom-client's default metrics include three gauges named like counters, which
@@ -11,13 +10,12 @@ import { QueueMetrics, queueMetricProviders } from './queue.metrics.js';
 const MISNAMED_DEFAULT_METRICS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
- * GET /metrics with Node's default process metrics and the queue depth gauge; feature modules
- * declare their own metrics. Served in every role (the worker's port too).
+ * GET /metrics with Node's default process metrics; every module declares its own metrics
+ * (makeCounterProvider and the like). Served in every role (the worker's port too).
  */
 @Global()
 @Module({
   imports: [PrometheusModule.register({ path: '/metrics', defaultMetrics: { enabled: true } })],
-  providers: [QueueMetrics, ...queueMetricProviders],
   exports: [PrometheusModule],
 })
 export class MetricsModule implements OnModuleInit {

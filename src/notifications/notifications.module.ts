@@ -1,14 +1,20 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { tableReadiness } from '../health/table.health.js';
 import { Notification } from './notification.entity.js';
-import { NotificationsHealthIndicator } from './notifications.health.js';
 import { NotificationMetrics, notificationMetricProviders } from './notifications.metrics.js';
 import { NotificationsService } from './notifications.service.js';
 
 /** Slack notifications and the notifications table that keeps them to one per (kind, session). */
 @Module({
   imports: [TypeOrmModule.forFeature([Notification])],
-  providers: [NotificationsService, NotificationsHealthIndicator, NotificationMetrics, ...notificationMetricProviders],
-  exports: [NotificationsService, NotificationsHealthIndicator],
+  providers: [
+    NotificationsService,
+    NotificationMetrics,
+    ...notificationMetricProviders,
+    // Ready when the table answers; reports whether Slack is configured, without calling it.
+    tableReadiness('notifications', 'notifications', (config) => ({ slack: config.slack.webhookUrl ? 'configured' : 'skipped' })),
+  ],
+  exports: [NotificationsService],
 })
 export class NotificationsModule {}

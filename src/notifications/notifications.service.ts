@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { storableText } from '../common/storable.js';
 import { AppConfig } from '../config/configuration.js';
-import { PermanentFailure, RetryLaterError } from '../queue/event-handler.js';
+import { PermanentFailure, RetryLaterError } from '../events/event-handler.js';
 import { Notification, NotificationStatus, REPEAT_NOTE } from './notification.entity.js';
 import { NotificationMetrics } from './notifications.metrics.js';
 import { InterviewCompletedNotice, interviewCompletedMessage, retryAfterMs } from './slack-message.js';

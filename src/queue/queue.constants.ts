@@ -1,4 +1,4 @@
-import { DefaultJobOptions } from 'bullmq';
+import { DefaultJobOptions, JobsOptions } from 'bullmq';
 
 /**
  * The queue every accepted delivery goes through. Renaming it strands the jobs already waiting
@@ -35,6 +35,20 @@ export interface ProcessEventJobData {
 }
 
 export interface ProcessBatchJobData {
+  events: ProcessEventJobData[];
+}
+
+/** A job for one event, under the id the inbox's job-id rules give it (src/inbox/job-ids.ts). */
+export interface EventJob {
+  jobId: string;
+  data: ProcessEventJobData;
+  /** Set for an event that leaves its batch: its retry schedule continues where the batch left it. */
+  opts?: Pick<JobsOptions, 'delay' | 'attempts' | 'backoff'>;
+}
+
+/** A batch job: the first attempts of the new rows of one ingest INSERT. */
+export interface BatchJob {
+  jobId: string;
   events: ProcessEventJobData[];
 }
 

@@ -1,39 +1,31 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
-import { ModuleRef } from '@nestjs/core';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { Queue } from 'bullmq';
+import { Queue, RedisQueueBackend } from 'bullmq';
+import { withTimeout } from '../common/with-timeout.js';
 import { AppConfig } from '../config/configuration.js';
 import { HEALTH_CACHE_MS, HEALTH_CHECK_TIMEOUT_MS } from '../health/health.constants.js';
+import { READINESS_ORDER, ReadinessCheck, ReadinessIndicator } from '../health/readiness-indicator.js';
 import { WEBHOOKS_QUEUE } from './queue.constants.js';
-import { WebhookEventsProcessor } from './webhook-events.processor.js';
+import { QueueWorker } from './queue-worker.js';
 
 /**
  * Ready when the queue backend (Redis or PostgreSQL) answers a job count, and, in the roles that
  * process events, when this process's worker is running.
  */
+@ReadinessIndicator({ order: READINESS_ORDER.queue })
 @Injectable()
-export class QueueHealthIndicator implements OnModuleInit {
+export class QueueHealthIndicator implements ReadinessCheck {
   private readonly runsWorker: boolean;
-  private processor?: WebhookEventsProcessor;
 
   constructor(
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue,
     private readonly health: HealthIndicatorService,
-    private readonly moduleRef: ModuleRef,
+    private readonly queueWorker: QueueWorker,
     config: ConfigService<AppConfig, true>,
   ) {
     this.runsWorker = config.get('app', { infer: true }).role !== 'api';
-  }
-
-  onModuleInit(): void {
-    if (!this.runsWorker) return;
-    try {
-      this.processor = this.moduleRef.get(WebhookEventsProcessor, { strict: false });
-    } catch {
-      this.processor = undefined;
-    }
   }
 
   check() {
@@ -51,13 +43,35 @@ export class QueueHealthIndicator implements OnModuleInit {
   }
 
   private workerState(): 'running' | 'paused' | 'not running' | 'missing' {
-    if (!this.processor) return 'missing';
-    try {
-      const worker = this.processor.worker;
-      if (worker.isPaused()) return 'paused';
-      return worker.isRunning() && !worker.closing ? 'running' : 'not running';
-    } catch {
-      return 'missing';
-    }
+    const worker = this.queueWorker.worker;
+    if (!worker) return 'missing';
+    if (worker.isPaused()) return 'paused';
+    return worker.isRunning() && !worker.closing ? 'running' : 'not running';
+  }
+}
+
+/**
+ * Redis answers a PING on the queue's own connection. Registered only when the queue runs on Redis:
+ * on the PostgreSQL backend the database and queue checks cover it.
+ */
+@ReadinessIndicator({ order: READINESS_ORDER.redis })
+@Injectable()
+export class RedisHealthIndicator implements ReadinessCheck {
+  constructor(
+    @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue,
+    private readonly health: HealthIndicatorService,
+  ) {}
+
+  check() {
+    return this.health
+      .check('redis')
+      .attempt(async () => {
+        const client = await withTimeout((this.queue.getBackend() as RedisQueueBackend).client, HEALTH_CHECK_TIMEOUT_MS, () => new Error('no connection'));
+        const redis = client as unknown as { status: string; ping(): Promise<string> };
+        if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
+        await redis.ping();
+      })
+      .withTimeout(HEALTH_CHECK_TIMEOUT_MS)
+      .cacheFor(HEALTH_CACHE_MS);
   }
 }

@@ -1,32 +1,40 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Global, Module } from '@nestjs/common';
-import { ConfigService } from '@nestjs/config';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/configuration.js';
 import { queueRootOptions } from './queue-backend.js';
+import { QueueErrorLogService } from './queue-error-log.service.js';
 import { WEBHOOKS_QUEUE } from './queue.constants.js';
-import { QueueHealthIndicator } from './queue.health.js';
-import { WebhookQueueService } from './webhook-queue.service.js';
+import { QueueHealthIndicator, RedisHealthIndicator } from './queue.health.js';
+import { QueueMetrics, queueMetricProviders } from './queue.metrics.js';
+import { QueueWorker } from './queue-worker.js';
+import { WebhookQueue } from './webhook-queue.js';
 
-/** The queue connection and the producer side; the processor lives in ProcessingModule (worker role). */
+/**
+ * The queue: its connection (QUEUE_BACKEND: Redis, or BullMQ's PostgreSQL backend, chosen
+ * process-wide), the producer, its readiness checks, depth metrics and error log. The worker lives
+ * in ProcessingModule (worker and all roles) and registers itself here (QueueWorker).
+ */
 @Global()
-@Module({
-  imports: [
-    BullModule.forRootAsync({
-      inject: [ConfigService],
-      // Also selects the backend (QUEUE_BACKEND: Redis, or BullMQ's PostgreSQL backend) process-wide.
-      useFactory: (config: ConfigService<AppConfig, true>) => queueRootOptions(configOf(config)) as never,
-    }),
-    // Inherits the root connection; the worker (ProcessingModule) gets the same.
-    BullModule.registerQueue({ name: WEBHOOKS_QUEUE }),
-  ],
-  providers: [WebhookQueueService, QueueHealthIndicator],
-  exports: [WebhookQueueService, QueueHealthIndicator, BullModule],
-})
-export class QueueModule {}
-
-function configOf(config: ConfigService<AppConfig, true>): AppConfig {
-  return {
-    database: config.get('database', { infer: true }),
-    queue: config.get('queue', { infer: true }),
-  } as AppConfig;
+@Module({})
+export class QueueModule {
+  static forConfig(config: AppConfig): DynamicModule {
+    return {
+      module: QueueModule,
+      imports: [
+        BullModule.forRootAsync({ useFactory: () => queueRootOptions(config) as never }),
+        // The worker (ProcessingModule) inherits this queue's connection and prefix.
+        BullModule.registerQueue({ name: WEBHOOKS_QUEUE }),
+      ],
+      providers: [
+        WebhookQueue,
+        QueueWorker,
+        QueueHealthIndicator,
+        ...(config.queue.backend === 'redis' ? [RedisHealthIndicator] : []),
+        QueueMetrics,
+        ...queueMetricProviders,
+        QueueErrorLogService,
+      ],
+      exports: [WebhookQueue, QueueWorker, BullModule],
+    };
+  }
 }

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable, Logger, UnauthorizedExceptio
 import { ConfigService } from '@nestjs/config';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/configuration.js';
-import { SignatureScheme } from './webhook-event.entity.js';
+import { SignatureScheme } from '../inbox/webhook-event.entity.js';
 import { verifyWebhookSignature } from './webhook-signature.js';
 
 export type WebhookRequest = FastifyRequest & { rawBody?: Buffer; signatureScheme?: SignatureScheme };

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { SignatureScheme } from './webhook-event.entity.js';
+import { SignatureScheme } from '../inbox/webhook-event.entity.js';
 
 export const SIGNATURE_HEADER = 'x-webhook-signature';
 export const TIMESTAMPED_SIGNATURE_HEADER = 'x-interviewrelay-signature';

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
 import { initSeries } from '../common/metric-series.js';
-import { EVENT_LABELS } from './webhook-payload.js';
+import { eventLabels } from '../events/event-definition.js';
 
 export const WEBHOOKS_RECEIVED = 'webhooks_received_total';
 export const INGEST_DURATION = 'webhook_ingest_duration_seconds';
@@ -45,7 +45,7 @@ export class WebhookMetrics {
     @InjectMetric(WEBHOOKS_RECEIVED) private readonly received: Counter<'event' | 'status'>,
     @InjectMetric(INGEST_DURATION) private readonly duration: Histogram<'status'>,
   ) {
-    initSeries(received, { event: EVENT_LABELS, status: RECEIVED_STATUSES });
+    initSeries(received, { event: eventLabels(), status: RECEIVED_STATUSES });
     initSeries(duration, { status: RECEIVED_STATUSES });
   }
 

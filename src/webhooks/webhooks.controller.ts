@@ -1,6 +1,7 @@
 import { BadRequestException, Controller, HttpCode, Post, Req, ServiceUnavailableException, UseGuards } from '@nestjs/common';
-import { eventLabel, parseDelivery } from './webhook-payload.js';
-import { WebhookIngestService } from './webhook-ingest.service.js';
+import { parseDelivery } from '../events/delivery.js';
+import { eventLabel } from '../events/event-definition.js';
+import { WebhookIngestService } from './ingest.service.js';
 import { WebhookRequest, WebhookSignatureGuard } from './webhook-signature.guard.js';
 import { WEBHOOK_PATH } from './webhook.constants.js';
 import { IngestMarks } from './webhook.metrics.js';

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { InboxModule } from './inbox.module.js';
-import { WebhookIngestService } from './webhook-ingest.service.js';
+import { InboxModule } from '../inbox/inbox.module.js';
+import { WebhookIngestService } from './ingest.service.js';
 import { WebhookSignatureGuard } from './webhook-signature.guard.js';
 import { WebhookMetrics, webhookMetricProviders } from './webhook.metrics.js';
 import { WebhooksController } from './webhooks.controller.js';

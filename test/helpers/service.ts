@@ -46,6 +46,14 @@ export async function createTestDatabase(adminUrl = PG_ADMIN_URL): Promise<TestD
 
 export { freePort };
 
+/**
+ * A fresh queue prefix for a service a test starts, carrying this run's id so that the global
+ * teardown removes its keys from the shared Redis (and only this run's).
+ */
+export function queuePrefix(kind = 'test'): string {
+  return `tr${process.env.TEST_RUN_ID ?? 'local'}-${kind}-${randomBytes(4).toString('hex')}`;
+}
+
 /** A port nothing listens on, for "dependency down" cases. */
 export const closedPort = freePort;
 
@@ -81,7 +89,7 @@ export async function startService(env: Record<string, string | undefined>, opts
     REDIS_URL: TEST_REDIS_URL,
     WEBHOOK_SECRET: TEST_SECRET,
     // Each service gets its own queue namespace in the shared Redis.
-    QUEUE_PREFIX: `test-${randomBytes(4).toString('hex')}`,
+    QUEUE_PREFIX: queuePrefix(),
     JOB_BACKOFF_MS: '100',
     ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)),
     PORT: String(port),

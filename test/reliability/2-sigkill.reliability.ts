@@ -1,8 +1,7 @@
 // Scenario 2: the service is SIGKILLed in the middle of the load and started again (same database,
 // same queue prefix, same port). Every event acknowledged before the kill is processed after the
 // restart, none twice (rows or Slack posts).
-import { randomBytes } from 'node:crypto';
-import { createTestDatabase, freePort, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
+import { createTestDatabase, freePort, queuePrefix, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
 import { dropQueueKeys, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
 
 describe('reliability 2: SIGKILL mid-load', () => {
@@ -27,7 +26,7 @@ describe('reliability 2: SIGKILL mid-load', () => {
       ...FAST_RECOVERY_ENV,
       ...peerEnv(peers),
       DATABASE_URL: db.url,
-      QUEUE_PREFIX: `rel-${randomBytes(4).toString('hex')}`,
+      QUEUE_PREFIX: queuePrefix('rel'),
       PORT: String(await freePort()),
     };
     svc = await startService(env);

@@ -3,8 +3,7 @@
 // same service process resumes processing by itself. Two variants: no persistence (SHUTDOWN NOSAVE:
 // every job in Redis is gone, as with this machine's save "" / appendonly no), and an append-only
 // file with a SIGKILL (up to a second of writes lost).
-import { randomBytes } from 'node:crypto';
-import { createTestDatabase, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
+import { createTestDatabase, queuePrefix, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
 import { FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privateRedis, PrivateRedis, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
 
 const OUTAGE_MS = 3000;
@@ -38,7 +37,7 @@ describe.each([
       DATABASE_URL: db.url,
       REDIS_URL: redis.url,
       QUEUE_BACKEND: 'redis',
-      QUEUE_PREFIX: `rel-${randomBytes(4).toString('hex')}`,
+      QUEUE_PREFIX: queuePrefix('rel'),
     });
     const workload = makeWorkload({ keys: 3000, total: 5000, transcriptBaseUrl: peers.transcriptBaseUrl, seed: appendonly ? 4 : 3 });
     const load = startLoad(() => svc!.baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 100_000 });

@@ -2,8 +2,7 @@
 // the postgres OS user on a spare port) stops in the middle of the load (pg_ctl -m immediate, a
 // crash) and starts again. Deliveries during the outage get 503, never a 2xx that is then lost; the
 // same service process resumes by itself.
-import { randomBytes } from 'node:crypto';
-import { RunningService, sleep, startService, waitFor } from '../helpers/service.js';
+import { queuePrefix, RunningService, sleep, startService, waitFor } from '../helpers/service.js';
 import { dropQueueKeys, createDatabaseOn, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privatePostgres, PrivatePostgres, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
 
 const OUTAGE_MS = 3000;
@@ -33,7 +32,7 @@ describe('reliability 4: PostgreSQL outage', () => {
       ...FAST_RECOVERY_ENV,
       ...peerEnv(peers),
       DATABASE_URL: db.url,
-      QUEUE_PREFIX: `rel-${randomBytes(4).toString('hex')}`,
+      QUEUE_PREFIX: queuePrefix('rel'),
     });
     const workload = makeWorkload({ keys: 3000, total: 5000, transcriptBaseUrl: peers.transcriptBaseUrl, seed: 5 });
     const load = startLoad(() => svc!.baseUrl, workload.deliveries, { concurrency: 50, retryDelayMs: 200, deadlineMs: 100_000 });

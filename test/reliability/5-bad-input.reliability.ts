@@ -6,7 +6,10 @@
 // unchanged: rejecting everything unusual would pass "nothing stored" for the wrong reason.
 import { createHmac } from 'node:crypto';
 import { Agent, request } from 'node:http';
-import { parseDelivery } from '../../src/webhooks/webhook-payload.js';
+import { parseDelivery } from '../../src/events/delivery.js';
+// The oracle validates as the service does, with every event type it knows.
+import '../../src/feedback/feedback-submitted.event.js';
+import '../../src/interviews/interview-completed.event.js';
 import { createTestDatabase, deliver, RunningService, startService, TEST_SECRET, TestDatabase, waitFor } from '../helpers/service.js';
 import { dropQueueKeys, FAST_RECOVERY_ENV, WEBHOOK_URL_PATH } from './harness.js';
 

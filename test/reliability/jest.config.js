@@ -13,5 +13,6 @@ export default {
   reporters: ['default', '<rootDir>/test/reliability/summary-reporter.cjs'],
   testTimeout: 180_000,
   maxWorkers: 1,
+  globalSetup: '<rootDir>/test/helpers/global-setup.mjs',
   globalTeardown: '<rootDir>/test/helpers/global-teardown.mjs',
 };

@@ -1,0 +1,108 @@
+import secureJsonParse from 'secure-json-parse';
+import { z } from 'zod';
+import { isStorableTimestamp, storableText, unstorableJsonReason } from '../common/storable.js';
+import { eventDefinition } from './event-definition.js';
+
+const MAX_DEPTH = 32;
+
+/**
+ * The fields every delivery has (first scheme). Fields beyond these are kept as they are: the
+ * platform adds fields and event types, and a receiver must record what it does not (yet)
+ * understand. Each known event adds the schema of its own fields (defineEvent).
+ */
+export const deliveryFields = z.looseObject({
+  event: z.string().trim().min(1).max(200).regex(/^[\w.:-]+$/, 'must be a dotted event name'),
+  session_id: z.string().trim().min(1).max(256),
+  timestamp: z.iso
+    .datetime({ offset: true })
+    .refine(isStorableTimestamp, 'must be a date-time with a year from 0001 to 9999 and a UTC offset within ±15:59')
+    .optional(),
+});
+
+export type DeliveryFields = z.infer<typeof deliveryFields>;
+
+/** The schema a delivery of this event type must pass: the common fields and, for a known event, its own. */
+export function deliverySchemaFor(event: unknown): z.ZodObject {
+  const definition = typeof event === 'string' ? eventDefinition(event.trim()) : undefined;
+  return definition ? deliveryFields.extend(definition.payload.shape) : deliveryFields;
+}
+
+export interface NormalisedEvent {
+  event: string;
+  sessionId: string;
+  idempotencyKey: string;
+  /** First-scheme shape, whichever shape arrived: what is stored and processed. */
+  payload: DeliveryFields & Record<string, unknown>;
+}
+
+export type ParseResult = { ok: true; value: NormalisedEvent } | { ok: false; message: string; event?: string };
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The inbox's unique key for a delivery: `${event}:${session_id}`, with every `:` in the event name
+ * written `%3A`. Event names cannot contain `%`, so the first `:` of a key always ends the event name
+ * and no two (event, session_id) pairs share a key, even when both contain colons.
+ */
+export function idempotencyKey(event: string, sessionId: string): string {
+  return `${event.replaceAll(':', '%3A')}:${sessionId}`;
+}
+
+/**
+ * Parses the signed raw bytes of a delivery (strict UTF-8, then JSON) and validates them. Never
+ * throws. Runs only after the signature was verified over these bytes (WebhookSignatureGuard).
+ */
+export function parseDelivery(raw: Buffer | undefined): ParseResult {
+  if (!raw || raw.length === 0) return { ok: false, message: 'request body is empty' };
+  let text: string;
+  try {
+    text = utf8.decode(raw);
+  } catch {
+    return { ok: false, message: 'request body is not valid UTF-8' };
+  }
+  let body: unknown;
+  try {
+    body = secureJsonParse(text);
+  } catch (err) {
+    return { ok: false, message: `request body is not valid JSON: ${storableText((err as Error).message, 200)}` };
+  }
+  return validateDelivery(body);
+}
+
+/**
+ * Validates a parsed body, at the door and again before processing (job payloads skip the HTTP
+ * pipes). Accepts the first scheme's top-level fields and the newer `{ type, data }` envelope, and
+ * normalises both to the first. Never throws.
+ */
+export function validateDelivery(body: unknown): ParseResult {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { ok: false, message: 'request body must be a JSON object' };
+  }
+  const problem = unstorableJsonReason(body, MAX_DEPTH);
+  if (problem) return { ok: false, message: `request body ${problem}` };
+
+  const envelope = body as Record<string, unknown>;
+  let candidate: Record<string, unknown> = envelope;
+  if (envelope.event === undefined && typeof envelope.type === 'string') {
+    const data = envelope.data;
+    if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+      return { ok: false, message: 'data: must be an object when the body uses the { type, data } envelope', event: envelope.type };
+    }
+    candidate = { ...(data as Record<string, unknown>), event: envelope.type };
+  }
+
+  const parsed = deliverySchemaFor(candidate.event).safeParse(candidate);
+  if (!parsed.success) {
+    const event = typeof candidate.event === 'string' ? candidate.event : undefined;
+    const message = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${i.path.join('.') || 'body'}: ${i.message}`)
+      .join('; ');
+    return { ok: false, message, event };
+  }
+  const value = parsed.data as NormalisedEvent['payload'];
+  return {
+    ok: true,
+    value: { event: value.event, sessionId: value.session_id, idempotencyKey: idempotencyKey(value.event, value.session_id), payload: value },
+  };
+}

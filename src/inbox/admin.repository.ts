@@ -1,0 +1,77 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { WebhookEventStatus } from './webhook-event.entity.js';
+
+export interface EventListFilter {
+  status?: WebhookEventStatus;
+  event?: string;
+  sessionId?: string;
+  limit: number;
+  /** The `key` of the last row of the previous page. */
+  after?: { receivedAt: string; id: string };
+}
+
+export interface EventSummary {
+  id: string;
+  event: string;
+  session_id: string;
+  status: WebhookEventStatus;
+  attempts: number;
+  last_error: string | null;
+  request_id: string | null;
+  received_at: Date;
+  processed_at: Date | null;
+  updated_at: Date;
+}
+
+/** The listing's fields plus what only the detail view shows. */
+export interface EventDetail extends EventSummary {
+  idempotency_key: string;
+  signature_scheme: string;
+  payload: Record<string, unknown>;
+}
+
+const SUMMARY_COLUMNS = 'id, event, session_id, status, attempts, last_error, request_id, received_at, processed_at, updated_at';
+
+/** The inbox as the dead-letter desk reads it (writes go through InboxRecoveryRepository). */
+@Injectable()
+export class InboxAdminRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Newest first, keyset-paginated on (received_at, id): stable while new events arrive. Each row
+   * comes with its `key` (received_at with microseconds, and id) for the next page's cursor.
+   */
+  async list(filter: EventListFilter): Promise<Array<EventSummary & { key: { receivedAt: string; id: string } }>> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (filter.status) add('status = ?', filter.status);
+    if (filter.event) add('event = ?', filter.event);
+    if (filter.sessionId) add('session_id = ?', filter.sessionId);
+    if (filter.after) {
+      params.push(filter.after.receivedAt, filter.after.id);
+      where.push(`(received_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+    }
+    params.push(filter.limit);
+    const rows: Array<EventSummary & { received_key: string }> = await this.dataSource.query(
+      `SELECT ${SUMMARY_COLUMNS}, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_key
+       FROM webhook_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY received_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return rows.map(({ received_key, ...summary }) => ({ ...summary, key: { receivedAt: received_key, id: summary.id } }));
+  }
+
+  async findById(id: string): Promise<EventDetail | null> {
+    const rows: EventDetail[] = await this.dataSource.query(
+      `SELECT ${SUMMARY_COLUMNS}, idempotency_key, signature_scheme, payload FROM webhook_events WHERE id = $1`,
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+}

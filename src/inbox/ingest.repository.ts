@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { SqlStatements } from '../database/sql-statements.js';
+import { NormalisedEvent } from '../events/delivery.js';
+import { JOB_SUFFIX_SQL, QueuedRow } from './job-ids.js';
+import { SignatureScheme, WebhookEventStatus } from './webhook-event.entity.js';
+
+export interface InboxCandidate {
+  event: NormalisedEvent;
+  scheme: SignatureScheme;
+  requestId?: string;
+}
+
+export interface InboxRow extends QueuedRow {
+  idempotencyKey: string;
+  status: WebhookEventStatus;
+  /** Inserted by this statement; false: the key was already recorded (a duplicate). */
+  inserted: boolean;
+}
+
+/** The inbox at the front door: records deliveries, first writer wins per idempotency key. */
+@Injectable()
+export class InboxIngestRepository {
+  constructor(private readonly statements: SqlStatements) {}
+
+  /**
+   * Records a batch of deliveries in one statement (one commit). Returns one row per candidate, in
+   * order: inserted now, or the row that already held the key. Candidates must have distinct keys.
+   * `batchJobIds[i]`, when given, is recorded on the row of candidate i as the batch job that will carry it.
+   */
+  async recordBatch(candidates: InboxCandidate[], batchJobIds: Array<string | null> = []): Promise<InboxRow[]> {
+    const rows = candidates.map((c, i) => ({
+      id: randomUUID(),
+      idempotency_key: c.event.idempotencyKey,
+      event: c.event.event,
+      session_id: c.event.sessionId,
+      payload: c.event.payload,
+      signature_scheme: c.scheme,
+      request_id: c.requestId ?? null,
+      batch_job_id: batchJobIds[i] ?? null,
+    }));
+    const { rows: inserted } = await this.statements.query<{ id: string; idempotency_key: string; batch_job_id: string | null }>(
+      'inbox-insert',
+      `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
+       SELECT id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id
+       FROM jsonb_to_recordset($1::jsonb)
+         AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
+              request_id text, batch_job_id text)
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id, idempotency_key, batch_job_id`,
+      [JSON.stringify(rows)],
+    );
+    const byKey = new Map<string, Omit<InboxRow, 'event' | 'requestId'>>();
+    for (const r of inserted) {
+      byKey.set(r.idempotency_key, { id: r.id, idempotencyKey: r.idempotency_key, status: 'received', inserted: true, batchJobId: r.batch_job_id ?? undefined });
+    }
+    const missing = rows.filter((r) => !byKey.has(r.idempotency_key)).map((r) => r.idempotency_key);
+    if (missing.length > 0) {
+      // A separate statement (fresh snapshot) also sees rows that a concurrent batch committed
+      // while our INSERT waited on their keys.
+      const { rows: existing } = await this.statements.query<{ id: string; idempotency_key: string; status: WebhookEventStatus; batch_job_id: string | null; job_suffix: string | null }>(
+        'inbox-existing',
+        `SELECT id, idempotency_key, status, batch_job_id, ${JOB_SUFFIX_SQL} FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
+        [missing],
+      );
+      for (const r of existing) {
+        byKey.set(r.idempotency_key, {
+          id: r.id,
+          idempotencyKey: r.idempotency_key,
+          status: r.status,
+          inserted: false,
+          batchJobId: r.batch_job_id ?? undefined,
+          jobSuffix: r.job_suffix ?? undefined,
+        });
+      }
+    }
+    return candidates.map((c) => {
+      const row = byKey.get(c.event.idempotencyKey);
+      if (!row) throw new Error(`inbox row for ${c.event.idempotencyKey} neither inserted nor found`);
+      return { ...row, event: c.event.event, requestId: c.requestId };
+    });
+  }
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import { Job, UnrecoverableError } from 'bullmq';
+import { errorText } from '../common/storable.js';
+import { AppConfig } from '../config/configuration.js';
+import { eventLabel } from '../events/event-definition.js';
+import { runWithLogContext } from '../logging/log-context.js';
+import { EventJob, ProcessBatchJobData } from '../queue/queue.constants.js';
+import { WebhookQueue } from '../queue/webhook-queue.js';
+import { EventRunner } from './event-runner.js';
+import { decideFailure } from './failure-policy.js';
+import { AttemptOutcome, batchJobDataSchema, EventJobData } from './job-data.js';
+import { JobMetricOutcome, ProcessingMetrics } from './processing.metrics.js';
+
+/** What a batch job returns (kept by BullMQ as the job's return value). */
+export type BatchOutcome = Record<AttemptOutcome | 'handedOff', number>;
+
+/**
+ * Batch jobs: the first attempt of each event of one ingest INSERT, so that a burst costs the
+ * queue one job per batch rather than one per event. An event whose attempt fails leaves the batch
+ * for a job of its own under its row id, added before the batch completes: one to retry after the
+ * first backoff with the attempts left, one delayed by its Retry-After, or, for a dead letter (the
+ * row already 'failed'), one that only fails, so the queue dashboard shows every dead letter. If
+ * those jobs cannot be added, the batch job fails and is retried; its finished events are then skipped.
+ */
+@Injectable()
+export class BatchJobs {
+  private readonly queueConfig: AppConfig['queue'];
+
+  constructor(
+    private readonly runner: EventRunner,
+    private readonly queue: WebhookQueue,
+    private readonly metrics: ProcessingMetrics,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.queueConfig = config.get('queue', { infer: true });
+  }
+
+  async process(job: Job<ProcessBatchJobData>): Promise<BatchOutcome> {
+    const parsed = batchJobDataSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid batch job data: ${parsed.error.issues[0]?.message}`);
+    const followUps: EventJob[] = [];
+    const outcomes = await Promise.all(
+      parsed.data.events.map((data) =>
+        this.runner.limit(() => runWithLogContext({ requestId: data.requestId, eventId: data.eventId, jobId: job.id }, () => this.attempt(data, followUps))),
+      ),
+    );
+    await this.queue.enqueueEvents(followUps);
+    const summary: BatchOutcome = { processed: 0, ignored: 0, skipped: 0, handedOff: followUps.length };
+    for (const o of outcomes) if (o !== 'handed-off') summary[o]++;
+    return summary;
+  }
+
+  private async attempt(data: EventJobData, followUps: EventJob[]): Promise<AttemptOutcome | 'handed-off'> {
+    const started = performance.now();
+    let outcome: JobMetricOutcome | undefined;
+    try {
+      const result = await this.runner.attempt(data.eventId, data.requestId);
+      if (result !== 'skipped') outcome = result;
+      return result;
+    } catch (error) {
+      const err = error as Error;
+      const { attempts, backoffMs } = this.queueConfig;
+      const decision = decideFailure(err, { attemptsLeft: attempts > 1, deferrals: data.deferrals ?? 0, canDefer: true });
+      // Throws for a dead letter if PostgreSQL is down: the batch job is retried, and this event with it.
+      await this.runner.recordFailure(data, decision, err, `attempt 1/${attempts} failed, will retry in a job of its own`);
+      // A batch only carries never-reopened rows, so the event's own job id is its row id.
+      const own = (jobData: EventJob['data'], opts: EventJob['opts']) => followUps.push({ jobId: data.eventId, data: jobData, opts });
+      switch (decision.kind) {
+        case 'defer':
+          own({ ...data, deferrals: (data.deferrals ?? 0) + 1 }, { delay: decision.delayMs, attempts });
+          outcome = 'retried';
+          break;
+        case 'dead-letter':
+          own({ ...data, deadLetter: errorText(err) }, { attempts: 1 });
+          outcome = 'failed';
+          break;
+        case 'retry':
+          // Its own job continues the exponential schedule: backoffMs now, then 2x, 4x, ...
+          own(data, { delay: backoffMs, attempts: attempts - 1, backoff: { type: 'exponential', delay: 2 * backoffMs } });
+          outcome = 'retried';
+          break;
+      }
+      return 'handed-off';
+    } finally {
+      this.metrics.recordRun(eventLabel(data.event), outcome, (performance.now() - started) / 1000);
+    }
+  }
+}

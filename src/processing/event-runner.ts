@@ -1,0 +1,75 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+import pLimit, { LimitFunction } from 'p-limit';
+import { errorText } from '../common/storable.js';
+import { AppConfig } from '../config/configuration.js';
+import { InboxProcessingRepository } from '../inbox/processing.repository.js';
+import { InboxRecoveryRepository } from '../inbox/recovery.repository.js';
+import { EventDispatcher } from './event-dispatcher.js';
+import { FailureDecision } from './failure-policy.js';
+import { AttemptOutcome, EventJobData } from './job-data.js';
+
+/** Error text in a log line is cut shorter than on the row (it may quote a remote host's answer). */
+const LOGGED_ERROR_CHARS = 500;
+
+/**
+ * One attempt at one event, whichever job carries it: claims the inbox row, dispatches it, records
+ * the outcome; and records a failed attempt. At most WORKER_CONCURRENCY events run at once in the
+ * process (`limit`), across batch jobs and jobs of their own.
+ */
+@Injectable()
+export class EventRunner {
+  private readonly logger = new Logger('WebhookEventsProcessor');
+  readonly limit: LimitFunction;
+
+  constructor(
+    private readonly inbox: InboxProcessingRepository,
+    private readonly recovery: InboxRecoveryRepository,
+    private readonly dispatcher: EventDispatcher,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.limit = pLimit(config.get('queue', { infer: true }).concurrency);
+  }
+
+  /**
+   * Claims the row, dispatches it and records the outcome; 'skipped' when the row is already final.
+   * Throws the handler's error (the row stays 'processing'); the caller applies the failure policy.
+   *
+   * `reopenFailed` (jobs of their own): no automatic path runs such a job for a 'failed' or
+   * 'ignored' row (but a worker killed between recording the outcome and BullMQ recording it, whose
+   * stalled job then runs once more), so one that does was retried by an operator in the queue
+   * dashboard. It counts as a replay: the row is reopened (attempts and last_error reset) and
+   * processed again.
+   */
+  async attempt(eventId: string, requestId?: string, opts: { reopenFailed?: boolean } = {}): Promise<AttemptOutcome> {
+    // A database error here is transient: the job is retried, and the row stays as it was.
+    let row = await this.inbox.claim(eventId);
+    if (!row && opts.reopenFailed) {
+      const reopened = await this.recovery.reopen(eventId);
+      if (reopened && 'reopened' in reopened) {
+        this.logger.warn(`event ${eventId} (${reopened.reopened.event}) reopened: its job was retried from the queue dashboard`);
+        row = await this.inbox.claim(eventId);
+      }
+    }
+    if (!row) return 'skipped'; // already final (or reopened and taken by another job), or gone
+    const outcome = await this.dispatcher.dispatch(row, requestId);
+    await this.inbox.complete(eventId, outcome);
+    return outcome;
+  }
+
+  /**
+   * Logs a failed attempt and records it on the inbox row: a dead letter ends 'failed' (throws if
+   * PostgreSQL is down), any other failure leaves its error in last_error.
+   */
+  async recordFailure(data: EventJobData, decision: FailureDecision, err: Error, retryNote: string): Promise<void> {
+    const what = `event ${data.eventId} (${data.event})`;
+    if (decision.kind === 'dead-letter') {
+      this.logger.warn(`${what} failed for good: ${errorText(err, LOGGED_ERROR_CHARS)}`);
+      await this.inbox.fail(data.eventId, errorText(err));
+      return;
+    }
+    const note = decision.kind === 'defer' ? `deferred by ${decision.delayMs} ms` : retryNote;
+    this.logger.warn(`${what} ${note}: ${errorText(err, LOGGED_ERROR_CHARS)}`);
+    await this.inbox.noteAttemptError(data.eventId, errorText(err)).catch(() => undefined);
+  }
+}

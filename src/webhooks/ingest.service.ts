@@ -1,0 +1,114 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { flushIsolating, MicroBatcher } from '../common/micro-batcher.js';
+import { isDataError } from '../common/pg-errors.js';
+import { errorText } from '../common/storable.js';
+import { InboxCandidate, InboxIngestRepository, InboxRow } from '../inbox/ingest.repository.js';
+import { batchJobIdsFor, ownJobOf } from '../inbox/job-ids.js';
+import { EventJob, ProcessEventJobData } from '../queue/queue.constants.js';
+import { WebhookQueue } from '../queue/webhook-queue.js';
+
+export type IngestOutcome =
+  | { status: 'accepted' | 'duplicate'; id: string }
+  | { status: 'unavailable'; reason: string }
+  /** PostgreSQL refused this delivery's data (a gap in validation): answered 400, the others are unaffected. */
+  | { status: 'unstorable'; reason: string };
+
+const MAX_BATCH = 500;
+// Two batches in flight lets one INSERT run while the previous batch is being enqueued.
+const MAX_CONCURRENT_BATCHES = 2;
+
+/**
+ * The durable front door: records each delivery in the inbox, makes sure its job exists, and only
+ * then reports it accepted. Concurrent deliveries share one INSERT and one bulk enqueue, and the
+ * new events of one INSERT travel in batch jobs of up to BATCH_JOB_MAX_EVENTS (the rows record which,
+ * in `batch_job_id`); a lone delivery gets a job of its own, whose id is the row id.
+ *
+ * No transaction is held across the enqueue (on PostgreSQL-backed queues that would deadlock, and
+ * it would hold locks for a network round trip): the row commits first, then the job is added.
+ * A crash in between leaves a 'received' row that the platform's retry or the sweeper enqueues.
+ */
+@Injectable()
+export class WebhookIngestService implements OnApplicationShutdown {
+  private readonly logger = new Logger(WebhookIngestService.name);
+  private readonly batcher = new MicroBatcher<InboxCandidate, IngestOutcome>((items) => this.flush(items), {
+    maxBatch: MAX_BATCH,
+    maxConcurrent: MAX_CONCURRENT_BATCHES,
+  });
+
+  constructor(
+    private readonly inbox: InboxIngestRepository,
+    private readonly queue: WebhookQueue,
+  ) {}
+
+  accept(candidate: InboxCandidate): Promise<IngestOutcome> {
+    return this.batcher.submit(candidate);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.batcher.onIdle();
+  }
+
+  private async flush(items: InboxCandidate[]): Promise<IngestOutcome[]> {
+    // The same key twice in one batch: the first one stands for both.
+    const firstIndex = new Map<string, number>();
+    const unique: InboxCandidate[] = [];
+    const slot = items.map((c) => {
+      const key = c.event.idempotencyKey;
+      let i = firstIndex.get(key);
+      if (i === undefined) {
+        i = unique.push(c) - 1;
+        firstIndex.set(key, i);
+      }
+      return i;
+    });
+
+    // Several new events: their first attempts travel in batch jobs, whose ids the rows record.
+    const batchJobIds = unique.length > 1 ? batchJobIdsFor(unique.length) : [];
+
+    // One statement for the batch; a delivery whose data PostgreSQL refuses fails alone.
+    const written = await flushIsolating(
+      unique.map((candidate, i) => ({ candidate, batchJobId: batchJobIds[i] ?? null })),
+      (part) => this.inbox.recordBatch(part.map((p) => p.candidate), part.map((p) => p.batchJobId)),
+      isDataError,
+    );
+    const failed = written.filter((w) => !w.ok);
+    if (failed.length > 0) this.logger.warn(`inbox write failed for ${failed.length} of ${unique.length} deliveries: ${errorText(failed[0].error, 500)}`);
+    const rows: Array<InboxRow | undefined> = written.map((w) => (w.ok ? w.value : undefined));
+
+    // New rows, and earlier rows not yet done (their job may have been lost): make sure a job exists.
+    const batches = new Map<string, ProcessEventJobData[]>();
+    const ownJobs: EventJob[] = [];
+    const carried: InboxRow[] = [];
+    const pending: string[] = [];
+    for (const r of rows) {
+      if (!r || !(r.inserted || r.status === 'received' || r.status === 'processing')) continue;
+      pending.push(r.id);
+      if (!r.batchJobId || r.jobSuffix) ownJobs.push(ownJobOf(r));
+      else if (!r.inserted) carried.push(r);
+      else batches.set(r.batchJobId, [...(batches.get(r.batchJobId) ?? []), ownJobOf(r).data]);
+    }
+    let queued = true;
+    try {
+      // A pending duplicate whose batch job will still run needs nothing; otherwise a job of its own.
+      const live = await this.queue.liveJobIds(carried.map((r) => r.batchJobId!));
+      ownJobs.push(...carried.filter((r) => !live.has(r.batchJobId!)).map(ownJobOf));
+      await Promise.all([this.queue.enqueueBatches([...batches].map(([jobId, events]) => ({ jobId, events }))), this.queue.enqueueEvents(ownJobs)]);
+    } catch (err) {
+      queued = false;
+      this.logger.warn(`enqueue failed for ${pending.length} events (rows kept as 'received'): ${errorText(err, 500)}`);
+    }
+
+    const pendingNotQueued = new Set(queued ? [] : pending);
+    return items.map((_, idx) => {
+      const uniqueIdx = slot[idx];
+      const row = rows[uniqueIdx];
+      if (!row) {
+        const w = written[uniqueIdx] as { ok: false; error: unknown };
+        return isDataError(w.error) ? { status: 'unstorable', reason: errorText(w.error, 300) } : { status: 'unavailable', reason: 'database unavailable' };
+      }
+      if (pendingNotQueued.has(row.id)) return { status: 'unavailable', reason: 'queue unavailable' };
+      const firstInBatch = unique[uniqueIdx] === items[idx];
+      return { status: row.inserted && firstInBatch ? 'accepted' : 'duplicate', id: row.id };
+    });
+  }
+}

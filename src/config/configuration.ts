@@ -1,65 +1,7 @@
-import { z } from 'zod';
+import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_WEBHOOK_SECRET } from './env.schema.js';
 
-const intFrom = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
-const list = z
-  .string()
-  .optional()
-  .transform((v) =>
-    (v ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  );
-
-/**
- * Every environment variable the service reads. Names are a contract with operators
- * (README, deploy/), so rename nothing here without a migration note.
- */
-export const envSchema = z.object({
-  NODE_ENV: z.string().default('development'),
-  PORT: intFrom(3000).pipe(z.number().max(65535)),
-  HOST: optionalString,
-  HTTP_REQUEST_TIMEOUT_MS: intFrom(30_000, 1000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  APP_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
-
-  DATABASE_URL: optionalString,
-  DATABASE_PREPARED_STATEMENTS: z.stringbool().default(true),
-  REDIS_URL: optionalString,
-  QUEUE_BACKEND: z.enum(['redis', 'postgres']).optional(),
-  QUEUE_PREFIX: z.string().default('bull'),
-  DATA_DIR: z.string().trim().min(1).default('./data'),
-
-  WEBHOOK_SECRET: list,
-  WEBHOOK_TOLERANCE_SECONDS: intFrom(300),
-  WEBHOOK_MAX_BODY_BYTES: intFrom(1_048_576, 1024),
-
-  TRANSCRIPT_TIMEOUT_MS: intFrom(10_000, 1),
-  TRANSCRIPT_MAX_BYTES: intFrom(10 * 1024 * 1024, 1),
-  TRANSCRIPT_ALLOWED_HOSTS: list,
-
-  SLACK_WEBHOOK_URL: optionalString.pipe(z.url().optional()),
-  SLACK_TIMEOUT_MS: intFrom(10_000, 1),
-
-  JOB_ATTEMPTS: intFrom(5, 1),
-  JOB_BACKOFF_MS: intFrom(1000),
-  WORKER_CONCURRENCY: intFrom(32, 1),
-  WORKER_LOCK_DURATION_MS: intFrom(30_000, 1000),
-  WORKER_STALLED_INTERVAL_MS: intFrom(30_000, 100),
-  SWEEP_INTERVAL_MS: intFrom(30_000, 100),
-  SWEEP_STALE_AFTER_MS: intFrom(60_000, 0),
-  SWEEP_STUCK_AFTER_MS: intFrom(600_000, 0),
-  INBOX_RETENTION_DAYS: intFrom(0),
-
-  ADMIN_TOKEN: optionalString,
-  SHUTDOWN_TIMEOUT_MS: intFrom(25_000),
-});
-
-export type Env = z.infer<typeof envSchema>;
+export { envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_WEBHOOK_SECRET };
+export type { Env };
 export type QueueBackend = 'redis' | 'postgres';
 
 export interface AppConfig {
@@ -84,11 +26,6 @@ export interface AppConfig {
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
-
-/** Production refuses to boot with shorter secrets (a warning below GOOD_WEBHOOK_SECRET). */
-export const MIN_ADMIN_TOKEN = 24;
-export const MIN_WEBHOOK_SECRET = 16;
-export const GOOD_WEBHOOK_SECRET = 32;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const parsed = envSchema.safeParse(env);

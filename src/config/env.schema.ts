@@ -1,0 +1,182 @@
+import { z } from 'zod';
+
+/** Production refuses to boot with shorter secrets (a warning below GOOD_WEBHOOK_SECRET). */
+export const MIN_ADMIN_TOKEN = 24;
+export const MIN_WEBHOOK_SECRET = 16;
+export const GOOD_WEBHOOK_SECRET = 32;
+
+/** Sections of docs/configuration.md, in this order. */
+export const ENV_GROUPS = ['Process', 'HTTP', 'Webhooks', 'Database', 'Queue', 'Transcripts', 'Slack', 'Sweeper', 'Admin'] as const;
+export type EnvGroup = (typeof ENV_GROUPS)[number];
+
+/**
+ * The documentation of one variable, kept on its schema with zod's `.meta()`; docs/configuration.md
+ * is rendered from it (src/config/reference.ts). A type, not an interface: zod's metadata type
+ * has an index signature, which only a type alias satisfies.
+ */
+export type EnvDoc = {
+  group: EnvGroup;
+  /** Markdown, one or two sentences: what it does and what to set it to. */
+  description: string;
+  /** What unset means when the schema has no constant default (loadConfig computes it). */
+  computedDefault?: string;
+  /** The values it takes, where the schema's JSON Schema cannot say (lists, flags, URLs). */
+  accepts?: string;
+};
+
+const doc = <T extends z.ZodType>(schema: T, meta: EnvDoc): T => schema.meta(meta);
+
+const intFrom = (def: number, min = 0, max?: number) => {
+  const n = z.coerce.number().int().min(min);
+  return (max === undefined ? n : n.max(max)).default(def);
+};
+const flag = (def: boolean) => z.stringbool().default(def).meta({ accepts: '`true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`)' });
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const list = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  )
+  .meta({ accepts: 'comma-separated list' });
+
+/**
+ * Every environment variable the service reads, with its documentation. Names are a contract with
+ * operators (docs/configuration.md, deploy/), so rename nothing here without a migration note.
+ * After a change: `npm run docs:config` (the unit tests fail while the reference is stale).
+ */
+export const envSchema = z.object({
+  NODE_ENV: doc(z.string().default('development'), {
+    group: 'Process',
+    description:
+      '`production` applies the production rules: `DATABASE_URL` and `WEBHOOK_SECRET` are required, short secrets are refused, and there is no embedded mode and no `/dev` routes. Any other value runs as development',
+  }),
+  APP_ROLE: doc(z.enum(['all', 'api', 'worker']).default('all'), {
+    group: 'Process',
+    description: '`all` runs both sides in one process; `api` takes deliveries only, `worker` only processes (probes and metrics on `PORT`). `api` and `worker` need `DATABASE_URL`',
+  }),
+  LOG_LEVEL: doc(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), {
+    group: 'Process',
+    description: 'Lowest level logged',
+  }),
+  SHUTDOWN_TIMEOUT_MS: doc(intFrom(25_000), {
+    group: 'Process',
+    description: 'On SIGTERM, how long workers get to finish their active jobs before they are closed anyway',
+  }),
+  DATA_DIR: doc(z.string().trim().min(1).default('./data'), {
+    group: 'Process',
+    description: 'Embedded mode: the database (`DATA_DIR/pglite`) and the generated secret (`DATA_DIR/webhook-secret`)',
+    accepts: 'directory path',
+  }),
+
+  PORT: doc(intFrom(3000, 0, 65535), { group: 'HTTP', description: 'HTTP port, in every role' }),
+  HOST: doc(optionalString, {
+    group: 'HTTP',
+    description: 'Address to listen on. The embedded mode serves its `/dev` routes without authentication, so it stays on this machine unless `HOST` says otherwise',
+    computedDefault: '`0.0.0.0`; embedded mode: `127.0.0.1`',
+    accepts: 'IP address or host name',
+  }),
+  HTTP_REQUEST_TIMEOUT_MS: doc(intFrom(30_000, 1000), {
+    group: 'HTTP',
+    description: 'Time a client gets to send a whole request (the headers within the first 10 s); then it is answered 408 and the connection closed',
+  }),
+
+  WEBHOOK_SECRET: doc(list, {
+    group: 'Webhooks',
+    description: `Signing secret configured on the InterviewRelay platform; several while rotating. Production refuses an entry shorter than ${MIN_WEBHOOK_SECRET} characters and warns below ${GOOD_WEBHOOK_SECRET}`,
+    computedDefault: 'required in production; elsewhere generated into `DATA_DIR/webhook-secret`',
+  }),
+  WEBHOOK_TOLERANCE_SECONDS: doc(intFrom(300), { group: 'Webhooks', description: 'Replay window for the timestamped signature scheme' }),
+  WEBHOOK_MAX_BODY_BYTES: doc(intFrom(1_048_576, 1024), { group: 'Webhooks', description: 'Larger bodies get 413' }),
+
+  DATABASE_URL: doc(optionalString, {
+    group: 'Database',
+    description: 'PostgreSQL connection URL, e.g. `postgres://user:password@db:5432/webhooks`',
+    computedDefault: 'required in production; elsewhere unset runs the embedded mode (PGlite under `DATA_DIR`)',
+    accepts: 'PostgreSQL URL',
+  }),
+  DATABASE_PREPARED_STATEMENTS: doc(flag(true), {
+    group: 'Database',
+    description:
+      'The hot statements (inbox INSERT, claims, outcomes, feedback upsert) run as named prepared statements, parsed once per connection; set `false` behind PgBouncer in transaction mode older than 1.21 (or without `max_prepared_statements`). The embedded mode never prepares',
+  }),
+
+  REDIS_URL: doc(optionalString, {
+    group: 'Queue',
+    description: 'Redis for the BullMQ queue; unset: the queue runs on PostgreSQL',
+    accepts: 'Redis URL',
+  }),
+  QUEUE_BACKEND: doc(z.enum(['redis', 'postgres']).optional(), {
+    group: 'Queue',
+    description: "Where the queue lives: Redis, or BullMQ's PostgreSQL backend (schema `bullmq` of `DATABASE_URL`'s database). `redis` needs `REDIS_URL`",
+    computedDefault: '`redis` when `REDIS_URL` is set (and not embedded), else `postgres`',
+  }),
+  QUEUE_PREFIX: doc(z.string().default('bull'), { group: 'Queue', description: 'Redis key prefix of the queue (Redis backend only)' }),
+  WORKER_CONCURRENCY: doc(intFrom(32, 1), {
+    group: 'Queue',
+    description: 'Events processed at once per worker process (in batch jobs and jobs of their own)',
+  }),
+  JOB_ATTEMPTS: doc(intFrom(5, 1), { group: 'Queue', description: 'Runs per job before a transient failure dead-letters the event' }),
+  JOB_BACKOFF_MS: doc(intFrom(1000), { group: 'Queue', description: 'First retry delay; doubles each attempt' }),
+  WORKER_LOCK_DURATION_MS: doc(intFrom(30_000, 1000), {
+    group: 'Queue',
+    description: "BullMQ job lock; a killed worker's job is taken over after about this long",
+  }),
+  WORKER_STALLED_INTERVAL_MS: doc(intFrom(30_000, 100), { group: 'Queue', description: 'How often workers look for stalled jobs' }),
+
+  TRANSCRIPT_ALLOWED_HOSTS: doc(list, {
+    group: 'Transcripts',
+    description: 'Hosts transcripts may be fetched from (http or https), each `host` (any port) or `host:port`; unset: only `https` URLs whose addresses are public',
+    computedDefault: '(unset); embedded mode: `127.0.0.1:PORT,localhost:PORT`',
+  }),
+  TRANSCRIPT_TIMEOUT_MS: doc(intFrom(10_000, 1), { group: 'Transcripts', description: 'Bound on one transcript download, redirects included' }),
+  TRANSCRIPT_MAX_BYTES: doc(intFrom(10 * 1024 * 1024, 1), { group: 'Transcripts', description: 'Larger transcripts are refused (dead letter)' }),
+
+  SLACK_WEBHOOK_URL: doc(optionalString.pipe(z.url().optional()), {
+    group: 'Slack',
+    description: 'Slack incoming webhook; unset: notifications are recorded as `skipped`',
+    accepts: 'URL',
+  }),
+  SLACK_TIMEOUT_MS: doc(intFrom(10_000, 1), { group: 'Slack', description: 'Bound on one Slack POST' }),
+
+  SWEEP_INTERVAL_MS: doc(intFrom(30_000, 100), {
+    group: 'Sweeper',
+    description: "How often the worker's sweeper looks for rows no job will process",
+  }),
+  SWEEP_STALE_AFTER_MS: doc(intFrom(60_000, 0), { group: 'Sweeper', description: 'Age after which a `received` row is enqueued again' }),
+  SWEEP_STUCK_AFTER_MS: doc(intFrom(600_000, 0), {
+    group: 'Sweeper',
+    description: 'Idle time after which a `processing` row is put back through processing',
+  }),
+  INBOX_RETENTION_DAYS: doc(intFrom(0), {
+    group: 'Sweeper',
+    description: 'Finished (`processed`, `ignored`) inbox rows received more than this many days ago are deleted by the sweeper; `0` keeps them all',
+  }),
+
+  ADMIN_TOKEN: doc(optionalString, {
+    group: 'Admin',
+    description: `Bearer token of the admin API and the queue dashboard (\`/admin/queues\`, log in at \`/admin/login\`); unset: those routes do not exist. Production refuses one shorter than ${MIN_ADMIN_TOKEN} characters (e.g. \`openssl rand -hex 24\`)`,
+  }),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/**
+ * Variables a deployment sets that Node itself reads, not the service: documented beside the
+ * schema, never validated by it.
+ */
+export const nodeVariables: Record<string, EnvDoc> = {
+  NODE_OPTIONS: {
+    group: 'Process',
+    description:
+      "The image caps the V8 heap for a 1536Mi memory limit: keep the cap at about 2/3 of your limit and raise the two together (see the README's Performance section)",
+    computedDefault: 'image: `--max-old-space-size=1024 --max-semi-space-size=16`; `npm start`: none',
+    accepts: 'Node options',
+  },
+};

@@ -183,11 +183,19 @@ describe('deployment files (parsed, no Docker engine)', () => {
   });
 
   describe('Dockerfile', () => {
-    it('has install, build and runtime stages on a pinned Node 24 image', () => {
-      expect(stages.map((s) => s.name)).toEqual(expect.arrayContaining(['deps', 'build', 'runtime']));
-      const external = stages.filter((s) => !stages.some((o) => o.name === s.from)).map((s) => s.from);
-      for (const image of external) expect(image).toMatch(/^node:24\.\d+\.\d+-[a-z]+-slim$/);
-      expect(runtime.name).toBe('runtime');
+    it('builds on a pinned Node 24 image and runs on the slim Debian release that image is built on', () => {
+      expect(stages.map((s) => s.name)).toEqual(['deps', 'build', 'prod-deps', 'runtime']);
+      const external = [...new Set(stages.filter((s) => !stages.some((o) => o.name === s.from)).map((s) => s.from))];
+      const node = external.filter((image) => image.startsWith('node:'));
+      expect(node).toHaveLength(1);
+      const [, release] = /^node:24\.\d+\.\d+-([a-z]+)-slim$/.exec(node[0]) ?? [];
+      expect(release).toBeDefined();
+      expect(external).toEqual([node[0], `debian:${release}-slim`]);
+      expect(runtime.from).toBe(`debian:${release}-slim`);
+      // The runtime gets the Node binary of the pinned image, from the stage that installed the
+      // production dependencies with that image's npm.
+      expect(stages.find((s) => s.name === 'prod-deps')!.from).toBe(node[0]);
+      expect(runtimeOps('COPY')).toContain('--from=prod-deps /usr/local/bin/node /usr/local/bin/node');
     });
 
     it('runs as a non-root user, in production mode, with an exec-form CMD that starts the built entry point', () => {

@@ -8,6 +8,7 @@ import { join, posix } from 'node:path';
 import YAML from 'yaml';
 import { imageEnv as dockerfileEnv, stages as dockerfileStages } from '../scripts/dockerfile.mjs';
 import { envSchema, loadConfig } from '../src/config/configuration.js';
+import { shutdownBudgetMs } from '../src/health/graceful-shutdown.service.js';
 
 const root = process.cwd();
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
@@ -17,6 +18,8 @@ const pkg = JSON.parse(read('package.json'));
 const SCHEMA_KEYS = Object.keys(envSchema.shape);
 // Variables a deployment may set that Node itself reads, not the app.
 const NODE_VARS = ['NODE_OPTIONS'];
+// What a grace period keeps beyond the preStop sleep and the app's shutdown budget.
+const GRACE_MARGIN_MS = 5_000;
 
 // ---------------------------------------------------------------------------------------------
 // Dockerfile
@@ -288,13 +291,13 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(read('src/database/data-source.ts')).toMatch(/export default new DataSource\(/);
     });
 
-    it('publishes the app on PORT and gives it longer than SHUTDOWN_TIMEOUT_MS to stop', () => {
+    it('publishes the app on PORT and gives it its whole shutdown budget to stop, with a margin', () => {
       for (const name of ['api', 'worker']) {
         const env = composeEnv(name);
         const targets = svc(name).ports.map((p: string) => p.split(':').at(-1));
         expect(targets).toEqual([env.PORT]);
-        const shutdownMs = loadConfig(env).app.shutdownTimeoutMs;
-        expect(seconds(svc(name).stop_grace_period) * 1000).toBeGreaterThan(shutdownMs);
+        const budgetMs = shutdownBudgetMs(loadConfig(env).app.shutdownTimeoutMs);
+        expect(seconds(svc(name).stop_grace_period) * 1000).toBeGreaterThanOrEqual(budgetMs + GRACE_MARGIN_MS);
       }
       const hostPorts = Object.values(compose.services).flatMap((s: any) => (s.ports ?? []).map((p: string) => p.split(':')[0]));
       expect(new Set(hostPorts).size).toBe(hostPorts.length);
@@ -392,13 +395,14 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(d.spec.template.metadata.annotations['prometheus.io/path']).toBe('/metrics');
     });
 
-    it.each(['api', 'worker'])('%s Deployment outlasts SHUTDOWN_TIMEOUT_MS (plus any preStop sleep), runs as non-root with resources', (component) => {
+    it.each(['api', 'worker'])('%s Deployment\'s grace period covers its preStop sleep and the shutdown budget with 5 s to spare; non-root, with resources', (component) => {
       const d = deployment(component);
       const c = appContainer(d);
-      const shutdownMs = loadConfig(k8sEnv(c)).app.shutdownTimeoutMs;
+      const budgetMs = shutdownBudgetMs(loadConfig(k8sEnv(c)).app.shutdownTimeoutMs);
       const preStop = c.lifecycle?.preStop?.exec?.command;
       const preStopMs = preStop?.[0] === 'sleep' ? Number(preStop[1]) * 1000 : 0;
-      expect(podSpec(d).terminationGracePeriodSeconds * 1000).toBeGreaterThan(shutdownMs + preStopMs);
+      expect(component !== 'api' || preStopMs > 0).toBe(true);
+      expect(podSpec(d).terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(preStopMs + budgetMs + GRACE_MARGIN_MS);
       expect(podSpec(d).securityContext.runAsNonRoot).toBe(true);
       expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
       expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });

@@ -9,6 +9,11 @@ import { AppConfig } from '../config/configuration.js';
 // process gives up on a clean exit.
 const HARD_EXIT_GRACE_MS = 10_000;
 
+/** The longest a shutdown can take, SIGTERM to exit, for a SHUTDOWN_TIMEOUT_MS: what a grace period must cover. */
+export function shutdownBudgetMs(timeoutMs: number): number {
+  return timeoutMs + HARD_EXIT_GRACE_MS;
+}
+
 /**
  * Stops the workers before anything they use closes. Nest runs every beforeApplicationShutdown
  * hook before closing the HTTP server and before any onApplicationShutdown hook (where
@@ -47,10 +52,11 @@ export class GracefulShutdownService implements OnApplicationBootstrap, OnModule
   onModuleDestroy(): void {
     // Last resort if something hangs (a dependency that never answers a close): exit rather than
     // wait for SIGKILL.
+    const budgetMs = shutdownBudgetMs(this.timeoutMs);
     setTimeout(() => {
-      this.logger.fatal(`shutdown still incomplete after ${this.timeoutMs + HARD_EXIT_GRACE_MS} ms: exiting`);
+      this.logger.fatal(`shutdown still incomplete after ${budgetMs} ms: exiting`);
       process.exit(1);
-    }, this.timeoutMs + HARD_EXIT_GRACE_MS).unref();
+    }, budgetMs).unref();
   }
 
   async beforeApplicationShutdown(): Promise<void> {

@@ -51,6 +51,7 @@ export function ulimitFlags() {
 /** Runs podman to the end; throws with its output unless `allowFail`. */
 export function podman(args, { input, allowFail = false, timeoutMs = 600_000 } = {}) {
   const r = spawnSync('podman', [...globalFlags(), ...args], { input, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 });
+  if (r.error?.code === 'ENOENT') fail('podman is not installed (Debian: apt-get install podman runc debootstrap, as .ci/run does)');
   const out = { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   if (r.error) out.stderr += `\n${r.error.message}`;
   if (!allowFail && out.status !== 0) fail(`podman ${args.join(' ')} exited ${out.status}:\n${`${out.stdout}\n${out.stderr}`.trim().slice(-4000)}`);

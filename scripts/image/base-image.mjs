@@ -168,7 +168,9 @@ export function ensureBaseImages({ tags = dockerfileBases(), force = false, pull
       log(`base image ${m.ref}: stand-in made (${seconds(t0)})`);
       results.push({ ref: m.ref, action: 'made' });
     }
-    return results.map((r) => (r.action === 'made' ? { ...r, seconds: Math.round((Date.now() - t0) / 1000) } : r));
+    // One debootstrap made them all: the time is theirs together.
+    const together = Math.round((Date.now() - t0) / 1000);
+    return results.map((r) => (r.action === 'made' ? { ...r, action: `made (${together} s for the stand-ins together)` } : r));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

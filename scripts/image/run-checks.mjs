@@ -66,7 +66,6 @@ export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
   await admin.connect();
   const dbUrl = new URL(pgAdminUrl);
   dbUrl.pathname = `/${dbName}`;
-  dbUrl.hostname = '127.0.0.1';
   // The Secret's keys (secret.example.yaml) with this machine's services; a fresh queue prefix and a
   // free port per container, as both share the host's network.
   const secrets = { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl, WEBHOOK_SECRET: secret };

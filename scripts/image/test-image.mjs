@@ -85,7 +85,7 @@ async function main() {
   timings.run = run.seconds;
 
   const r = run.result;
-  const baseSummary = base.result.map((b) => `${b.ref} ${b.action}${b.seconds ? ` in ${b.seconds} s` : ''}`).join('; ');
+  const baseSummary = base.result.map((b) => `${b.ref} ${b.action}`).join('; ');
   console.log(
     [
       '',

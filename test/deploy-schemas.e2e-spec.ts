@@ -5,7 +5,7 @@
 //  - docker-compose.yml: valid under the Compose Specification's JSON schema, vendored as
 //    test/schemas/compose-spec.json from compose-spec/compose-go v2.13.0 (schema/compose-spec.json,
 //    Apache-2.0; draft 2020-12; it knows the top-level `name`). Replace the file to follow the spec.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -16,8 +16,15 @@ const root = process.cwd();
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 const docs = (text: string): K8sObject[] => YAML.parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
 
+function kustomize(dir: string): string {
+  const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
+  if (r.error) throw new Error(`kubectl could not run (${r.error.message}): these checks render deploy/k8s with it`);
+  if (r.status !== 0) throw new Error(`kubectl kustomize ${dir} failed:\n${r.stderr}`);
+  return r.stdout;
+}
+
 describe('deploy/k8s against the Kubernetes API schemas', () => {
-  const rendered = docs(execFileSync('kubectl', ['kustomize', join(root, 'deploy/k8s')], { encoding: 'utf8' }));
+  const rendered = docs(kustomize(join(root, 'deploy/k8s')));
   // Applied with kubectl apply -f, not through the kustomization (README, Deployment).
   const standalone = ['deploy/k8s/migrate-job.yaml', 'deploy/k8s/secret.example.yaml'].flatMap((f) => docs(read(f)));
   const objects = [...rendered, ...standalone];

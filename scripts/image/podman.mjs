@@ -87,5 +87,4 @@ export function fullyQualified(ref) {
   return `docker.io/${rest.length ? ref : `library/${ref}`}`;
 }
 
-export const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 export const mb = (bytes) => `${(bytes / 1e6).toFixed(0)} MB`;

@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 #
-# Three stages: deps (all dependencies), build (compiles src/ to dist/), runtime (production
-# dependencies + dist/ only). scripts/docker-build-check.mjs replays this file's RUN/COPY/ENV/CMD
-# lines on a host without a Docker engine (.ci/run does), so keep to those instructions; flags of
-# RUN --mount are dropped by that replay, and each stage starts from one of the images below or an
-# earlier stage.
+# Four stages: deps (all dependencies), build (compiles src/ to dist/), prod-deps (production
+# dependencies only) and runtime: Debian slim with the Node binary of the node image, the production
+# node_modules and dist/. No npm, no C headers in the runtime: they are most of the node image's
+# weight (README, Deployment). `npm run test:image` builds this file with podman and runs the result
+# as deploy/k8s runs it.
 #
 # Node 24.21.0 is the newest Node 24 (LTS) release at the time of writing; the exact tag is pinned so
-# a rebuild gets the same runtime. Bump it on purpose (the check runs the same version through npx).
+# a rebuild gets the same runtime. The runtime's Debian is the release that node image is built on
+# (trixie): change the two together.
 
 FROM node:24.21.0-trixie-slim AS deps
 WORKDIR /app
@@ -19,7 +20,18 @@ COPY tsconfig.json nest-cli.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:24.21.0-trixie-slim AS runtime
+FROM node:24.21.0-trixie-slim AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Optional packages are left out with the dev ones: npm keeps a dev dependency that a production
+# package names as an optional peer (typescript for @nestjs/swagger, ts-node for typeorm; lockfile
+# "devOptional") unless both are omitted. The optional packages are not used in production: the
+# embedded database (@electric-sql/pglite*, loaded only without DATABASE_URL, which production
+# refuses), msgpackr's native unpacker (BullMQ only packs), pg's Cloudflare sockets.
+# No install scripts: the only production one is telemetry (@scarf/scarf).
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+
+FROM debian:trixie-slim AS runtime
 # V8 sizes its old generation from the host's memory, not the container's limit, and lets it grow
 # lazily up to that size: under load RSS climbed to ~310 MB with no cap and stayed under 200 MB with
 # one (README, Performance). Keep the cap at about 2/3 of the memory limit (deploy/k8s: 1536Mi); the
@@ -28,13 +40,14 @@ FROM node:24.21.0-trixie-slim AS runtime
 # 16 MB semi-spaces (the uncapped default) are set back. The bench runs the service with this same
 # NODE_OPTIONS.
 ENV NODE_ENV=production PORT=3000 NODE_OPTIONS="--max-old-space-size=1024 --max-semi-space-size=16"
+# The node image's user: node, uid and gid 1000 (deploy/k8s runs the pods as 1000:1000).
+RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
+COPY --from=prod-deps /usr/local/bin/node /usr/local/bin/node
 WORKDIR /app
-COPY package.json package-lock.json ./
-# No install scripts: the only production ones are telemetry (@scarf/scarf) and msgpackr-extract's
-# optional native build, which falls back to its prebuilt package.
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY --from=prod-deps /app/package.json /app/package-lock.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# The image's own unprivileged user (uid 1000); nothing under /app is writable by it.
+# The image's own unprivileged user; nothing under /app is writable by it.
 USER node
 EXPOSE 3000
 # No curl in the slim image: Node's fetch probes the liveness route.

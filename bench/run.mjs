@@ -23,7 +23,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { imageEnv } from '../scripts/docker-build-check.mjs';
+import { imageEnv } from '../scripts/dockerfile.mjs';
 import { dropKeys, freePort } from '../scripts/local-services.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

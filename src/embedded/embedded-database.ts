@@ -1,6 +1,4 @@
-import { PGlite } from '@electric-sql/pglite';
-import { pgcrypto } from '@electric-sql/pglite/contrib/pgcrypto';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import type { PGlite } from '@electric-sql/pglite';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../config/configuration.js';
@@ -23,6 +21,7 @@ const MAX_CONNECTIONS = 200;
  * driver as they would to a PostgreSQL server.
  */
 export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDatabase> {
+  const { PGlite, pgcrypto, PGLiteSocketServer } = await loadPglite();
   const pgDataDir = resolve(dataDir, 'pglite');
   mkdirSync(pgDataDir, { recursive: true });
   const releaseLock = lockDataDir(resolve(dataDir));
@@ -55,6 +54,26 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
     await db?.close().catch(() => undefined);
     releaseLock();
     throw err;
+  }
+}
+
+/**
+ * PGlite is an optional dependency, loaded only when the embedded mode starts: the production image
+ * (npm ci --omit=optional) leaves it out, and production never runs without DATABASE_URL.
+ */
+async function loadPglite() {
+  try {
+    const [{ PGlite }, { pgcrypto }, { PGLiteSocketServer }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('@electric-sql/pglite/contrib/pgcrypto'),
+      import('@electric-sql/pglite-socket'),
+    ]);
+    return { PGlite, pgcrypto, PGLiteSocketServer };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    throw new ConfigError(
+      'the embedded database needs the optional packages @electric-sql/pglite and @electric-sql/pglite-socket, which are not installed: install them (npm ci without --omit=optional), or set DATABASE_URL',
+    );
   }
 }
 

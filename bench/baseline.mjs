@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import express from 'express';
 
 const port = Number(process.env.PORT ?? 3999);
-const secret = process.env.WEBHOOK_SECRET ?? 'bench-secret';
+const secret = process.env.WEBHOOK_SECRET ?? 'bench-secret-0123456789abcdef0123456789';
 const processed = new Set();
 
 const app = express();

@@ -59,7 +59,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   app.useGlobalFilters(new AllExceptionsFilter());
   registerBodyParsers(app, config.webhook.maxBodyBytes);
 
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const fastify = app.getHttpAdapter().getInstance();
   registerRequestHooks(fastify, app.get(LifecycleService));
   if (config.app.role !== 'worker') registerIngestMetricsHook(app);
   // OpenAPI: Swagger UI at /docs, the document at /docs-json.

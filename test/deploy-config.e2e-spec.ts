@@ -24,10 +24,10 @@ function metricNames(expr: string): string[] {
     .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, ' '); // label lists
   const names = new Set<string>();
   for (const m of stripped.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const before = stripped[m.index! - 1];
+    const before = stripped[m.index - 1];
     if (before !== undefined && /[0-9.]/.test(before)) continue; // the e in 1e-9
     if (PROMQL_WORDS.has(m[0].toLowerCase())) continue;
-    if (stripped.slice(m.index! + m[0].length).trimStart().startsWith('(')) continue; // a function
+    if (stripped.slice(m.index + m[0].length).trimStart().startsWith('(')) continue; // a function
     names.add(m[0]);
   }
   return [...names];

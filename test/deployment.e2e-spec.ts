@@ -87,7 +87,7 @@ function composeEnv(service: string): Record<string, string> {
 function seconds(duration: string | number): number {
   if (typeof duration === 'number') return duration;
   let total = 0;
-  for (const m of duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms']!;
+  for (const m of duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms'];
   return total;
 }
 

@@ -64,7 +64,8 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
   });
 
   it('sends the timestamped scheme with the { type, data } envelope, and an unknown event', async () => {
-    const base = ['--url', `${t.baseUrl}/webhooks/ai-interview`, '--no-wait'];
+    // An origin alone: the webhook route is added.
+    const base = ['--url', t.baseUrl, '--no-wait'];
     const env = { env: { PATH: process.env.PATH, DATA_DIR: dataDir }, timeout: 30_000 };
     const ts = await run(process.execPath, ['dist/cli/send.js', 'session.feedback_submitted', '--scheme', 'timestamped', '--session', 'emb-ts', ...base], env);
     expect(ts.stdout).toContain('x-interviewrelay-timestamp');

@@ -43,7 +43,7 @@ describe('hostile clients', () => {
     const socket = connect(t.port, '127.0.0.1');
     const started = Date.now();
     let received = '';
-    socket.on('data', (d) => (received += d));
+    socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
     const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now() - started)));
     socket.write(`POST ${WEBHOOK} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1048576\r\n\r\n{`);
     const trickle = setInterval(() => socket.writable && socket.write('"'), 200);

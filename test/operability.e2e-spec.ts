@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closedPort, createTestDatabase, deliver, queuePrefix, RunningService, sleep, startService, TestDatabase, TEST_SECRET, waitFor } from './helpers/service.js';
+import { closedPort, createTestDatabase, deliver, queuePrefix, RunningService, startService, TestDatabase, TEST_SECRET, waitFor } from './helpers/service.js';
 import { json, Peer, startPeer } from './helpers/peers.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 
@@ -268,14 +268,14 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
     const res = await deliver(api.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-1', feedback: { rating: 5, comment: 'both' } });
     expect(res.body.status).toBe('accepted');
     const apiReady = await getJson(`${api.baseUrl}/health/ready`);
+    // Waiting in the queue, with no worker to take it: the row stays as recorded.
     expect(apiReady.body.info.queue).toMatchObject({ status: 'up', worker: 'none (api role)', waiting: 1 });
-    await sleep(500);
     expect(await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`)).toEqual([{ status: 'received' }]);
 
     worker = await startService({ DATABASE_URL: db.url, APP_ROLE: 'worker', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
     // The worker serves no deliveries, only probes and metrics.
     expect((await deliver(worker.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-2' })).status).toBe(404);
-    await waitFor(async () => (await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`))[0].status === 'processed');
+    await waitFor(async () => (await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`))[0].status === 'processed', 30_000);
     expect(await db.query(`SELECT rating, comment FROM feedback WHERE session_id = 'roles-1'`)).toEqual([{ rating: 5, comment: 'both' }]);
 
     const workerReady = await getJson(`${worker.baseUrl}/health/ready`);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { json, Peer, startPeer, startSlack } from './helpers/peers.js';
 import { Queue } from 'bullmq';
-import { createTestDatabase, deliver, queuePrefix, RunningService, sleep, startService, TEST_REDIS_URL, TestDatabase, waitFor } from './helpers/service.js';
+import { createTestDatabase, deliver, queueIdle, queuePrefix, RunningService, startService, TEST_REDIS_URL, TestDatabase, waitFor } from './helpers/service.js';
 
 const ADMIN_TOKEN = 'processing-admin-token';
 
@@ -134,7 +134,7 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     expect(replay.status).toBe(202);
     expect(await replay.json()).toMatchObject({ id: first.body.id, status: 'received', queued: true });
     await waitFor(async () => (await inbox('interview.completed', 's-once')).status === 'processed');
-    await sleep(300);
+    await queueIdle(t);
     expect(slackPostsFor('s-once')).toHaveLength(1);
     expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-once'`)).toEqual([{ n: 1 }]);
     expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-once'`)).toEqual([{ status: 'sent', attempts: 1 }]);
@@ -158,7 +158,7 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     expect(row.status).toBe('failed');
     expect(row.attempts).toBe(1);
     expect(row.last_error).toMatch(/404/);
-    await sleep(500); // no retry may follow
+    await queueIdle(t); // no retry may follow
     expect(host.hits('/t/missing.json')).toHaveLength(1);
     expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-404'`)).toEqual([{ n: 0 }]);
     expect(slackPostsFor('s-404')).toHaveLength(0);
@@ -469,7 +469,7 @@ describe('a worker killed mid-job', () => {
       return r.status === 'processed' ? r : undefined;
     }, 20_000);
     expect(row.attempts).toBe(2);
-    await sleep(1000);
+    await queueIdle(second);
     expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-killed'`)).toEqual([{ transcript: TRANSCRIPT }]);
     expect(slack.posts()).toHaveLength(1);
     expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-killed'`)).toEqual([{ status: 'sent', attempts: 1 }]);

@@ -241,9 +241,9 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return a === b;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
-  const ka = Object.keys(a as object);
-  const kb = Object.keys(b as object);
-  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b as object, k) && jsonEqual((a as JsonObject)[k], (b as JsonObject)[k]));
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual((a as JsonObject)[k], (b as JsonObject)[k]));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,7 +497,7 @@ function mutate(obj: JsonObject, fields: JsonObject, envelope: boolean, m: Mutat
     return;
   }
   const [target, key] = holder(m.field);
-  const current = typeof target[key] === 'string' ? (target[key] as string) : '';
+  const current = typeof target[key] === 'string' ? (target[key]) : '';
   // defineProperty: a plain assignment to "__proto__" would set the prototype, not a key.
   if (m.op === 'set') Object.defineProperty(target, key, { value: m.value, enumerable: true, writable: true, configurable: true });
   else if (m.op === 'delete') delete target[key];
@@ -514,10 +514,11 @@ function serialise(obj: JsonObject, format: Format): string {
       return JSON.stringify(obj).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
     case 'bom':
       return `\ufeff${JSON.stringify(obj)}`;
-    case 'dupkey':
+    case 'dupkey': {
       // An earlier, different value under a key that matters: JSON.parse (and the platform) keep the last.
       const shadows = ['event', 'session_id', 'type', 'data'].filter((k) => k in obj).map((k) => `"${k}":"shadowed",`);
       return `{${shadows.join('')}${JSON.stringify(obj).slice(1)}`;
+    }
     default:
       return JSON.stringify(obj);
   }
@@ -650,7 +651,7 @@ function post(port: number, raw: Buffer, headers: SentHeaders): Promise<Answer> 
   return new Promise((resolve) => {
     let status: number | null = null;
     const chunks: Buffer[] = [];
-    const answer = (error?: Error): Answer => {
+    const answer = (error?: NodeJS.ErrnoException): Answer => {
       const text = Buffer.concat(chunks).toString('utf8');
       let body: unknown = text;
       try {
@@ -658,7 +659,7 @@ function post(port: number, raw: Buffer, headers: SentHeaders): Promise<Answer> 
       } catch {
         /* not JSON */
       }
-      const code = (error as NodeJS.ErrnoException | undefined)?.code;
+      const code = error?.code;
       const cutOff = status === null && raw.length > MAX_BODY_BYTES && (code === 'EPIPE' || code === 'ECONNRESET');
       return { status, body, text, ...(error && { error: error.message }), ...(cutOff && { cutOff }) };
     };

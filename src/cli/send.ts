@@ -10,12 +10,14 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { signDelivery } from '../webhooks/webhook-signature.js';
+import { WEBHOOK_PATH } from '../webhooks/webhook.constants.js';
 
 const USAGE = `usage: npm run send -- <event> [--session ID] [--url URL] [--scheme signature|timestamped] [--file payload.json] [--no-wait]
 
   <event>     event type, e.g. interview.completed, session.feedback_submitted, or any other name
   --session   session_id (default: a fresh demo-… id; reuse one to see a duplicate answered)
-  --url       webhook URL (default: http://127.0.0.1:$PORT/webhooks/ai-interview, PORT defaults to 3000)
+  --url       webhook URL, or the service's origin (http://host:port: the webhook route is added)
+              (default: http://127.0.0.1:$PORT/webhooks/ai-interview, PORT defaults to 3000)
   --scheme    signature: X-Webhook-Signature over the body (default);
               timestamped: X-InterviewRelay-Signature + X-InterviewRelay-Timestamp, { type, data } envelope
   --file      JSON payload; {{session_id}}, {{base_url}} and {{timestamp}} are filled in
@@ -50,7 +52,9 @@ function parse(argv: string[]): Options {
   if (values.scheme !== 'signature' && values.scheme !== 'timestamped') fail(`--scheme must be signature or timestamped\n\n${USAGE}`);
   let url: URL;
   try {
-    url = new URL(values.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}/webhooks/ai-interview`);
+    url = new URL(values.url ?? `http://127.0.0.1:${process.env.PORT ?? 3000}`);
+    // An origin alone means the service: post to its webhook route.
+    if (url.pathname === '/') url.pathname = WEBHOOK_PATH;
   } catch {
     fail(`--url is not a URL: ${values.url}`);
   }
@@ -62,6 +66,12 @@ function parse(argv: string[]): Options {
     file: values.file,
     wait: !values['no-wait'],
   };
+}
+
+/** What went wrong with a request: the network error's code (ECONNREFUSED), else its message. */
+function describe(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  return e.cause?.code ?? e.cause?.message ?? e.message;
 }
 
 function fail(message: string): never {
@@ -87,7 +97,7 @@ function payload(o: Options): string {
       .replaceAll('{{base_url}}', o.url.origin)
       .replaceAll('{{timestamp}}', new Date().toISOString());
     try {
-      fields = JSON.parse(text);
+      fields = JSON.parse(text) as Record<string, unknown>;
     } catch (err) {
       fail(`${file} is not valid JSON: ${(err as Error).message}`);
     }
@@ -119,7 +129,7 @@ async function main(): Promise<void> {
   try {
     res = await fetch(o.url, { method: 'POST', headers, body });
   } catch (err) {
-    fail(`Could not reach ${o.url.origin}: ${(err as Error).cause ?? (err as Error).message}. Is the service running (npm start)?`);
+    fail(`Could not reach ${o.url.origin}: ${describe(err)}. Is the service running (npm start)?`);
   }
   const text = await res.text();
   console.log(`${res.status} ${res.statusText}`);

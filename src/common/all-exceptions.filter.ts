@@ -23,7 +23,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const body = exception.getResponse();
-      if (status >= 500 && status !== HttpStatus.SERVICE_UNAVAILABLE) {
+      if (status >= 500 && status !== (HttpStatus.SERVICE_UNAVAILABLE as number)) {
         this.logger.error({ err: exception, requestId, url: redactUrl(req.url) }, 'request failed');
       }
       void reply.status(status).send(typeof body === 'string' ? { statusCode: status, message: body } : body);

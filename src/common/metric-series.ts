@@ -15,7 +15,7 @@ export function labelCombinations<K extends string>(values: Record<K, readonly s
  */
 export function initSeries<K extends string>(metric: Counter<K> | Histogram<K>, values: Record<K, readonly string[]>): void {
   for (const labels of labelCombinations(values)) {
-    if ('zero' in metric) metric.zero(labels as never);
+    if ('zero' in metric) metric.zero(labels);
     else metric.inc(labels as never, 0);
   }
 }

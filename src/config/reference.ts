@@ -48,7 +48,7 @@ function defaultText(name: string, value: unknown, computed: string | undefined)
 export function referenceEntries(schema: z.ZodObject = envSchema, external: Record<string, EnvDoc> = nodeVariables): ReferenceEntry[] {
   const json = z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, JsonProperty> };
   // What the service gets with nothing set: the defaults, exactly as parsing applies them.
-  const defaults = schema.parse({}) as Record<string, unknown>;
+  const defaults = schema.parse({});
   const entries: ReferenceEntry[] = Object.entries(json.properties).map(([name, p]) => {
     if (!p.group || !ENV_GROUPS.includes(p.group) || !p.description) {
       throw new Error(`${name}: document it with .meta({ group, description }) in src/config/env.schema.ts (group: one of ENV_GROUPS)`);

@@ -144,12 +144,12 @@ export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardA
     if (!(await auth.check(req, reply))) return reply;
   });
 
-  void fastify.register(async (scope) => {
+  void fastify.register((scope, _opts, done) => {
     // The form's application/x-www-form-urlencoded body is parsed by registerBodyParsers.
     const html = (reply: FastifyReply, code: number, body: string) =>
       reply.code(code).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 
-    scope.get(LOGIN_PATH, async (req, reply) => html(reply, 200, loginPage(safeNext((req.query as Record<string, unknown>).next))));
+    scope.get(LOGIN_PATH, (req, reply) => html(reply, 200, loginPage(safeNext((req.query as Record<string, unknown>).next))));
     scope.post(LOGIN_PATH, async (req, reply) => {
       const form = (req.body ?? {}) as Record<string, unknown>;
       const next = safeNext(form.next);
@@ -157,6 +157,7 @@ export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardA
       if (!(await auth.attempt(req, reply, token, () => html(reply, 401, loginPage(next, 'That is not the admin token.'))))) return reply;
       return reply.code(303).header('set-cookie', auth.sessionCookie(req)).header('location', next).send();
     });
-    scope.post(LOGOUT_PATH, async (_req, reply) => reply.code(303).header('set-cookie', DashboardAuth.clearedCookie()).header('location', LOGIN_PATH).send());
+    scope.post(LOGOUT_PATH, (_req, reply) => reply.code(303).header('set-cookie', DashboardAuth.clearedCookie()).header('location', LOGIN_PATH).send());
+    done();
   });
 }

@@ -21,7 +21,7 @@ import { SqlStatements } from './sql-statements.js';
         // probes (and 503 deliveries) while PostgreSQL is down, not crash-loop.
         manualInitialization: true,
       }),
-      dataSourceFactory: async (options) => new DataSource(options!),
+      dataSourceFactory: (options) => Promise.resolve(new DataSource(options!)),
     }),
   ],
   providers: [DatabaseLifecycle, SqlStatements, DatabaseHealthIndicator],

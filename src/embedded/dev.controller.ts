@@ -32,7 +32,7 @@ export class DevController {
   @Get('sessions/:sessionId')
   async session(@Param('sessionId') sessionId: string): Promise<object> {
     if (!isStorableString(sessionId)) throw new BadRequestException('session_id: must not contain NUL characters or unpaired surrogates');
-    const q = (sql: string) => this.dataSource.query(sql, [sessionId]) as Promise<Array<Record<string, unknown>>>;
+    const q = (sql: string) => this.dataSource.query<Array<Record<string, unknown>>>(sql, [sessionId]);
     // One after the other: over pglite-socket, statements of concurrent connections interleave, and
     // one that fails (a table not migrated yet) can take a concurrent one down with it.
     const events = await q(`SELECT id, event, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE session_id = $1 ORDER BY received_at`);

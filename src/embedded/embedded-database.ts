@@ -112,7 +112,7 @@ export function serializeExtendedBatches(db: PGlite): PGlite {
       }
       // PGlite keeps its state in #private fields: call its methods on the instance, not the proxy.
       const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm';
 import { EventHandler, HandledEvent, HandlesEvent, PermanentFailure } from '../events/event-handler.js';
 import { NotificationsService } from '../notifications/notifications.service.js';
 import { interviewCompleted } from './interview-completed.event.js';
@@ -32,7 +31,7 @@ export class InterviewCompletedHandler implements EventHandler<typeof interviewC
       completedAt: payload.timestamp ? new Date(payload.timestamp) : null,
     };
     const store = (transcript: object | null) =>
-      this.repo.upsert({ ...interview, transcript } as QueryDeepPartialEntity<Interview>, { conflictPaths: ['sessionId'], skipUpdateIfNoValuesChanged: false });
+      this.repo.upsert({ ...interview, transcript }, { conflictPaths: ['sessionId'], skipUpdateIfNoValuesChanged: false });
     if (payload.transcript_url) {
       const body = await this.download(payload.transcript_url);
       // The parsed transcript is held (and counted against the client's memory budget) only until stored.

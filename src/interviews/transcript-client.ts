@@ -248,7 +248,7 @@ type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Look
 export function guardedLookup(hostname: string, options: LookupOptions, callback: LookupCallback): void {
   dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
     if (err) return callback(err, []);
-    const list = addresses as LookupAddress[];
+    const list = addresses;
     for (const a of list) {
       const reason = nonPublicReason(a.address);
       if (reason) return callback(new RefusedAddressError(`refused transcript URL: ${hostname} resolves to a ${reason} address`), []);
@@ -377,7 +377,7 @@ export class TranscriptClient {
         headers: { accept: 'application/json', 'accept-encoding': 'identity', 'user-agent': 'interview-webhooks' },
         // A fresh connection per hop: a pooled socket could belong to another host's checks.
         agent: false,
-        ...(checkAddresses ? { lookup: guardedLookup as never } : {}),
+        ...(checkAddresses ? { lookup: guardedLookup } : {}),
       });
 
       req.on('socket', (socket: Socket) => {

@@ -65,5 +65,5 @@ function configuredWorker(defaults: Partial<WorkerOptions>): typeof Worker {
     constructor(name: string, processor: ConstructorParameters<typeof Worker>[1], opts: WorkerOptions) {
       super(name, processor, { ...defaults, ...opts });
     }
-  } as typeof Worker;
+  };
 }

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { HealthIndicatorService } from '@nestjs/terminus';
-import { Queue, RedisQueueBackend } from 'bullmq';
+import { Queue } from 'bullmq';
 import { withTimeout } from '../common/with-timeout.js';
 import { AppConfig } from '../config/configuration.js';
 import { HEALTH_CACHE_MS, HEALTH_CHECK_TIMEOUT_MS } from '../health/health.constants.js';
@@ -66,7 +66,7 @@ export class RedisHealthIndicator implements ReadinessCheck {
     return this.health
       .check('redis')
       .attempt(async () => {
-        const client = await withTimeout((this.queue.getBackend() as RedisQueueBackend).client, HEALTH_CHECK_TIMEOUT_MS, () => new Error('no connection'));
+        const client = await withTimeout((this.queue.getBackend()).client, HEALTH_CHECK_TIMEOUT_MS, () => new Error('no connection'));
         const redis = client as unknown as { status: string; ping(): Promise<string> };
         if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
         await redis.ping();

@@ -1,5 +1,5 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { WEBHOOK_PATH } from './webhook.constants.js';
 
 type Done = (err: Error | null, body?: unknown) => void;
@@ -17,11 +17,11 @@ function isWebhookRoute(req: FastifyRequest): boolean {
  * admin login) into a prototype-less object.
  */
 export function registerBodyParsers(app: NestFastifyApplication, bodyLimit: number): void {
-  const fastify = app.getHttpAdapter().getInstance() as unknown as FastifyInstance;
+  const fastify = app.getHttpAdapter().getInstance();
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   app.useBodyParser('application/json', { bodyLimit }, (req: FastifyRequest, body: Buffer, done: Done) => {
     if (isWebhookRoute(req)) done(null, body);
-    else parseJson(req, body.toString('utf8'), done);
+    else void parseJson(req, body.toString('utf8'), done);
   });
   app.useBodyParser('application/x-www-form-urlencoded', { bodyLimit }, (req: FastifyRequest, body: Buffer, done: Done) => {
     if (isWebhookRoute(req)) done(null, body);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { freePort } from '../../scripts/local-services.mjs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { signDelivery } from '../../src/webhooks/webhook-signature.js';
 
@@ -93,11 +94,11 @@ export async function startService(env: Record<string, string | undefined>, opts
     JOB_BACKOFF_MS: '100',
     ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)),
     PORT: String(port),
-  } as Record<string, string>;
+  };
   const child = spawn(process.execPath, [MAIN_JS], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
@@ -169,6 +170,25 @@ export async function deliver(
     /* not JSON */
   }
   return { status: res.status, body: parsed };
+}
+
+/**
+ * Waits until the service's queue (Redis backend) has nothing waiting, delayed or running, twice in
+ * a row: after that, nothing more happens to the events it was given. The condition to wait for
+ * before asserting that something did NOT happen (no retry, no second post).
+ */
+export async function queueIdle(t: RunningService, timeoutMs = 15_000): Promise<void> {
+  const queue = new Queue('webhooks', { connection: { url: t.env.REDIS_URL ?? TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
+  try {
+    let quietChecks = 0;
+    await waitFor(async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      quietChecks = Object.values(counts).every((n) => n === 0) ? quietChecks + 1 : 0;
+      return quietChecks >= 2;
+    }, timeoutMs, 150);
+  } finally {
+    await queue.close();
+  }
 }
 
 export function sleep(ms: number): Promise<void> {

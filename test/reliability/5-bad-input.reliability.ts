@@ -132,7 +132,7 @@ function generateCases(): Case[] {
   ];
   for (let i = 0; i < 15; i++) {
     for (const base of baseBodies(100 + i)) {
-      const raw = Buffer.from(JSON.stringify({ ...base, session_id: `${base.session_id}-sig` }));
+      const raw = Buffer.from(JSON.stringify({ ...base, session_id: `${String(base.session_id)}-sig` }));
       for (const [name, make] of sigVariants) add('bad signatures', name, raw, { 'content-type': 'application/json', ...make(raw) });
     }
   }
@@ -148,7 +148,7 @@ function generateCases(): Case[] {
         add('wrong content types', ct || '(none)', json, headers);
       }
       // A form body that carries the fields, signed: still not a platform delivery.
-      const form = Buffer.from(new URLSearchParams({ event: String(base.event), session_id: `${base.session_id}-form` }).toString());
+      const form = Buffer.from(new URLSearchParams({ event: String(base.event), session_id: `${String(base.session_id)}-form` }).toString());
       add('wrong content types', 'form-encoded fields', form, { 'content-type': 'application/x-www-form-urlencoded', 'x-webhook-signature': hmac(form) });
     }
   }

@@ -169,7 +169,7 @@ export function startLoad(baseUrl: () => string, deliveries: Delivery[], opts: {
           tally.gaveUp++;
           break;
         }
-        let status = 0;
+        let status: number;
         let text = '';
         try {
           const res = await fetch(`${baseUrl()}${WEBHOOK_URL_PATH}`, {
@@ -367,7 +367,6 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
 
   const problems: string[] = [];
   const dup = { inboxRows: 0, interviewRows: 0, feedbackRows: 0, slackPosts: 0 };
-  let duplicated = 0;
   let processed = 0;
   const lostKeys: string[] = [];
   const failed: string[] = [];
@@ -395,7 +394,7 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
     if (done) processed++;
     if (tally.acknowledgedKeys.has(d.key) && !done) lostKeys.push(d.key);
   }
-  duplicated = dup.inboxRows + dup.interviewRows + dup.feedbackRows + dup.slackPosts;
+  const duplicated = dup.inboxRows + dup.interviewRows + dup.feedbackRows + dup.slackPosts;
   if (duplicated) problems.push(`duplicated effects: ${JSON.stringify(dup)}`);
   if (failed.length) problems.push(`${failed.length} inbox row(s) ended 'failed', e.g. ${failed.slice(0, 3).join(', ')}`);
   if (missingSlack.length) problems.push(`${missingSlack.length} processed interview(s) without a Slack post, e.g. ${missingSlack.slice(0, 3).join(', ')}`);

@@ -1,52 +1,8 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { checkUrl, HEAP_BYTES_PER_TRANSCRIPT_BYTE, isPublicAddress, matchesAllowedHost, nonPublicReason, TranscriptClient, TranscriptError } from './transcript-client.js';
-
-describe('address classification', () => {
-  it.each([
-    ['127.0.0.1', 'loopback'],
-    ['127.255.0.9', 'loopback'],
-    ['10.1.2.3', 'private'],
-    ['172.16.0.1', 'private'],
-    ['172.31.255.255', 'private'],
-    ['192.168.1.1', 'private'],
-    ['100.64.0.1', 'private'],
-    ['169.254.169.254', 'link-local'],
-    ['0.0.0.0', 'unspecified'],
-    ['0.1.2.3', 'unspecified'],
-    ['224.0.0.1', 'multicast'],
-    ['255.255.255.255', 'reserved'],
-    ['::1', 'loopback'],
-    ['0:0:0:0:0:0:0:1', 'loopback'],
-    ['::', 'unspecified'],
-    ['fe80::1', 'link-local'],
-    ['fe80::1%eth0', 'link-local'],
-    ['fd00:ec2::254', 'private'],
-    ['fc00::1', 'private'],
-    ['ff02::1', 'multicast'],
-    ['::ffff:127.0.0.1', 'loopback'],
-    ['::ffff:7f00:1', 'loopback'],
-    ['::ffff:169.254.169.254', 'link-local'],
-    ['::ffff:a9fe:a9fe', 'link-local'],
-    ['0:0:0:0:0:ffff:10.0.0.1', 'private'],
-    ['::127.0.0.1', 'loopback'],
-    ['64:ff9b::10.0.0.1', 'private'],
-    ['2002:7f00:1::', 'loopback'],
-    ['2001:db8::1', 'reserved'],
-    ['not-an-ip', 'invalid'],
-    ['::ffff:1.2.3', 'invalid'],
-  ])('refuses %s (%s)', (ip, reason) => {
-    expect(nonPublicReason(ip)).toBe(reason);
-    expect(isPublicAddress(ip)).toBe(false);
-  });
-
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808'])(
-    'accepts the public address %s',
-    (ip) => {
-      expect(nonPublicReason(ip)).toBeUndefined();
-    },
-  );
-});
+import { gzipSync } from 'node:zlib';
+import { HEAP_BYTES_PER_TRANSCRIPT_BYTE, TranscriptClient, TranscriptError } from './transcript-client.js';
+import { checkNotServiceItself, checkUrl, matchesAllowedHost } from './transcript-policy.js';
 
 describe('URL policy', () => {
   const refused = (url: string, allowed: string[] = []) => {
@@ -65,10 +21,10 @@ describe('URL policy', () => {
     expect(checkUrl(new URL('https://8.8.8.8/t.json'), { allowedHosts: [] })).toEqual({ checkAddresses: true });
     expect(refused('http://transcripts.example.com/t.json')).toMatch(/only https/);
     expect(refused('https://127.0.0.1/t.json')).toMatch(/loopback/);
-    expect(refused('https://169.254.169.254/latest/meta-data')).toMatch(/link-local/);
+    expect(refused('https://169.254.169.254/latest/meta-data')).toMatch(/linkLocal/);
     expect(refused('https://[::1]/t.json')).toMatch(/loopback/);
-    expect(refused('https://[::ffff:127.0.0.1]/t.json')).toMatch(/loopback/);
-    expect(refused('https://[fd00:ec2::254]/t.json')).toMatch(/private/);
+    expect(refused('https://[::ffff:127.0.0.1]/t.json')).toMatch(/ipv4Mapped/);
+    expect(refused('https://[fd00:ec2::254]/t.json')).toMatch(/uniqueLocal/);
     // The URL parser normalises odd IPv4 spellings before the check sees them.
     expect(refused('https://2130706433/t.json')).toMatch(/loopback/);
     expect(refused('https://0x7f.1/t.json')).toMatch(/loopback/);
@@ -108,23 +64,41 @@ describe('URL policy', () => {
     expect(matchesAllowedHost(u('http://[::1]:9000/x'), '::1')).toBe(true);
     expect(matchesAllowedHost(u('http://[::1]:9001/x'), '[::1]:9000')).toBe(false);
   });
+
+  it("refuses a connection that lands on the service's own port on a loopback or unspecified address", () => {
+    const policy = { allowedHosts: ['transcripts.internal'], servicePort: 3000, devTranscripts: true };
+    const connect = (address: string, port: string, path = '/metrics', p: object = policy) => () =>
+      checkNotServiceItself(new URL(`http://transcripts.internal:8080${path}`), address, port, p as never);
+    for (const address of ['127.0.0.1', '127.0.1.1', '::1', '::ffff:127.0.0.1', '0.0.0.0', '::']) {
+      expect(connect(address, '3000')).toThrow(/route of this service/);
+    }
+    expect(connect('127.0.0.1', '3000', '/dev/transcripts/s1')).not.toThrow();
+    expect(connect('127.0.0.1', '3000', '/dev/transcripts/s1', { ...policy, devTranscripts: false })).toThrow(/route of this service/);
+    expect(connect('127.0.0.1', '3001')).not.toThrow();
+    expect(connect('10.0.0.5', '3000')).not.toThrow();
+  });
 });
 
 describe('TranscriptClient against a local host', () => {
   let server: Server;
   let base: string;
   let hits: string[];
+  let headers: IncomingMessage['headers'][];
   let handler: (req: IncomingMessage, res: ServerResponse) => void;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
       hits.push(req.url!);
+      headers.push(req.headers);
       handler(req, res);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  beforeEach(() => (hits = []));
+  beforeEach(() => {
+    hits = [];
+    headers = [];
+  });
   afterAll(() => new Promise((r) => server.close(r)));
 
   const client = (over: Partial<ConstructorParameters<typeof TranscriptClient>[0]> = {}) =>
@@ -249,5 +223,76 @@ describe('TranscriptClient against a local host', () => {
     await new Promise((r) => closed.close(r));
     const err = await failure(fetchVia(client({ allowedHosts: [`127.0.0.1:${port}`] }), `http://127.0.0.1:${port}/t`));
     expect(err.permanent).toBe(false);
+  });
+
+  it('treats a host that cuts the connection mid-body as transient', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).write('[1,');
+      setTimeout(() => res.socket?.destroy(), 20);
+    };
+    const err = await failure(fetchVia(client(), `${base}/cut`));
+    expect([err.permanent, err.message]).toEqual([false, expect.stringMatching(/^transcript download failed: /)]);
+  });
+
+  it('asks for the identity encoding and refuses an encoded body permanently, without decoding it', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"a":1}'));
+    const err = await failure(fetchVia(client(), `${base}/gz`));
+    expect([err.permanent, err.message]).toEqual([true, expect.stringMatching(/content-encoding gzip despite accept-encoding: identity/)]);
+    expect(headers[0]['accept-encoding']).toBe('identity');
+  });
+
+  it('refuses a declared content-length over the cap without waiting for the body', async () => {
+    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-length': '5000' }).write('['); // and nothing more
+    const started = Date.now();
+    const err = await failure(fetchVia(client({ timeoutMs: 5000 }), `${base}/declared`));
+    expect([err.permanent, err.message]).toEqual([true, 'transcript is larger than 1024 bytes']);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('bounds the whole download by one deadline: slow redirects, and a body that never ends', async () => {
+    handler = (req, res) => setTimeout(() => res.writeHead(302, { location: `${req.url}x` }).end(), 120);
+    let started = Date.now();
+    let err = await failure(fetchVia(client({ timeoutMs: 300 }), `${base}/slow`));
+    expect([err.permanent, err.message]).toEqual([false, 'transcript download timed out after 300 ms']);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(hits.length).toBeLessThan(4);
+
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).write('[');
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 20);
+    };
+    started = Date.now();
+    err = await failure(fetchVia(client({ timeoutMs: 300 }), `${base}/drip`));
+    expect([err.permanent, err.message]).toEqual([false, 'transcript download timed out after 300 ms']);
+    expect(Date.now() - started).toBeLessThan(1500);
+  });
+
+  it('refuses a redirect to credentials, another scheme or an invalid URL, without following it', async () => {
+    const port = new URL(base).port;
+    const targets: Record<string, [string, RegExp]> = {
+      '/cred': [`http://user:pw@127.0.0.1:${port}/x`, /credentials/],
+      '/ftp': [`ftp://127.0.0.1:${port}/x`, /scheme ftp:/],
+      '/invalid': ['http://[::1', /invalid URL/],
+    };
+    handler = (req, res) => (targets[req.url!] ? res.writeHead(302, { location: targets[req.url!][0] }).end() : res.writeHead(200).end('{}'));
+    for (const [path, [, reason]] of Object.entries(targets)) {
+      const err = await failure(fetchVia(client(), `${base}${path}`));
+      expect([path, err.permanent, err.message]).toEqual([path, true, expect.stringMatching(reason)]);
+    }
+    expect(hits).toEqual(Object.keys(targets));
+  });
+
+  it("checks every redirect against the service's own routes: only its sample transcripts may be fetched", async () => {
+    const own = { servicePort: Number(new URL(base).port), devTranscripts: true };
+    handler = (req, res) => {
+      if (req.url === '/dev/transcripts/hop') return res.writeHead(302, { location: '/dev/transcripts/s1' }).end();
+      if (req.url === '/dev/transcripts/leave') return res.writeHead(302, { location: '/metrics' }).end();
+      if (req.url === '/dev/transcripts/s1') return res.writeHead(200, { 'content-type': 'application/json' }).end('{"turns":[]}');
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"stolen":true}');
+    };
+    await expect(fetchVia(client(own), `${base}/dev/transcripts/hop`)).resolves.toEqual({ turns: [] });
+    const err = await failure(fetchVia(client(own), `${base}/dev/transcripts/leave`));
+    expect([err.permanent, err.message]).toEqual([true, expect.stringMatching(/\/metrics is a route of this service/)]);
+    expect(hits).toEqual(['/dev/transcripts/hop', '/dev/transcripts/s1', '/dev/transcripts/leave']);
   });
 });

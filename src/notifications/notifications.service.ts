@@ -1,7 +1,11 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
+import type { AxiosResponse } from 'axios';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { Repository } from 'typeorm';
+import { createHttpClient } from '../common/http-client.js';
 import { storableText } from '../common/storable.js';
 import { AppConfig } from '../config/configuration.js';
 import { PermanentFailure, RetryLaterError } from '../events/event-handler.js';
@@ -26,6 +30,8 @@ const DEFAULT_RETRY_AFTER_MS = 30_000;
 @Injectable()
 export class NotificationsService {
   private readonly logger = new Logger(NotificationsService.name);
+  /** No SSRF guard: SLACK_WEBHOOK_URL is the operator's own. Redirects are never followed. */
+  private readonly http = createHttpClient();
   private readonly webhookUrl?: string;
   private readonly timeoutMs: number;
   /** A 'sending' claim older than this was left by a worker that died mid-POST: it may be taken over. */
@@ -59,24 +65,22 @@ export class NotificationsService {
       throw new RetryLaterError('slack notification is being sent by another worker', this.leaseSeconds * 1000);
     }
 
-    let res: Response;
+    let res: AxiosResponse<Readable>;
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
+    const signal = AbortSignal.timeout(this.timeoutMs);
     try {
-      res = await fetch(this.webhookUrl, {
-        method: 'POST',
+      res = await this.http.post<Readable>(this.webhookUrl, JSON.stringify(interviewCompletedMessage(notice)), {
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(interviewCompletedMessage(notice)),
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal,
       });
-      await res.text().catch(() => '');
+      await finished(res.data.resume()).catch(() => undefined);
     } catch (err) {
       // Not delivered as far as we know (a timeout is the one ambiguous case: see README).
-      const message = `slack: ${(err as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs} ms` : describe(err)}`;
+      const message = `slack: ${signal.aborted ? `no answer within ${this.timeoutMs} ms` : describe(err)}`;
       this.metrics.record('failed', seconds());
       await this.release(kind, notice.sessionId, 'failed', message);
-      throw new Error(message);
+      throw new Error(message, { cause: err });
     }
 
     if (res.status >= 200 && res.status < 300) {
@@ -85,7 +89,7 @@ export class NotificationsService {
       return 'sent';
     }
     if (res.status === 429) {
-      const waitMs = retryAfterMs(res.headers.get('retry-after'), DEFAULT_RETRY_AFTER_MS);
+      const waitMs = retryAfterMs((res.headers['retry-after'] as string | undefined) ?? null, DEFAULT_RETRY_AFTER_MS);
       const message = `slack: rate limited (429), retry after ${Math.ceil(waitMs / 1000)} s`;
       this.metrics.record('rate_limited', seconds());
       await this.release(kind, notice.sessionId, 'pending', message);

@@ -4,9 +4,10 @@ import { DataSource, DataSourceOptions } from 'typeorm';
 import { Init1764230400000 } from './migrations/1764230400000-init.js';
 import { BatchJobId1764244800000 } from './migrations/1764244800000-batch-job-id.js';
 import { UnambiguousKey1796083200000 } from './migrations/1796083200000-unambiguous-key.js';
+import { OpenEvents1796169600000 } from './migrations/1796169600000-open-events.js';
 
 // Listed explicitly (not a glob) so the same list works from ts-jest and dist/.
-export const migrations = [Init1764230400000, BatchJobId1764244800000, UnambiguousKey1796083200000];
+export const migrations = [Init1764230400000, BatchJobId1764244800000, UnambiguousKey1796083200000, OpenEvents1796169600000];
 
 /**
  * The connection options shared by the app and the TypeORM CLI. Entities are not listed here: each

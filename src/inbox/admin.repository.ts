@@ -32,6 +32,8 @@ export interface EventDetail extends EventSummary {
   payload: Record<string, unknown>;
 }
 
+const OPEN_STATUSES: ReadonlySet<WebhookEventStatus> = new Set(['received', 'processing', 'failed']);
+
 const SUMMARY_COLUMNS = 'id, event, session_id, status, attempts, last_error, request_id, received_at, processed_at, updated_at';
 
 /** The inbox as the dead-letter desk reads it (writes go through InboxRecoveryRepository). */
@@ -58,6 +60,8 @@ export class InboxAdminRepository {
       where.push(`(received_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     params.push(filter.limit);
+    // Rows not finished are found through webhook_events_open (status itself is not indexed).
+    if (filter.status && OPEN_STATUSES.has(filter.status)) where.push('id IN (SELECT id FROM webhook_events_open)');
     const rows: Array<EventSummary & { received_key: string }> = await this.dataSource.query(
       `SELECT ${SUMMARY_COLUMNS}, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_key
        FROM webhook_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

@@ -46,8 +46,9 @@ export class InboxRecoveryRepository {
   /** Rows left in 'received' for longer than `olderThanMs` (a crash between commit and enqueue, a lost job). */
   async findStaleReceived(olderThanMs: number, limit: number): Promise<QueuedRow[]> {
     const rows: QueuedRowRaw[] = await this.dataSource.query(
-      `SELECT id, event, request_id, batch_job_id, ${JOB_SUFFIX_SQL} FROM webhook_events
-       WHERE status = 'received' AND updated_at < now() - make_interval(secs => $1)
+      `SELECT id, event, request_id, batch_job_id, ${JOB_SUFFIX_SQL}
+       FROM webhook_events WHERE id IN (SELECT id FROM webhook_events_open)
+         AND status = 'received' AND updated_at < now() - make_interval(secs => $1)
        ORDER BY received_at ASC LIMIT $2`,
       [olderThanMs / 1000, limit],
     );
@@ -80,8 +81,8 @@ export class InboxRecoveryRepository {
       // A CTE, not \`id IN (SELECT … LIMIT)\`: the planner may run such a subquery more than once,
       // and with SKIP LOCKED each run can pick other rows, overshooting the limit.
       `WITH picked AS (
-         SELECT id FROM webhook_events
-         WHERE status = 'processing' AND updated_at < now() - make_interval(secs => $1)
+         SELECT id FROM webhook_events WHERE id IN (SELECT id FROM webhook_events_open)
+           AND status = 'processing' AND updated_at < now() - make_interval(secs => $1)
          ORDER BY updated_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE webhook_events e SET ${RECOVER('$3')}
        FROM picked WHERE e.id = picked.id
@@ -108,9 +109,11 @@ export class InboxRecoveryRepository {
 
   /** Bulk replay, oldest first, at most `limit` rows. */
   async reopenMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<QueuedRow[]> {
+    // Failed rows are open: found through webhook_events_open; ignored ones by age.
+    const open = status === 'failed' ? 'id IN (SELECT id FROM webhook_events_open) AND' : '';
     const [rows]: [QueuedRowRaw[], number] = await this.dataSource.query(
       `WITH picked AS (
-         SELECT id FROM webhook_events WHERE status = $1 AND ($3::text IS NULL OR event = $3)
+         SELECT id FROM webhook_events WHERE ${open} status = $1 AND ($3::text IS NULL OR event = $3)
          ORDER BY received_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE webhook_events e SET ${REPLAY}
        FROM picked WHERE e.id = picked.id

@@ -7,6 +7,7 @@ import { knownEvents } from '../events/event-definition.js';
 import { WEBHOOK_EVENT_STATUSES } from '../inbox/webhook-event.entity.js';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER, TIMESTAMPED_SIGNATURE_HEADER } from '../webhooks/webhook-signature.js';
 import { WEBHOOK_PATH } from '../webhooks/webhook.constants.js';
+import { openApiSchema } from './zod-openapi.js';
 
 export const DOCS_PATH = 'docs';
 
@@ -14,23 +15,7 @@ type Schema = Record<string, unknown>;
 type Operation = Record<string, unknown>;
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-/**
- * JSON Schema of a zod schema, for OpenAPI 3.0: the payload documentation is generated from the
- * validation schema itself, so the two cannot drift apart. zod's long regexes for email and
- * date-time are dropped where a `format` says the same.
- */
-function fromZod(schema: z.ZodType): Schema {
-  const json = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Schema;
-  const strip = (node: unknown): void => {
-    if (typeof node !== 'object' || node === null) return;
-    const n = node as Schema;
-    if (n.format && n.pattern) delete n.pattern;
-    Object.values(n).forEach(strip);
-  };
-  strip(json);
-  delete json.$schema;
-  return json;
-}
+const fromZod = (schema: z.ZodType): Schema => openApiSchema(schema, 'input').schema as Schema;
 
 /** Component name of an event's schema: interview.completed → InterviewCompleted. */
 const componentName = (event: string) => event.replace(/(^|[._:-])(\w)/g, (_m, _sep: string, c: string) => c.toUpperCase());

@@ -8,16 +8,16 @@ import {
   Param,
   Post,
   Query,
+  StandardSchemaValidationPipe,
   UseGuards,
 } from '@nestjs/common';
 import { z } from 'zod';
 import { isStorableString } from '../common/storable.js';
-import { EventSummary } from '../inbox/admin.repository.js';
+import { EventDetail } from '../inbox/admin.repository.js';
 import { WEBHOOK_EVENT_STATUSES } from '../inbox/webhook-event.entity.js';
 import { decodeCursor } from './admin-cursor.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
-import { EventDetail } from '../inbox/admin.repository.js';
-import { AdminService } from './admin.service.js';
+import { AdminService, BulkReplayResult, EventPage } from './admin.service.js';
 
 const MAX_PAGE = 200;
 const MAX_BULK_REPLAY = 1000;
@@ -39,19 +39,16 @@ const bulkReplayQuery = z.object({
   limit: z.coerce.number().int().min(1).max(MAX_BULK_REPLAY).default(100),
 });
 
-const uuid = z.uuid();
+const eventId = z.uuid({ error: 'must be a uuid' });
 
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    throw new BadRequestException(result.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; '));
-  }
-  return result.data;
-}
+const replayResult = z.object({ id: z.uuid(), status: z.literal('received'), job_id: z.string(), queued: z.boolean() });
 
-function eventId(id: string): string {
-  if (!uuid.safeParse(id).success) throw new BadRequestException('id: must be a uuid');
-  return id;
+/** Validates a parameter with its schema: a 400 names each bad field (`limit: Too big: ...`), or `name` for a scalar. */
+function invalid(name = 'value') {
+  const key = (segment: PropertyKey | { key: PropertyKey }) => String(typeof segment === 'object' ? segment.key : segment);
+  return new StandardSchemaValidationPipe({
+    exceptionFactory: (issues) => new BadRequestException(issues.map((i) => `${i.path?.map(key).join('.') || name}: ${i.message}`).join('; ')),
+  });
 }
 
 /** The operator's dead-letter desk. Registered only when ADMIN_TOKEN is set (else these routes 404). */
@@ -60,10 +57,8 @@ function eventId(id: string): string {
 export class AdminController {
   constructor(private readonly admin: AdminService) {}
 
-  /** Newest first. `next_cursor` is null on the last page. */
   @Get()
-  list(@Query() query: Record<string, unknown>): Promise<{ items: EventSummary[]; next_cursor: string | null }> {
-    const q = parse(listQuery, query);
+  list(@Query({ schema: listQuery, pipes: [invalid()] }) q: z.output<typeof listQuery>): Promise<EventPage> {
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
     if (q.cursor !== undefined && !after) throw new BadRequestException('cursor: not a cursor from this API');
     return this.admin.list({ status: q.status, event: q.event, sessionId: q.session_id, limit: q.limit, after });
@@ -72,14 +67,13 @@ export class AdminController {
   /** Bulk replay of failed (default) or ignored events, oldest first, at most `limit` (100, max 1000). */
   @Post('replay')
   @HttpCode(202)
-  async replayMany(@Query() query: Record<string, unknown>): Promise<{ count: number; queued: boolean }> {
-    const q = parse(bulkReplayQuery, query);
+  async replayMany(@Query({ schema: bulkReplayQuery, pipes: [invalid()] }) q: z.output<typeof bulkReplayQuery>): Promise<BulkReplayResult> {
     return this.admin.replayMany(q.status, q.limit, q.event);
   }
 
   @Get(':id')
-  async get(@Param('id') id: string): Promise<EventDetail> {
-    const row = await this.admin.get(eventId(id));
+  async get(@Param('id', { schema: eventId, pipes: [invalid('id')] }) id: string): Promise<EventDetail> {
+    const row = await this.admin.get(id);
     if (!row) throw new NotFoundException(`event ${id} not found`);
     return row;
   }
@@ -87,8 +81,8 @@ export class AdminController {
   /** A failed or ignored event goes back to 'received' and through processing under a fresh job id. */
   @Post(':id/replay')
   @HttpCode(202)
-  async replay(@Param('id') id: string): Promise<{ id: string; status: 'received'; job_id: string; queued: boolean }> {
-    const result = await this.admin.replay(eventId(id));
+  async replay(@Param('id', { schema: eventId, pipes: [invalid('id')] }) id: string): Promise<z.infer<typeof replayResult>> {
+    const result = await this.admin.replay(id);
     if (result.outcome === 'not_found') throw new NotFoundException(`event ${id} not found`);
     if (result.outcome === 'conflict') {
       throw new ConflictException(`event ${id} is '${result.status}': only failed or ignored events can be replayed`);

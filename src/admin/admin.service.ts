@@ -1,11 +1,22 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { z } from 'zod';
 import { errorText } from '../common/storable.js';
-import { EventDetail, EventListFilter, EventSummary, InboxAdminRepository } from '../inbox/admin.repository.js';
+import { EventDetail, EventListFilter, eventSummary, InboxAdminRepository } from '../inbox/admin.repository.js';
 import { jobIdOf, ownJobOf, QueuedRow } from '../inbox/job-ids.js';
 import { InboxRecoveryRepository } from '../inbox/recovery.repository.js';
 import { WebhookEventStatus } from '../inbox/webhook-event.entity.js';
 import { QueueUnavailableError, WebhookQueue } from '../queue/webhook-queue.js';
 import { encodeCursor } from './admin-cursor.js';
+
+/** A page of the listing, newest first; `next_cursor` is null on the last page. */
+export const eventPage = z.object({ items: z.array(eventSummary), next_cursor: z.string().nullable() });
+export type EventPage = z.infer<typeof eventPage>;
+
+export const bulkReplayResult = z.object({
+  count: z.number().int().describe('Events reopened'),
+  queued: z.boolean().describe('false: the queue was down; the sweeper enqueues them later'),
+});
+export type BulkReplayResult = z.infer<typeof bulkReplayResult>;
 
 export type ReplayResult =
   | { outcome: 'replayed'; id: string; jobId: string; queued: boolean }
@@ -23,7 +34,7 @@ export class AdminService {
     private readonly queue: WebhookQueue,
   ) {}
 
-  async list(filter: EventListFilter): Promise<{ items: EventSummary[]; next_cursor: string | null }> {
+  async list(filter: EventListFilter): Promise<EventPage> {
     const rows = await this.inbox.list({ ...filter, limit: filter.limit + 1 });
     const page = rows.slice(0, filter.limit);
     const next = rows.length > filter.limit ? encodeCursor(page[page.length - 1].key) : null;
@@ -43,7 +54,7 @@ export class AdminService {
     return { outcome: 'replayed', id: row.id, jobId: jobIdOf(row), queued };
   }
 
-  async replayMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<{ count: number; queued: boolean }> {
+  async replayMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<BulkReplayResult> {
     const rows = await this.recovery.reopenMany(status, limit, event);
     const queued = await this.enqueue(rows);
     return { count: rows.length, queued };

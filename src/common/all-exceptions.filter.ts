@@ -1,7 +1,19 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { redactUrl } from '../logging/logger.js';
 import { isDataError, sqlState } from './pg-errors.js';
+
+/** The body of an error answer; the OpenAPI document's `Error` (terminus's 503 is its own). */
+export const errorBody = z
+  .object({
+    statusCode: z.number().int(),
+    error: z.string().optional(),
+    message: z.string().describe('What was wrong; for 400 it names the field'),
+    requestId: z.string().optional().describe('The request id (also in the x-request-id header)'),
+  })
+  .meta({ id: 'Error' });
+export type ErrorBody = z.infer<typeof errorBody>;
 
 /**
  * The one exception filter. HttpExceptions keep their status and body (a 400 names the bad field,
@@ -33,14 +45,14 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const status = clientErrorStatus(exception);
     if (status !== undefined) {
       const message = (exception as Error).message;
-      void reply.status(status).send({ statusCode: status, error: httpReason(status), message });
+      void reply.status(status).send({ statusCode: status, error: httpReason(status), message } satisfies ErrorBody);
       return;
     }
 
     // A value PostgreSQL refused that validation let through: the client's input, not our failure.
     if (isDataError(exception)) {
       this.logger.warn({ err: exception, requestId, url: redactUrl(req.url) }, 'input refused by the database (a validation gap)');
-      void reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: `the request holds a value the database cannot take (SQLSTATE ${sqlState(exception)})`, requestId });
+      void reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: `the request holds a value the database cannot take (SQLSTATE ${sqlState(exception)})`, requestId } satisfies ErrorBody);
       return;
     }
 
@@ -50,7 +62,7 @@ export class AllExceptionsFilter implements ExceptionFilter {
       error: 'Internal Server Error',
       message: `Internal server error; quote request id ${requestId} when reporting it`,
       requestId,
-    });
+    } satisfies ErrorBody);
   }
 }
 

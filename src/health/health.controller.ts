@@ -1,4 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
 import { EventLoopHealthIndicator } from './event-loop.health.js';
 import { LifecycleService } from './lifecycle.service.js';
@@ -7,6 +8,8 @@ import { ReadinessService } from './readiness.service.js';
 export const LIVENESS_PATH = '/health/live';
 export const READINESS_PATH = '/health/ready';
 
+// terminus's @HealthCheck() documents the 200 and 503 bodies.
+@ApiTags('operations')
 @Controller()
 export class HealthController {
   constructor(
@@ -22,6 +25,7 @@ export class HealthController {
    */
   @Get(LIVENESS_PATH)
   @HealthCheck()
+  @ApiOperation({ summary: 'Liveness: the process can serve', description: 'No dependency is checked; stays 200 while shutting down. 503 only when the event loop is stalled.' })
   async live(): Promise<HealthCheckResult> {
     if (this.lifecycle.shuttingDown) {
       // terminus reports every check as shutting_down (503) once shutdown begins; liveness must not.
@@ -34,6 +38,7 @@ export class HealthController {
   /** PostgreSQL, Redis and every loaded feature module answer; 503 with terminus's JSON otherwise. */
   @Get(READINESS_PATH)
   @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and every loaded feature module answer', description: '503 while a dependency is down or the service is shutting down.' })
   ready(): Promise<HealthCheckResult> {
     return this.readiness.check();
   }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { WebhookEventStatus } from './webhook-event.entity.js';
+import { z } from 'zod';
+import { SignatureScheme, WEBHOOK_EVENT_STATUSES, WebhookEventStatus } from './webhook-event.entity.js';
 
 export interface EventListFilter {
   status?: WebhookEventStatus;
@@ -12,25 +13,32 @@ export interface EventListFilter {
   after?: { receivedAt: string; id: string };
 }
 
-export interface EventSummary {
-  id: string;
-  event: string;
-  session_id: string;
-  status: WebhookEventStatus;
-  attempts: number;
-  last_error: string | null;
-  request_id: string | null;
-  received_at: Date;
-  processed_at: Date | null;
-  updated_at: Date;
-}
+/** One inbox row as the admin API lists it (dates leave as ISO 8601 strings). */
+export const eventSummary = z
+  .object({
+    id: z.uuid(),
+    event: z.string(),
+    session_id: z.string(),
+    status: z.enum(WEBHOOK_EVENT_STATUSES),
+    attempts: z.number().int(),
+    last_error: z.string().nullable(),
+    request_id: z.string().nullable(),
+    received_at: z.date(),
+    processed_at: z.date().nullable(),
+    updated_at: z.date(),
+  })
+  .meta({ id: 'EventSummary' });
+export type EventSummary = z.infer<typeof eventSummary>;
 
 /** The listing's fields plus what only the detail view shows. */
-export interface EventDetail extends EventSummary {
-  idempotency_key: string;
-  signature_scheme: string;
-  payload: Record<string, unknown>;
-}
+export const eventDetail = eventSummary
+  .extend({
+    idempotency_key: z.string(),
+    signature_scheme: z.enum(['signature', 'timestamped'] satisfies SignatureScheme[]),
+    payload: z.record(z.string(), z.unknown()),
+  })
+  .meta({ id: 'EventDetail' });
+export type EventDetail = z.infer<typeof eventDetail>;
 
 const OPEN_STATUSES: ReadonlySet<WebhookEventStatus> = new Set(['received', 'processing', 'failed']);
 

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { z } from 'zod';
 import { flushIsolating, MicroBatcher } from '../common/micro-batcher.js';
 import { isDataError } from '../common/pg-errors.js';
 import { errorText } from '../common/storable.js';
@@ -7,8 +8,17 @@ import { batchJobIdsFor, ownJobOf } from '../inbox/job-ids.js';
 import { EventJob, ProcessEventJobData } from '../queue/queue.constants.js';
 import { WebhookQueue } from '../queue/webhook-queue.js';
 
+/** The answer to a delivery that was recorded: the webhook route's 200 body. */
+export const ingestResult = z
+  .object({
+    status: z.enum(['accepted', 'duplicate']).describe('`duplicate`: this idempotency key (`${event}:${session_id}`) was recorded before'),
+    id: z.uuid().describe('The inbox row (the first one, for a duplicate)'),
+  })
+  .meta({ id: 'IngestResult' });
+export type IngestResult = z.infer<typeof ingestResult>;
+
 export type IngestOutcome =
-  | { status: 'accepted' | 'duplicate'; id: string }
+  | IngestResult
   | { status: 'unavailable'; reason: string }
   /** PostgreSQL refused this delivery's data (a gap in validation): answered 400, the others are unaffected. */
   | { status: 'unstorable'; reason: string };

@@ -5,8 +5,13 @@ export const SIGNATURE_HEADER = 'x-webhook-signature';
 export const TIMESTAMPED_SIGNATURE_HEADER = 'x-interviewrelay-signature';
 export const TIMESTAMP_HEADER = 'x-interviewrelay-timestamp';
 
+/** What the signature headers hold, as the OpenAPI document states it (the check also trims, and takes `SHA256=`). */
+export const SIGNATURE_PATTERN = '^(sha256=)?[0-9a-fA-F]{64}$';
+/** What the timestamp header holds: Unix seconds. */
+export const TIMESTAMP_PATTERN = '^[0-9]{1,12}$';
+
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
-const UNIX_SECONDS = /^\d{1,12}$/;
+const UNIX_SECONDS = new RegExp(TIMESTAMP_PATTERN);
 
 export type SignatureCheck =
   | { ok: true; scheme: SignatureScheme }

@@ -3,7 +3,7 @@
 # Four stages: deps (all dependencies), build (compiles src/ to dist/), prod-deps (production
 # dependencies only) and runtime: Debian slim with the Node binary of the node image, the production
 # node_modules and dist/. No npm, no C headers in the runtime: they are most of the node image's
-# weight (README, Deployment). `npm run test:image` builds this file with podman and runs the result
+# weight (docs/deployment.md). `npm run test:image` builds this file with podman and runs the result
 # as deploy/k8s runs it.
 #
 # Node 24.21.0 is the newest Node 24 (LTS) release at the time of writing; the exact tag is pinned so
@@ -34,7 +34,7 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ign
 FROM debian:trixie-slim AS runtime
 # V8 sizes its old generation from the host's memory, not the container's limit, and lets it grow
 # lazily up to that size: under load RSS climbed to ~310 MB with no cap and stayed under 200 MB with
-# one (README, Performance). Keep the cap at about 2/3 of the memory limit (deploy/k8s: 1536Mi); the
+# one (docs/benchmarks.md). Keep the cap at about 2/3 of the memory limit (deploy/k8s: 1536Mi); the
 # rest holds the young generation, code and the transcript bodies being downloaded. A lower cap
 # collects more often (p99 up); a capped heap also gets a smaller young generation by default, so
 # 16 MB semi-spaces (the uncapped default) are set back. The bench runs the service with this same

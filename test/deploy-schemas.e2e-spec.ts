@@ -25,7 +25,7 @@ function kustomize(dir: string): string {
 
 describe('deploy/k8s against the Kubernetes API schemas', () => {
   const rendered = docs(kustomize(join(root, 'deploy/k8s')));
-  // Applied with kubectl apply -f, not through the kustomization (README, Deployment).
+  // Applied with kubectl apply -f, not through the kustomization (docs/deployment.md, Kubernetes).
   const standalone = ['deploy/k8s/migrate-job.yaml', 'deploy/k8s/secret.example.yaml'].flatMap((f) => docs(read(f)));
   const objects = [...rendered, ...standalone];
 

@@ -10,7 +10,7 @@ export interface AppConfig {
   /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
   database: { url: string; embedded: boolean; preparedStatements: boolean };
   queue: { backend: QueueBackend; redisUrl?: string; prefix: string; attempts: number; backoffMs: number; concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
-  /** The stale-row sweeper (worker role): see src/queue/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
+  /** The stale-row sweeper (worker role): see src/processing/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
   sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
   /** `secrets` is empty only outside production when WEBHOOK_SECRET is unset: src/embedded generates one under DATA_DIR. */
   webhook: { secrets: string[]; toleranceSeconds: number; maxBodyBytes: number };
@@ -81,7 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       dataDir: e.DATA_DIR,
     },
     // The embedded database's connections share one session: a statement name prepared on one
-    // would clash on the next, so it parses every statement (src/database/prepared-statements.ts).
+    // would clash on the next, so it parses every statement (src/database/sql-statements.ts).
     database: { url: e.DATABASE_URL ?? '', embedded, preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded },
     queue: {
       backend: queueBackend,

@@ -175,7 +175,7 @@ export const nodeVariables: Record<string, EnvDoc> = {
   NODE_OPTIONS: {
     group: 'Process',
     description:
-      "The image caps the V8 heap for a 1536Mi memory limit: keep the cap at about 2/3 of your limit and raise the two together (see the README's Performance section)",
+      "The image caps the V8 heap for a 1536Mi memory limit: keep the cap at about 2/3 of your limit and raise the two together (see docs/benchmarks.md, the heap ceiling)",
     computedDefault: 'image: `--max-old-space-size=1024 --max-semi-space-size=16`; `npm start`: none',
     accepts: 'Node options',
   },

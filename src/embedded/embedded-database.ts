@@ -12,7 +12,7 @@ export interface EmbeddedDatabase {
 }
 
 // Every client shares PGlite's single Postgres session, so the pool sizes of TypeORM (20) and of
-// each BullMQ queue and worker (10 each, plus a LISTEN client) all have to fit under this.
+// each BullMQ queue and worker (8 each, plus a LISTEN client) all have to fit under this.
 const MAX_CONNECTIONS = 200;
 
 /**

@@ -76,7 +76,7 @@ export class NotificationsService {
       });
       await finished(res.data.resume()).catch(() => undefined);
     } catch (err) {
-      // Not delivered as far as we know (a timeout is the one ambiguous case: see README).
+      // Not delivered as far as we know (a timeout is the one ambiguous case: docs/reliability.md, Slack notifications).
       const message = `slack: ${signal.aborted ? `no answer within ${this.timeoutMs} ms` : describe(err)}`;
       this.metrics.record('failed', seconds());
       await this.release(kind, notice.sessionId, 'failed', message);

@@ -1,4 +1,72 @@
+import type { ChildProcess } from 'node:child_process';
+
+/** Runs `hook` (synchronous) when the process exits; returns a function that unregisters it. */
+export function onExit(hook: () => void): () => void;
 /** A TCP port free on 127.0.0.1 right now (also used as a port nothing listens on). */
 export function freePort(): Promise<number>;
 /** Unlinks every key matching the SCAN `pattern` whose name also passes `keep` (default: all); resolves with how many. */
 export function dropKeys(redisUrl: string, pattern: string, keep?: (key: string) => boolean): Promise<number>;
+
+export interface ThrowawayDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+/** A fresh database (`<prefix>_<time>_<random>`) on the server of `adminUrl`; keeps no connection open. */
+export function createDatabase(adminUrl: string, opts?: { prefix?: string }): Promise<ThrowawayDatabase>;
+
+export interface StartServiceOptions {
+  /** The script to run (default: `dist/main.js` under `cwd`). */
+  entry?: string;
+  /** The whole environment of the process (nothing is inherited; PATH is added when missing). */
+  env?: Record<string, string>;
+  /** Default: a free port. */
+  port?: number;
+  cwd?: string;
+  /** Arguments for node before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: string[];
+  /** How long to wait for an HTTP answer (default 30 s). */
+  timeoutMs?: number;
+  /** The path polled until it answers, whatever the status (default `/health/live`). */
+  readyPath?: string;
+}
+export interface StartedService {
+  child: ChildProcess;
+  port: number;
+  baseUrl: string;
+  /** Everything the process printed so far (stdout and stderr; the last 4-8 MB of a long run). */
+  output(): string;
+  /** Sends `signal` (default SIGTERM), SIGKILL after `timeoutMs` (default 30 s); resolves with the exit code. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+  /** Resolves with the exit code (null when a signal ended it). */
+  exited: Promise<number | null>;
+}
+/** Starts `node dist/main.js` (or `entry`) and waits until it answers HTTP. */
+export function startService(opts: StartServiceOptions): Promise<StartedService>;
+
+export interface PrivatePostgres {
+  url: string;
+  port: number;
+  /** The temp folder (socket, log) and the cluster's data directory inside it. */
+  dir: string;
+  dataDir: string;
+  /** The postmaster's pid while it runs. */
+  pid(): number | undefined;
+  start(): Promise<void>;
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Stops the server and removes its folder; `keepData` stops it cleanly and leaves the folder. */
+  dispose(opts?: { keepData?: boolean }): Promise<void>;
+}
+/** A started cluster of its own (initdb in a temp folder); `settings` go into its postgresql.conf. */
+export function privatePostgres(opts?: { settings?: Record<string, string | number> }): Promise<PrivatePostgres>;
+
+export interface PrivateRedis {
+  url: string;
+  port: number;
+  start(): Promise<void>;
+  /** 'nosave': SHUTDOWN NOSAVE (data gone, as with this machine's config); 'kill': SIGKILL; 'term' (default): SIGTERM. */
+  stop(how?: 'nosave' | 'kill' | 'term'): Promise<void>;
+  dispose(): Promise<void>;
+}
+/** A started redis-server of its own on a spare port: no RDB snapshots, AOF (everysec) when `appendonly`. */
+export function privateRedis(opts?: { appendonly?: boolean }): Promise<PrivateRedis>;

@@ -1,10 +1,35 @@
-// Helpers for the scripts and test suites that start the service against this machine's PostgreSQL
-// and Redis: a free loopback port, and removing queue keys by prefix (the benchmark's fresh
-// QUEUE_PREFIX after a run, the random prefixes the test suites give each service they start).
-// Plain JavaScript so that bench/ and scripts/ can use it without a build; local-services.d.mts
-// types it for the TypeScript tests.
+// The one home of the helpers that start the service and the things it needs on this machine, shared
+// by the bench, the image check and the test suites: a free port, queue keys removed by prefix, a
+// throwaway database, the built service as a child process, and private PostgreSQL and Redis servers
+// that a caller may configure, stop and restart. Plain JavaScript so that bench/ and scripts/ use it
+// without a build; local-services.d.mts types it for the TypeScript tests.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import pg from 'pg';
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Cleanup of last resort: private servers are stopped when this process exits, however it exits.
+const exitHooks = new Set();
+process.on('exit', () => {
+  for (const hook of exitHooks) {
+    try {
+      hook();
+    } catch {
+      /* best effort */
+    }
+  }
+});
+/** Runs `hook` (synchronous) when the process exits; returns a function that unregisters it. */
+export function onExit(hook) {
+  exitHooks.add(hook);
+  return () => exitHooks.delete(hook);
+}
 
 /** A TCP port free on 127.0.0.1 right now (also used as a port nothing listens on). */
 export function freePort() {
@@ -37,4 +62,247 @@ export async function dropKeys(redisUrl, pattern, keep = () => true) {
     redis.disconnect();
   }
   return dropped;
+}
+
+async function adminQuery(adminUrl, sql) {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A fresh database on the server of `adminUrl`. It keeps no connection open (one would die with a
+ * server that a caller stops); `drop()` removes it, connections and all.
+ */
+export async function createDatabase(adminUrl, { prefix = 'wh_tmp' } = {}) {
+  const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+  await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { name, url: url.toString(), drop: () => adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/**
+ * Starts `node <entry>` (default dist/main.js under `cwd`) with exactly `env` (PATH added when
+ * missing) and PORT, and waits until it answers HTTP on `readyPath` (any status). Rejects with its
+ * output if it exits or stays silent for `timeoutMs` (it is killed then).
+ */
+export async function startService({
+  entry,
+  env = {},
+  port,
+  cwd = process.cwd(),
+  nodeArgs = [],
+  timeoutMs = 30_000,
+  readyPath = '/health/live',
+} = {}) {
+  const main = entry ?? join(cwd, 'dist', 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run "npm run build" first`);
+  port ??= await freePort();
+  const child = spawn(process.execPath, [...nodeArgs, main], {
+    cwd,
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (d) => {
+    out += d;
+    if (out.length > 8_000_000) out = out.slice(-4_000_000); // a long soak must not grow without bound
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!running()) throw new Error(`${main} exited during startup:\n${out}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${main} did not answer on ${baseUrl}${readyPath} within ${timeoutMs} ms:\n${out}`);
+    }
+    try {
+      await fetch(`${baseUrl}${readyPath}`, { signal: AbortSignal.timeout(2000) });
+      break;
+    } catch {
+      await sleep(100);
+    }
+  }
+  return {
+    child,
+    port,
+    baseUrl,
+    output: () => out,
+    exited,
+    async stop(signal = 'SIGTERM', stopTimeoutMs = 30_000) {
+      if (!running()) return child.exitCode;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), stopTimeoutMs);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------
+// Private PostgreSQL: initdb in a temp folder, run as the postgres OS user when this runs as root.
+
+function pgBin(name) {
+  for (const version of [17, 16, 15, 14]) {
+    const candidate = `/usr/lib/postgresql/${version}/bin/${name}`;
+    if (existsSync(candidate)) return candidate;
+  }
+  return name;
+}
+
+function asPostgres(args, timeoutMs = 60_000) {
+  // runuser needs root; when the caller runs as postgres itself, run directly.
+  const cmd = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...args] : args;
+  return execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+const confValue = (v) => `'${String(v).replaceAll("'", "''")}'`;
+
+/**
+ * A PostgreSQL cluster of its own on a spare port, started: `settings` (name to value) go into its
+ * postgresql.conf; what is not set keeps the server's defaults (autovacuum on, fsync on, ...).
+ */
+export async function privatePostgres({ settings = {} } = {}) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'private-pg-'));
+  const dataDir = join(dir, 'data');
+  const log = join(dir, 'log');
+  if (process.getuid?.() === 0) {
+    const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, id('-u'), id('-g'));
+  }
+  chmodSync(dir, 0o700);
+  const pgCtl = pgBin('pg_ctl');
+  asPostgres([pgBin('initdb'), '-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'], 120_000);
+  const all = { ...settings, port, listen_addresses: '127.0.0.1', unix_socket_directories: dir };
+  appendFileSync(
+    join(dataDir, 'postgresql.conf'),
+    `\n# private cluster\n${Object.entries(all)
+      .map(([k, v]) => `${k} = ${confValue(v)}`)
+      .join('\n')}\n`,
+  );
+  const removeHook = onExit(() => {
+    try {
+      asPostgres([pgCtl, '-D', dataDir, '-m', 'immediate', 'stop'], 10_000);
+    } catch {
+      /* not running */
+    }
+  });
+  const p = {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    dir,
+    dataDir,
+    /** The postmaster's process id while it runs (its first line of postmaster.pid). */
+    pid() {
+      try {
+        return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]) || undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    async start() {
+      try {
+        asPostgres([pgCtl, '-D', dataDir, '-l', log, '-w', '-t', '60', 'start'], 90_000);
+      } catch (err) {
+        const tail = existsSync(log) ? readFileSync(log, 'utf8').slice(-2000) : '';
+        throw new Error(`private PostgreSQL on ${port} did not start: ${err.message}\n${tail}`, { cause: err });
+      }
+    },
+    async stop(mode = 'fast') {
+      try {
+        asPostgres([pgCtl, '-D', dataDir, '-m', mode, '-w', '-t', '30', 'stop']);
+      } catch {
+        /* not running */
+      }
+    },
+    /** Stops the server and removes its folder; `keepData` stops it cleanly and leaves the folder. */
+    async dispose({ keepData = false } = {}) {
+      await p.stop(keepData ? 'fast' : 'immediate');
+      removeHook();
+      if (!keepData) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await p.start();
+  return p;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Private Redis
+
+/** A redis-server of its own on a spare port, started; no RDB snapshots, AOF when `appendonly`. */
+export async function privateRedis({ appendonly = false } = {}) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'private-redis-'));
+  let child;
+  let exited = Promise.resolve();
+  const removeHook = onExit(() => child?.kill('SIGKILL'));
+  const ping = () => {
+    try {
+      const out = execFileSync('redis-cli', ['-p', String(port), 'ping'], {
+        encoding: 'utf8',
+        timeout: 2000,
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      return out.trim() === 'PONG';
+    } catch {
+      return false;
+    }
+  };
+  const r = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    async start() {
+      const args = [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--dir',
+        dir,
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ];
+      args.push('--appendonly', appendonly ? 'yes' : 'no');
+      if (appendonly) args.push('--appendfsync', 'everysec');
+      child = spawn('redis-server', args, { stdio: 'ignore' });
+      exited = new Promise((resolve) => child.once('exit', () => resolve()));
+      for (let i = 0; i < 100 && !ping(); i++) await sleep(50);
+      if (!ping()) throw new Error(`private redis-server on ${port} did not start`);
+    },
+    async stop(how = 'term') {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      if (how === 'nosave') {
+        try {
+          execFileSync('redis-cli', ['-p', String(port), 'SHUTDOWN', 'NOSAVE'], { timeout: 5000, stdio: 'ignore' });
+        } catch {
+          /* the connection drops as the server goes */
+        }
+      } else child.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
+      const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async dispose() {
+      await r.stop('kill');
+      removeHook();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await r.start();
+  return r;
 }

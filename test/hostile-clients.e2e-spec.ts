@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 import { json, startPeer } from './helpers/peers.js';
 import { createTestDatabase, deliver, RunningService, startService, TEST_SECRET, TestDatabase, waitFor } from './helpers/service.js';
-import { privateRedis } from './reliability/harness.js';
+import { privateRedis } from '../scripts/local-services.mjs';
 
 const ADMIN_TOKEN = 'hostile-clients-admin-token-0123456789';
 const WEBHOOK = '/webhooks/ai-interview';

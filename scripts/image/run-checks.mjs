@@ -5,7 +5,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { dropKeys, freePort } from '../local-services.mjs';
+import { createDatabase, dropKeys, freePort } from '../local-services.mjs';
 import { containerEnv, loadManifests, podmanRunFlags, stopBudget, workload } from './manifests.mjs';
 import { fail, podman, ulimitFlags } from './podman.mjs';
 
@@ -59,21 +59,16 @@ function runArgs(name, w, env) {
 export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
   const manifests = loadManifests(join(repo, 'deploy/k8s'));
   const id = randomBytes(3).toString('hex');
-  const dbName = `image_test_${id}`;
   const prefix = `image-test-${id}`;
   const secret = randomBytes(16).toString('hex');
-  const admin = new pg.Client({ connectionString: pgAdminUrl });
-  await admin.connect();
-  const dbUrl = new URL(pgAdminUrl);
-  dbUrl.pathname = `/${dbName}`;
+  const database = await createDatabase(pgAdminUrl, { prefix: 'image_test' });
   // The Secret's keys (secret.example.yaml) with this machine's services; a fresh queue prefix and a
   // free port per container, as both share the host's network.
-  const secrets = { DATABASE_URL: dbUrl.toString(), REDIS_URL: redisUrl, WEBHOOK_SECRET: secret };
+  const secrets = { DATABASE_URL: database.url, REDIS_URL: redisUrl, WEBHOOK_SECRET: secret };
   const names = [];
-  const db = new pg.Client({ connectionString: dbUrl.toString() });
+  const db = new pg.Client({ connectionString: database.url });
   const results = {};
   try {
-    await admin.query(`CREATE DATABASE ${dbName}`);
     await db.connect();
 
     // 1. The migration Job.
@@ -145,9 +140,8 @@ export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
   } finally {
     if (!keep) for (const name of names) podman(['rm', '--force', '--time', '0', name], { allowFail: true });
     await db.end().catch(() => undefined);
-    if (!keep) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`).catch(() => undefined);
-    await admin.end().catch(() => undefined);
+    if (!keep) await database.drop().catch(() => undefined);
     if (!keep) await dropKeys(redisUrl, `${prefix}:*`);
-    else log(`kept: containers ${names.join(', ')}, database ${dbName}, queue prefix ${prefix}`);
+    else log(`kept: containers ${names.join(', ')}, database ${database.name}, queue prefix ${prefix}`);
   }
 }

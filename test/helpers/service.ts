@@ -1,10 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { freePort } from '../../scripts/local-services.mjs';
+import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
+import { createDatabase, freePort, startService as startProcess } from '../../scripts/local-services.mjs';
 import { signDelivery } from '../../src/webhooks/webhook-signature.js';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -20,27 +19,18 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh database per test file, so runs never see each other. */
+/** A fresh database per test file, so runs never see each other, with a connection to query it. */
 export async function createTestDatabase(adminUrl = PG_ADMIN_URL): Promise<TestDatabase> {
-  const name = `wh_test_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  const admin = new Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const client = new Client({ connectionString: url.toString() });
+  const db = await createDatabase(adminUrl, { prefix: 'wh_test' });
+  const client = new Client({ connectionString: db.url });
   await client.connect();
   return {
-    name,
-    url: url.toString(),
+    name: db.name,
+    url: db.url,
     query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
     drop: async () => {
       await client.end().catch(() => undefined);
-      const a = new Client({ connectionString: adminUrl });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
+      await db.drop();
     },
   };
 }
@@ -81,8 +71,8 @@ export interface StartOptions {
  * the given environment, and waits until it answers HTTP.
  */
 export async function startService(env: Record<string, string | undefined>, opts: StartOptions = {}): Promise<RunningService> {
-  if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: run "npm run build" first (npm test does)`);
-  const port = Number(env.PORT ?? (await freePort()));
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const deadline = Date.now() + timeoutMs;
   const fullEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     NODE_ENV: 'test',
@@ -92,31 +82,11 @@ export async function startService(env: Record<string, string | undefined>, opts
     // Each service gets its own queue namespace in the shared Redis.
     QUEUE_PREFIX: queuePrefix(),
     JOB_BACKOFF_MS: '100',
-    ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)),
-    PORT: String(port),
+    ...Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
   };
-  const child = spawn(process.execPath, [MAIN_JS], { env: fullEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
-  let dead = false;
-  void exited.then(() => (dead = true));
-  for (;;) {
-    if (dead) throw new Error(`service exited during startup:\n${out}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`service did not start in time:\n${out}`);
-    }
-    try {
-      await fetch(`${baseUrl}/__ping`);
-      break;
-    } catch {
-      await sleep(100);
-    }
-  }
+  const port = Number(fullEnv.PORT ?? (await freePort()));
+  fullEnv.PORT = String(port);
+  const svc = await startProcess({ entry: MAIN_JS, env: fullEnv, port, timeoutMs, readyPath: '/__ping' });
   if (opts.waitForMigrations ?? fullEnv.DATABASE_URL !== undefined) {
     const client = new Client({ connectionString: fullEnv.DATABASE_URL });
     await client.connect();
@@ -126,22 +96,7 @@ export async function startService(env: Record<string, string | undefined>, opts
       await client.end();
     }
   }
-  return {
-    baseUrl,
-    port,
-    env: fullEnv,
-    process: child,
-    output: () => out,
-    exited,
-    stop: async (signal = 'SIGTERM', timeoutMs = 30_000) => {
-      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-      child.kill(signal);
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      const code = await exited;
-      clearTimeout(timer);
-      return code;
-    },
-  };
+  return { baseUrl: svc.baseUrl, port, env: fullEnv, process: svc.child, output: svc.output, exited: svc.exited, stop: svc.stop };
 }
 
 export interface Delivered {

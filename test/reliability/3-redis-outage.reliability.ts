@@ -4,7 +4,8 @@
 // every job in Redis is gone, as with this machine's save "" / appendonly no), and an append-only
 // file with a SIGKILL (up to a second of writes lost).
 import { createTestDatabase, queuePrefix, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
-import { FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privateRedis, PrivateRedis, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
+import { privateRedis, PrivateRedis } from '../../scripts/local-services.mjs';
+import { FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
 
 const OUTAGE_MS = 3000;
 

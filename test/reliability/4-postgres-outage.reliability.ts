@@ -3,19 +3,20 @@
 // crash) and starts again. Deliveries during the outage get 503, never a 2xx that is then lost; the
 // same service process resumes by itself.
 import { queuePrefix, RunningService, sleep, startService, waitFor } from '../helpers/service.js';
-import { dropQueueKeys, createDatabaseOn, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, privatePostgres, PrivatePostgres, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
+import { createDatabase, privatePostgres, PrivatePostgres, ThrowawayDatabase } from '../../scripts/local-services.mjs';
+import { dropQueueKeys, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, RELIABILITY_PG_SETTINGS, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
 
 const OUTAGE_MS = 3000;
 
 describe('reliability 4: PostgreSQL outage', () => {
   let pg: PrivatePostgres;
-  let db: { url: string; drop(): Promise<void> };
+  let db: ThrowawayDatabase;
   let peers: Peers;
   let svc: RunningService | undefined;
 
   beforeAll(async () => {
-    pg = await privatePostgres();
-    db = await createDatabaseOn(pg.url);
+    pg = await privatePostgres({ settings: RELIABILITY_PG_SETTINGS });
+    db = await createDatabase(pg.url, { prefix: 'wh_rel' });
     peers = await startPeers();
   });
 

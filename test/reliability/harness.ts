@@ -1,19 +1,15 @@
 // Shared machinery of the reliability scenarios: the workload, 50 concurrent senders that behave like
 // the platform (a delivery that is not acknowledged is sent again), local Slack and transcript
-// servers, private Redis and PostgreSQL instances that a scenario may stop, and the final count of
-// sent / acknowledged / processed / lost / duplicated.
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+// servers, and the final count of sent / acknowledged / processed / lost / duplicated. The private
+// Redis and PostgreSQL instances that a scenario may stop come from scripts/local-services.mjs.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AddressInfo, Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { dropKeys } from '../../scripts/local-services.mjs';
 import { REPEAT_NOTE } from '../../src/notifications/notification.entity.js';
 import { signDelivery } from '../../src/webhooks/webhook-signature.js';
-import { freePort, sleep, TEST_SECRET } from '../helpers/service.js';
+import { sleep, TEST_SECRET } from '../helpers/service.js';
 
 export const WEBHOOK_URL_PATH = '/webhooks/ai-interview';
 
@@ -32,23 +28,6 @@ export const FAST_RECOVERY_ENV = {
   SLACK_TIMEOUT_MS: '2000',
   SWEEP_STUCK_AFTER_MS: '35000',
 };
-
-// ------------------------------------------------------------------------------------------------
-// Cleanup of last resort: whatever a scenario started is stopped when the test process exits.
-const exitHooks = new Set<() => void>();
-process.on('exit', () => {
-  for (const hook of exitHooks) {
-    try {
-      hook();
-    } catch {
-      /* best effort */
-    }
-  }
-});
-export function onExit(hook: () => void): () => void {
-  exitHooks.add(hook);
-  return () => exitHooks.delete(hook);
-}
 
 // ------------------------------------------------------------------------------------------------
 // Workload
@@ -456,147 +435,8 @@ export async function dropQueueKeys(redisUrl: string | undefined, prefix: string
   if (redisUrl && prefix) await dropKeys(redisUrl, `${prefix}:*`);
 }
 
-// ------------------------------------------------------------------------------------------------
-// Private Redis
-
-export interface PrivateRedis {
-  url: string;
-  port: number;
-  start(): Promise<void>;
-  /** 'nosave': SHUTDOWN NOSAVE (data gone, as with this machine's config); 'kill': SIGKILL. */
-  stop(how: 'nosave' | 'kill' | 'term'): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-export async function privateRedis(opts: { appendonly: boolean }): Promise<PrivateRedis> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'rel-redis-'));
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  const removeHook = onExit(() => child?.kill('SIGKILL'));
-  const ping = () => {
-    try {
-      return execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', timeout: 2000, stdio: ['ignore', 'pipe', 'ignore'] }).trim() === 'PONG';
-    } catch {
-      return false;
-    }
-  };
-  const r: PrivateRedis = {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    async start() {
-      const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
-      args.push('--appendonly', opts.appendonly ? 'yes' : 'no');
-      if (opts.appendonly) args.push('--appendfsync', 'everysec');
-      child = spawn('redis-server', args, { stdio: 'ignore' });
-      exited = new Promise((resolve) => child!.once('exit', () => resolve()));
-      for (let i = 0; i < 100 && !ping(); i++) await sleep(50);
-      if (!ping()) throw new Error(`private redis-server on ${port} did not start`);
-    },
-    async stop(how) {
-      if (!child || child.exitCode !== null || child.signalCode !== null) return;
-      if (how === 'nosave') {
-        try {
-          execFileSync('redis-cli', ['-p', String(port), 'SHUTDOWN', 'NOSAVE'], { timeout: 5000, stdio: 'ignore' });
-        } catch {
-          /* the connection drops as the server goes */
-        }
-      } else child.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM');
-      const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-    async dispose() {
-      await r.stop('kill');
-      removeHook();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await r.start();
-  return r;
-}
-
 /**
- * A fresh database on a server that a scenario will stop: unlike the helper's createTestDatabase,
- * it keeps no connection open (one would die with the server, as an unhandled error).
+ * Server settings of the private PostgreSQL cluster that scenario 4 stops and restarts
+ * (privatePostgres in scripts/local-services.mjs): sized for a test, not for production.
  */
-export async function createDatabaseOn(adminUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `wh_rel_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
-  await withClient(adminUrl, (q) => q(`CREATE DATABASE ${name}`));
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => withClient(adminUrl, (q) => q(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
-}
-
-// ------------------------------------------------------------------------------------------------
-// Private PostgreSQL (initdb in a temp folder, run as the postgres OS user)
-
-export interface PrivatePostgres {
-  url: string;
-  port: number;
-  start(): Promise<void>;
-  stop(mode: 'fast' | 'immediate'): Promise<void>;
-  dispose(): Promise<void>;
-}
-
-function pgBin(name: string): string {
-  for (const candidate of ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/14/bin']) {
-    try {
-      execFileSync('test', ['-x', join(candidate, name)]);
-      return join(candidate, name);
-    } catch {
-      /* next */
-    }
-  }
-  return name;
-}
-
-function asPostgres(args: string[], timeoutMs = 60_000): string {
-  // runuser needs root; when the suite runs as postgres itself, run directly.
-  const cmd = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', ...args] : args;
-  return execFileSync(cmd[0], cmd.slice(1), { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-export async function privatePostgres(): Promise<PrivatePostgres> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'rel-pg-'));
-  const data = join(dir, 'data');
-  if (process.getuid?.() === 0) {
-    const pw = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
-    const gr = execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim();
-    chownSync(dir, Number(pw), Number(gr));
-  }
-  chmodSync(dir, 0o700);
-  const pgCtl = pgBin('pg_ctl');
-  asPostgres([pgBin('initdb'), '-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8'], 120_000);
-  const removeHook = onExit(() => {
-    try {
-      asPostgres([pgCtl, '-D', data, '-m', 'immediate', 'stop'], 10_000);
-    } catch {
-      /* not running */
-    }
-  });
-  const pgOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60 -c shared_buffers=32MB`;
-  const p: PrivatePostgres = {
-    port,
-    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-    async start() {
-      asPostgres([pgCtl, '-D', data, '-l', join(dir, 'log'), '-o', pgOptions, '-w', '-t', '60', 'start']);
-    },
-    async stop(mode) {
-      try {
-        asPostgres([pgCtl, '-D', data, '-m', mode, '-w', '-t', '30', 'stop']);
-      } catch {
-        /* not running */
-      }
-    },
-    async dispose() {
-      await p.stop('immediate');
-      removeHook();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-  await p.start();
-  return p;
-}
-
+export const RELIABILITY_PG_SETTINGS = { fsync: 'off', max_connections: 60, shared_buffers: '32MB' };

@@ -1,0 +1,111 @@
+// The burst: the platform's example handler (bench/baseline.mjs), then the service, each driven by
+// autocannon with as many requests as the connections keep in flight.
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { startService } from '../scripts/local-services.mjs';
+import { cannon, deliveries } from './load.mjs';
+import { cpuDelta, cpuSnapshot, feedbackCount, inboxByStatus, memoryOf, redisCommandsBetween, redisCommandStats } from './measure.mjs';
+import { ROOT, SECRET, waitFor } from './setup.mjs';
+
+const runId = (tag) => `${tag}-${randomBytes(3).toString('hex')}`;
+
+function summarise(result) {
+  return {
+    rps: result.requests.average,
+    total: result.requests.total,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+export async function runBaseline(opts, sign, postmasterPid) {
+  const env = { WEBHOOK_SECRET: SECRET, NODE_ENV: 'production' };
+  const base = await startService({ entry: join(ROOT, 'bench', 'baseline.mjs'), env, readyPath: '/__ping', timeoutMs: 10_000 });
+  try {
+    if (opts.warmup > 0)
+      await cannon(base.baseUrl, { connections: opts.connections, duration: opts.warmup }, deliveries(sign, runId('bw')));
+    const cpu0 = cpuSnapshot({ target: base.child.pid }, postmasterPid);
+    const result = summarise(await cannon(base.baseUrl, opts, deliveries(sign, runId('b'))));
+    result.cpu = cpuDelta(cpu0, cpuSnapshot({ target: base.child.pid }, postmasterPid), result.total);
+    result.hwmMb = memoryOf(base.child.pid).hwmMb;
+    return result;
+  } finally {
+    await base.stop('SIGTERM', 20_000);
+  }
+}
+
+/**
+ * The service's burst on a started topology (`svc`) with a client on its database. The warm-up's
+ * backlog drains before the measured run; end to end runs from its first request until every
+ * accepted event is a feedback row.
+ */
+export async function runServiceBurst(opts, svc, client, sign, postmasterPid) {
+  // APP_ROLE=api (--env APP_ROLE=api): ingest alone, nothing processed, no end-to-end figure.
+  const ingestOnly = opts.env.APP_ROLE === 'api';
+  const roles = svc.procs.map((p) => p.role);
+  let sampler;
+  try {
+    let accepted = 0;
+    if (opts.warmup > 0) {
+      const w = await cannon(svc.url, { connections: opts.connections, duration: opts.warmup }, deliveries(sign, runId('sw')));
+      accepted += w['2xx'];
+      // Let the warm-up backlog drain so the measured run starts from an empty queue.
+      if (!ingestOnly && !(await waitFor(async () => (await feedbackCount(client)) >= accepted, opts.drainTimeout * 1000))) {
+        throw new Error(`warm-up backlog did not drain in ${opts.drainTimeout} s (${await feedbackCount(client)}/${accepted})`);
+      }
+    }
+    // Peak RSS: of all processes together (sampled) and of each (sampled, and the kernel's high-water mark).
+    const peaks = Object.fromEntries(roles.map((r) => [r, 0]));
+    let peakTotal = 0;
+    const sample = () => {
+      let total = 0;
+      for (const p of svc.procs) {
+        const { rssMb } = memoryOf(p.child.pid);
+        peaks[p.role] = Math.max(peaks[p.role], rssMb);
+        total += rssMb;
+      }
+      peakTotal = Math.max(peakTotal, total);
+    };
+    const finishMemory = (result) => {
+      sample();
+      for (const p of svc.procs) peaks[p.role] = Math.max(peaks[p.role], memoryOf(p.child.pid).hwmMb);
+      result.peakRssMb = roles.length > 1 ? peakTotal : peaks[roles[0]];
+      result.peakRssByRole = roles.length > 1 ? peaks : undefined;
+    };
+    sampler = setInterval(sample, 100);
+    const statsBefore = opts.cpuProf ? redisCommandStats() : undefined;
+
+    const cpu0 = cpuSnapshot(svc.pids, postmasterPid);
+    const t0 = performance.now();
+    const result = summarise(await cannon(svc.url, opts, deliveries(sign, runId('s'))));
+    const tLoadEnd = performance.now();
+    result.cpu = cpuDelta(cpu0, cpuSnapshot(svc.pids, postmasterPid), result.total);
+    const target = accepted + result.ok;
+    result.backlogAtEnd = target - (await feedbackCount(client));
+    if (ingestOnly) {
+      result.e2eEventsPerSec = result.e2eSeconds = result.drainSeconds = result.backlogAtEnd = NaN;
+      finishMemory(result);
+      result.inbox = {};
+      return result;
+    }
+    const drained = await waitFor(async () => (await feedbackCount(client)) >= target, opts.drainTimeout * 1000, 50);
+    const tDone = performance.now();
+    if (!drained)
+      throw new Error(`events not processed within ${opts.drainTimeout} s after the load (${await feedbackCount(client)}/${target})`);
+    clearInterval(sampler);
+    result.e2eEventsPerSec = result.ok / ((tDone - t0) / 1000);
+    result.e2eSeconds = (tDone - t0) / 1000;
+    result.drainSeconds = (tDone - tLoadEnd) / 1000;
+    finishMemory(result);
+    result.inbox = await inboxByStatus(client);
+    if (opts.cpuProf) result.redisCommands = redisCommandsBetween(statsBefore, redisCommandStats());
+    return result;
+  } finally {
+    clearInterval(sampler);
+  }
+}

@@ -1,0 +1,195 @@
+// What a run prints and writes to bench/results.md: one section per mode, queue backend and topology,
+// each between `<!-- run: KEY -->` and `<!-- /run -->`, replaced by the next run of its kind.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IMAGE_NODE_OPTIONS, ROOT } from './setup.mjs';
+
+export const f0 = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+export const f1 = (n) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+export const f2 = (n) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+const met = (ok) => (ok === undefined ? 'n/a' : ok ? 'yes' : '**no**');
+const targetTable = (targets) => [
+  '| target | goal | measured | met |',
+  '|---|---|---|---|',
+  ...targets.map(([n, g, m, ok]) => `| ${n} | ${g} | ${m} | ${met(ok)} |`),
+];
+
+function nodeOptionsNote(opts) {
+  const value = opts.env.NODE_OPTIONS ?? IMAGE_NODE_OPTIONS;
+  if (!value) return 'none (V8 sizes its heap from the machine)';
+  return value === IMAGE_NODE_OPTIONS ? `\`${value}\` (the image's)` : `\`${value}\``;
+}
+
+/** Which section of bench/results.md a run replaces: one per mode, queue backend and topology. */
+export function runKey(opts) {
+  return `${opts.soak ? 'soak-' : ''}${opts.queue}${opts.topology === 'split' ? '-split' : ''}`;
+}
+
+function command(opts) {
+  const flags = [opts.soak ? '--soak' : '', `--queue ${opts.queue}`, opts.topology === 'split' ? '--topology split' : ''];
+  if (opts.soak)
+    flags.push(`--rate ${opts.rate}`, `--minutes ${opts.minutes}`, opts.connections !== 20 ? `--connections ${opts.connections}` : '');
+  else
+    flags.push(
+      opts.connections !== 50 ? `--connections ${opts.connections}` : '',
+      opts.duration !== 10 ? `--duration ${opts.duration}` : '',
+    );
+  flags.push(opts.pg === 'shared' ? '--pg shared' : '', ...Object.entries(opts.env).map(([k, v]) => `--env ${k}=${v}`));
+  return `\`npm run bench -- ${flags.filter(Boolean).join(' ')}\``;
+}
+
+export function burstReport(opts, base, svc, machine, servers) {
+  const ratio = base ? svc.rps / base.rps : NaN;
+  const targets = [
+    ['ingest req/s vs baseline', '>= 1.0x', base ? `${f2(ratio)}x` : 'n/a', base ? ratio >= 1.0 : undefined],
+    ['p99 ack latency', '< 25 ms', `${svc.p99} ms`, svc.p99 < 25],
+    ['end-to-end events/s', '>= 2,000', f0(svc.e2eEventsPerSec), svc.e2eEventsPerSec >= 2000],
+    ['service peak RSS', '< 300 MB', `${f0(svc.peakRssMb)} MB`, svc.peakRssMb < 300],
+  ];
+  const row = (name, r) =>
+    `| ${name} | ${f0(r.rps)} | ${r.p50} | ${r.p99} | ${r.max} | ${f0(r.ok)} | ${f0(r.non2xx)} | ${f0(r.errors + r.timeouts)} |`;
+  const split = opts.topology === 'split';
+  return [
+    `<!-- run: ${runKey(opts)} -->`,
+    `### Queue backend: ${opts.queue}${split ? ', api and worker processes' : ''}`,
+    '',
+    `${machine.date} · ${machine.cpus} CPUs (${machine.cpuModel}) · Node ${machine.node} · ${opts.connections} connections, ${opts.duration} s after a ${opts.warmup} s warm-up · load generator on the same cores · service NODE_OPTIONS: ${nodeOptionsNote(opts)}`,
+    '',
+    servers,
+    '',
+    `Command: ${command(opts)}`,
+    '',
+    '| target | requests/s | p50 ms | p99 ms | max ms | 2xx | non-2xx | errors |',
+    '|---|---|---|---|---|---|---|---|',
+    ...(base ? [row('baseline (Express, platform example)', base)] : []),
+    row(`service (durable, queue: ${opts.queue}${split ? ', api + worker' : ''})`, svc),
+    '',
+    `- service / baseline requests/s: **${base ? f2(ratio) + 'x' : 'n/a'}**`,
+    `- end-to-end: **${f0(svc.e2eEventsPerSec)} events/s** (${f0(svc.ok)} accepted events, first request to last \`feedback\` row in ${f1(svc.e2eSeconds)} s; ${f0(svc.backlogAtEnd)} still queued when the load stopped, drained in ${f1(svc.drainSeconds)} s)`,
+    `- service peak RSS: **${f0(svc.peakRssMb)} MB**${
+      svc.peakRssByRole
+        ? ` together (${Object.entries(svc.peakRssByRole)
+            .map(([k, v]) => `${k} ${f0(v)} MB`)
+            .join(', ')})`
+        : ''
+    }${base ? ` (baseline ${f0(base.hwmMb)} MB)` : ''}`,
+    ...[
+      ['baseline', base],
+      ['service', svc],
+    ]
+      .filter(([, r]) => r)
+      .map(
+        ([name, r]) =>
+          `- CPU per request during the ${name}'s load (µs): ${Object.entries(r.cpu)
+            .map(([k, v]) => `${k === 'target' ? name : k} ${f0(v.usPerRequest)}`)
+            .join(', ')}`,
+      ),
+    `- inbox after the run: ${Object.entries(svc.inbox)
+      .map(([k, v]) => `${k} ${f0(v)}`)
+      .join(', ')}`,
+    '',
+    ...targetTable(targets),
+    '<!-- /run -->',
+  ].join('\n');
+}
+
+const SOAK_COLUMNS = [
+  'min',
+  'offered/s',
+  '2xx/s',
+  'non-2xx',
+  'errors',
+  'p50 ms',
+  'p99 ms',
+  'max ms',
+  'backlog',
+  'feedback rows',
+  'RSS MB',
+  'inbox MB',
+  'inbox rows',
+  'autovacuums',
+  'dead rows',
+];
+
+/** The per-minute table's header; RSS and CPU have one figure per process of the topology. */
+export function soakHeader(roles) {
+  const procs = roles.length > 1 ? ` (${roles.join(' + ')})` : '';
+  const cols = SOAK_COLUMNS.map((c) => (c === 'RSS MB' ? `RSS MB${procs}` : c));
+  cols.push(`CPU % of a core: postgres · ${roles.length > 1 ? roles.join(' + ') : 'service'} · redis · load generator`);
+  return [`| ${cols.join(' | ')} |`, `|${cols.map(() => '---').join('|')}|`].join('\n');
+}
+
+export function soakRow(m, roles) {
+  const cells = [
+    m.minute,
+    f0(m.offeredPerSec),
+    f0(m.okPerSec),
+    f0(m.non2xx),
+    f0(m.errors),
+    f1(m.p50),
+    f1(m.p99),
+    f1(m.max),
+    f0(m.backlog),
+    f0(m.feedback),
+    roles.map((r) => f0(m.rss[r])).join(' + '),
+    f1(m.bytes / 1048576),
+    f0(m.rows),
+    f0(m.autovacuums),
+    f0(m.dead),
+    `${f0(m.cpu.postgres)} · ${roles.map((r) => f0(m.cpu[r])).join(' + ')} · ${f0(m.cpu.redis)} · ${f0(m.cpu.loadgen)}`,
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+export function soakTotals(opts, r) {
+  const t = r.totals;
+  const cpu = Object.entries(r.cpu).map(([k, v]) => `${k} ${f0(v.usPerRequest)}`);
+  return [
+    `- offered ${f0(t.offered)} deliveries in ${f1(r.loadSeconds)} s (${f0(opts.rate)}/s); sent ${f0(t.sent)}${t.skipped ? `, skipped ${f0(t.skipped)} (more than 5 s of load waiting)` : ''}; 2xx ${f0(t.ok)} (**${f0(t.ok / r.loadSeconds)}/s** achieved), non-2xx ${f0(t.non2xx)}, errors ${f0(t.errors)}, timeouts ${f0(t.timeouts)}`,
+    `- ack latency over the run (from when each request was due): p50 ${f1(t.latency.percentile(50))} ms, p99 ${f1(t.latency.percentile(99))} ms, max ${f1(t.latency.max)} ms; the sender issued requests late by p99 ${f1(t.lag.percentile(99))} ms, max ${f1(t.lag.max)} ms`,
+    r.ingestOnly
+      ? '- nothing processes (APP_ROLE=api): no drain, lost n/a'
+      : `- drain: ${r.drained ? `every accepted delivery processed ${f1(r.drainSeconds)} s after the load` : `**not drained** within ${f0(opts.drainTimeout)} s`}; processed (feedback rows) ${f0(r.processed)} of ${f0(t.ok)} accepted; **lost ${f0(r.lost)}**`,
+    `- inbox at the end: ${Object.entries(r.byStatus)
+      .map(([k, v]) => `${k} ${f0(v)}`)
+      .join(
+        ', ',
+      )}; ${f1(r.inbox.bytes / 1048576)} MB with indexes; autovacuum ran ${f0(r.inbox.autovacuums)} times on it (autoanalyze ${f0(r.inbox.autoanalyzes)}), ${f0(r.inbox.dead)} dead rows left`,
+    `- CPU per accepted delivery over the load (µs): ${cpu.join(', ')}`,
+  ];
+}
+
+export function soakReport(opts, r, machine, servers, targets) {
+  const roles = Object.keys(r.minutes[0]?.rss ?? {});
+  return [
+    `<!-- run: ${runKey(opts)} -->`,
+    `### Soak: queue backend ${opts.queue}${opts.topology === 'split' ? ', api and worker processes' : ''}, ${f0(opts.rate)} deliveries/s for ${opts.minutes} min`,
+    '',
+    `${machine.date} · ${machine.cpus} CPUs (${machine.cpuModel}) · Node ${machine.node} · open-loop sender at a steady rate on ${opts.connections} keep-alive connections, on the same cores · service NODE_OPTIONS: ${nodeOptionsNote(opts)}`,
+    '',
+    servers,
+    '',
+    `Command: ${command(opts)}`,
+    '',
+    "Per minute: latency of 2xx answers from when each request was due; errors include timeouts and requests skipped because 5 s of load was already waiting; backlog is inbox rows not yet processed, ignored or failed; RSS the highest of the minute's 1 s samples; inbox MB with indexes and TOAST; autovacuums on `webhook_events` so far.",
+    '',
+    soakHeader(roles),
+    ...r.minutes.map((m) => soakRow(m, roles)),
+    '',
+    ...soakTotals(opts, r),
+    '',
+    ...targetTable(targets),
+    '<!-- /run -->',
+  ].join('\n');
+}
+
+export function writeResults(section, key) {
+  const file = join(ROOT, 'bench', 'results.md');
+  const header =
+    '# Benchmark results\n\nWritten by `npm run bench` (bench/run.mjs); each run replaces the section of its mode, queue backend and topology.\n';
+  let existing = existsSync(file) ? readFileSync(file, 'utf8') : header;
+  const re = new RegExp(`<!-- run: ${key} -->[\\s\\S]*?<!-- /run -->`);
+  existing = re.test(existing) ? existing.replace(re, () => section) : `${existing.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, existing.endsWith('\n') ? existing : `${existing}\n`);
+  return file;
+}

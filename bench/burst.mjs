@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { startService } from '../scripts/local-services.mjs';
 import { cannon, deliveries } from './load.mjs';
-import { cpuDelta, cpuSnapshot, feedbackCount, inboxByStatus, memoryOf, redisCommandsBetween, redisCommandStats } from './measure.mjs';
+import { cpuDelta, cpuSnapshot, feedbackCount, inboxByStatus, memoryOf, redisCommandsBetween, redisCommandStats, topStatements } from './measure.mjs';
 import { ROOT, SECRET, waitFor } from './setup.mjs';
 
 const runId = (tag) => `${tag}-${randomBytes(3).toString('hex')}`;
@@ -103,6 +103,7 @@ export async function runServiceBurst(opts, svc, client, sign, postmasterPid) {
     result.drainSeconds = (tDone - tLoadEnd) / 1000;
     finishMemory(result);
     result.inbox = await inboxByStatus(client);
+    if (opts.cpuProf) result.statements = await topStatements(client, 12);
     if (opts.cpuProf) result.redisCommands = redisCommandsBetween(statsBefore, redisCommandStats());
     return result;
   } finally {

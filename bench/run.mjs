@@ -4,7 +4,7 @@
 //   npm run bench -- [--connections 50] [--duration 10] [--warmup 3] [--skip-baseline]
 //   npm run bench -- --soak [--rate 1000] [--minutes 10] [--connections 20]
 //     either with [--queue redis|postgres] [--topology single|split] [--pg private|shared]
-//                 [--env KEY=VALUE ...] [--cpu-prof] [--keep-db] [--no-write] [--dist DIR]
+//                 [--env KEY=VALUE ...] [--cpu-prof] [--keep-db] [--no-write] [--dist DIR] [--pg-socket]
 //                 [--drain-timeout SECONDS]
 //
 // --topology single (default): one process, APP_ROLE=all, as `npm start` runs it; split: an
@@ -52,6 +52,7 @@ function options(argv) {
       queue: { type: 'string', default: 'redis' },
       topology: { type: 'string', default: 'single' },
       pg: { type: 'string', default: 'private' },
+      'pg-socket': { type: 'boolean', default: false },
       env: { type: 'string', multiple: true, default: [] },
       'cpu-prof': { type: 'boolean', default: false },
       'keep-db': { type: 'boolean', default: false },
@@ -93,6 +94,7 @@ function options(argv) {
     queue: v.queue,
     topology: v.topology,
     pg: v.pg,
+    pgSocket: v['pg-socket'],
     env,
     cpuProf: v['cpu-prof'],
     keepDb: v['keep-db'],
@@ -116,7 +118,10 @@ async function withService(opts, snapshot, server, body) {
   let svc;
   const client = new pg.Client({ connectionString: db.url });
   try {
-    svc = await startTopology(opts, snapshot.dir, serviceEnv(opts, db.url, prefix), profDir);
+    // --pg-socket: the service reaches the private cluster over its Unix socket instead of TCP
+    // loopback, whose receiving side the kernel charges to the sender on one machine.
+    const serviceDbUrl = opts.pgSocket && server.socketDir ? `${db.url}?host=${encodeURIComponent(server.socketDir)}` : db.url;
+    svc = await startTopology(opts, snapshot.dir, serviceEnv(opts, serviceDbUrl, prefix), profDir);
     await client.connect();
     await waitForMigrations(client, svc.output);
     const result = await body(svc, client, db.settings);
@@ -165,6 +170,11 @@ async function burst(opts, snapshot, server, sign, machine) {
     );
   }
   if (opts.cpuProf) console.log(`  CPU profile of the service written under ${join(tmpdir(), 'bench-profiles')}`);
+  if (svc.statements?.length) {
+    console.log('  PostgreSQL time by statement (pg_stat_statements, whole run): calls, total s, mean ms');
+    for (const s of svc.statements)
+      console.log(`    ${f0(s.calls).padStart(10)} ${f1(s.total_ms / 1000).padStart(8)} ${s.mean_ms.toFixed(3).padStart(8)}  ${s.query}`);
+  }
   if (svc.redisCommands) {
     console.log('  Redis INFO commandstats during the measured run (calls, usec):');
     for (const s of svc.redisCommands) console.log(`    ${s.cmd.padEnd(14)} ${String(s.calls).padStart(8)} ${String(s.usec).padStart(10)}`);

@@ -60,9 +60,9 @@ export function snapshotDist(distDir = join(ROOT, 'dist')) {
 }
 
 /** `sign(body)`: the signature headers, made by the service's own signDelivery (of the snapshot under test). */
-export async function signer(snapshotDir) {
+export async function signer(snapshotDir, secret = SECRET) {
   const { signDelivery } = await import(pathToFileURL(join(snapshotDir, 'dist', 'webhooks', 'webhook-signature.js')).href);
-  return (body) => signDelivery(body, SECRET);
+  return (body) => signDelivery(body, secret);
 }
 
 /**
@@ -77,6 +77,7 @@ export async function benchPostgres(opts) {
   return {
     kind: 'private',
     adminUrl: server.url,
+    socketDir: server.dir,
     dataDir: server.dataDir,
     pid: () => server.pid(),
     dispose: async () => {

@@ -8,7 +8,7 @@ export interface AppConfig {
   /** `host`: the address to listen on (embedded mode: loopback unless HOST says otherwise). */
   app: { env: string; production: boolean; host: string; port: number; requestTimeoutMs: number; logLevel: Env['LOG_LEVEL']; role: Env['APP_ROLE']; shutdownTimeoutMs: number; dataDir: string };
   /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
-  database: { url: string; embedded: boolean; preparedStatements: boolean };
+  database: { url: string; embedded: boolean; preparedStatements: boolean; asyncWorkerCommits: boolean };
   queue: { backend: QueueBackend; redisUrl?: string; prefix: string; attempts: number; backoffMs: number; concurrency: number; lockDurationMs: number; stalledIntervalMs: number };
   /** The stale-row sweeper (worker role): see src/processing/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
   sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
@@ -82,7 +82,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     // The embedded database's connections share one session: a statement name prepared on one
     // would clash on the next, so it parses every statement (src/database/sql-statements.ts).
-    database: { url: e.DATABASE_URL ?? '', embedded, preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded },
+    database: {
+      url: e.DATABASE_URL ?? '',
+      embedded,
+      preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded,
+      asyncWorkerCommits: e.DATABASE_ASYNC_WORKER_COMMITS && !embedded,
+    },
     queue: {
       backend: queueBackend,
       redisUrl: e.REDIS_URL,

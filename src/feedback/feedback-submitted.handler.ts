@@ -54,6 +54,8 @@ export class FeedbackSubmittedHandler implements EventHandler<typeof feedbackSub
          SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, payload = EXCLUDED.payload,
              submitted_at = EXCLUDED.submitted_at, updated_at = now()`,
       [JSON.stringify(latest)],
+      // Idempotent, and redone by the sweeper if a crash undoes it: no need to wait for the flush.
+      'async',
     );
     return rows.map(() => undefined);
   }

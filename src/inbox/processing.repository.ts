@@ -16,7 +16,9 @@ export interface ClaimedRow {
 
 /**
  * The inbox as the worker sees it: claims and outcomes. Claims and outcomes of concurrently running
- * events share one statement (one commit) per batch.
+ * events share one statement (one commit) per batch, committed asynchronously (SqlStatements): one
+ * lost in a PostgreSQL crash leaves the row received or processing, and the sweeper puts it back
+ * through processing. Dead letters commit durably.
  */
 @Injectable()
 export class InboxProcessingRepository {
@@ -50,6 +52,7 @@ export class InboxProcessingRepository {
       `UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = now()
        WHERE id = ANY($1::uuid[]) AND status IN ('received', 'processing') RETURNING id, event, payload`,
       [[...new Set(ids)]],
+      'async',
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id) ?? null);
@@ -61,6 +64,7 @@ export class InboxProcessingRepository {
       `UPDATE webhook_events AS e SET status = x.status, processed_at = now(), last_error = NULL, updated_at = now()
        FROM unnest($1::uuid[], $2::text[]) AS x(id, status) WHERE e.id = x.id`,
       [items.map((i) => i.id), items.map((i) => i.status)],
+      'async',
     );
     return items.map(() => undefined);
   }

@@ -39,7 +39,8 @@ describe('NotificationsService: the Slack POST', () => {
     const repo = { query: async () => [{ previous: null }], update: async () => ({}), findOneBy: async () => null };
     const config = { get: () => ({ webhookUrl, timeoutMs }) };
     const metrics = { record: () => undefined };
-    return new NotificationsService(repo as never, config as never, metrics as never);
+    const statements = { query: async () => ({ rows: [] }) };
+    return new NotificationsService(repo as never, statements as never, config as never, metrics as never);
   };
   const failure = async (p: Promise<unknown>) => {
     try {

@@ -6,7 +6,10 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Repository } from 'typeorm';
 import { createHttpClient } from '../common/http-client.js';
+import { MicroBatcher } from '../common/micro-batcher.js';
+import { isDataError } from '../common/pg-errors.js';
 import { storableText } from '../common/storable.js';
+import { SqlStatements } from '../database/sql-statements.js';
 import { AppConfig } from '../config/configuration.js';
 import { PermanentFailure, RetryLaterError } from '../events/event-handler.js';
 import { Notification, NotificationStatus, REPEAT_NOTE } from './notification.entity.js';
@@ -37,8 +40,15 @@ export class NotificationsService {
   /** A 'sending' claim older than this was left by a worker that died mid-POST: it may be taken over. */
   private readonly leaseSeconds: number;
 
+  private readonly skipped = new MicroBatcher<{ kind: string; sessionId: string }, void>((items) => this.recordSkippedBatch(items), {
+    maxBatch: 256,
+    maxConcurrent: 2,
+    isolate: isDataError,
+  });
+
   constructor(
     @InjectRepository(Notification) private readonly repo: Repository<Notification>,
+    private readonly statements: SqlStatements,
     config: ConfigService<AppConfig, true>,
     private readonly metrics: NotificationMetrics,
   ) {
@@ -145,13 +155,22 @@ export class NotificationsService {
     }
   }
 
-  private async recordSkipped(kind: string, sessionId: string): Promise<void> {
-    await this.repo.query(
-      `INSERT INTO notifications (kind, session_id, status) VALUES ($1, $2, 'skipped')
+  private recordSkipped(kind: string, sessionId: string): Promise<void> {
+    return this.skipped.submit({ kind, sessionId });
+  }
+
+  /** Notifications recorded as skipped (no SLACK_WEBHOOK_URL), one statement for those of concurrent events. */
+  private async recordSkippedBatch(items: Array<{ kind: string; sessionId: string }>): Promise<void[]> {
+    const unique = [...new Map(items.map((i) => [`${i.kind}\u0000${i.sessionId}`, i])).values()];
+    await this.statements.query(
+      'notification-skipped',
+      `INSERT INTO notifications (kind, session_id, status) SELECT kind, session_id, 'skipped' FROM unnest($1::text[], $2::text[]) AS x(kind, session_id)
        ON CONFLICT (kind, session_id) DO UPDATE SET status = 'skipped', updated_at = now()
          WHERE notifications.status IN ('pending', 'failed')`,
-      [kind, sessionId],
+      [unique.map((i) => i.kind), unique.map((i) => i.sessionId)],
+      'async',
     );
+    return items.map(() => undefined);
   }
 
   private async release(kind: string, sessionId: string, status: Extract<NotificationStatus, 'pending' | 'failed'>, error: string): Promise<void> {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { SignatureScheme, WEBHOOK_EVENT_STATUSES, WebhookEventStatus } from './webhook-event.entity.js';
+import { IS_OPEN_SQL, SignatureScheme, WEBHOOK_EVENT_STATUSES, WebhookEventStatus } from './webhook-event.entity.js';
 
 export interface EventListFilter {
   status?: WebhookEventStatus;
@@ -69,7 +69,7 @@ export class InboxAdminRepository {
     }
     params.push(filter.limit);
     // Rows not finished are found through webhook_events_open (status itself is not indexed).
-    if (filter.status && OPEN_STATUSES.has(filter.status)) where.push('id IN (SELECT id FROM webhook_events_open)');
+    if (filter.status && OPEN_STATUSES.has(filter.status)) where.push(IS_OPEN_SQL);
     const rows: Array<EventSummary & { received_key: string }> = await this.dataSource.query(
       `SELECT ${SUMMARY_COLUMNS}, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_key
        FROM webhook_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

@@ -52,13 +52,25 @@ export class InboxIngestRepository {
     );
     const byKey = new Map<string, Omit<InboxRow, 'event' | 'requestId'>>();
     for (const r of inserted) {
-      byKey.set(r.idempotency_key, { id: r.id, idempotencyKey: r.idempotency_key, status: 'received', inserted: true, batchJobId: r.batch_job_id ?? undefined });
+      byKey.set(r.idempotency_key, {
+        id: r.id,
+        idempotencyKey: r.idempotency_key,
+        status: 'received',
+        inserted: true,
+        batchJobId: r.batch_job_id ?? undefined,
+      });
     }
     const missing = rows.filter((r) => !byKey.has(r.idempotency_key)).map((r) => r.idempotency_key);
     if (missing.length > 0) {
       // A separate statement (fresh snapshot) also sees rows that a concurrent batch committed
       // while our INSERT waited on their keys.
-      const { rows: existing } = await this.statements.query<{ id: string; idempotency_key: string; status: WebhookEventStatus; batch_job_id: string | null; job_suffix: string | null }>(
+      const { rows: existing } = await this.statements.query<{
+        id: string;
+        idempotency_key: string;
+        status: WebhookEventStatus;
+        batch_job_id: string | null;
+        job_suffix: string | null;
+      }>(
         'inbox-existing',
         `SELECT id, idempotency_key, status, batch_job_id, ${JOB_SUFFIX_SQL} FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
         [missing],

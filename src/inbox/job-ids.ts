@@ -53,5 +53,11 @@ export interface QueuedRowRaw {
 }
 
 export function toQueuedRow(r: QueuedRowRaw): QueuedRow {
-  return { id: r.id, event: r.event, requestId: r.request_id ?? undefined, jobSuffix: r.job_suffix ?? undefined, batchJobId: r.batch_job_id ?? undefined };
+  return {
+    id: r.id,
+    event: r.event,
+    requestId: r.request_id ?? undefined,
+    jobSuffix: r.job_suffix ?? undefined,
+    batchJobId: r.batch_job_id ?? undefined,
+  };
 }

@@ -23,7 +23,10 @@ export interface ClaimedRow {
 @Injectable()
 export class InboxProcessingRepository {
   private readonly claims = new MicroBatcher<string, ClaimedRow | null>((ids) => this.claimBatch(ids), WORKER_BATCHING);
-  private readonly outcomes = new MicroBatcher<{ id: string; status: 'processed' | 'ignored' }, void>((items) => this.outcomeBatch(items), WORKER_BATCHING);
+  private readonly outcomes = new MicroBatcher<{ id: string; status: 'processed' | 'ignored' }, void>(
+    (items) => this.outcomeBatch(items),
+    WORKER_BATCHING,
+  );
 
   constructor(private readonly statements: SqlStatements) {}
 
@@ -38,12 +41,19 @@ export class InboxProcessingRepository {
 
   /** The dead letter: `failed` with the reason an operator reads on the dead-letter desk. */
   async fail(id: string, reason: string): Promise<void> {
-    await this.statements.query('inbox-fail', `UPDATE webhook_events SET status = 'failed', last_error = $2, updated_at = now() WHERE id = $1`, [id, storableText(reason)]);
+    await this.statements.query(
+      'inbox-fail',
+      `UPDATE webhook_events SET status = 'failed', last_error = $2, updated_at = now() WHERE id = $1`,
+      [id, storableText(reason)],
+    );
   }
 
   /** Keeps a failed attempt's error on the row while it is retried. */
   async noteAttemptError(id: string, error: string): Promise<void> {
-    await this.statements.query('inbox-attempt-error', `UPDATE webhook_events SET last_error = $2, updated_at = now() WHERE id = $1`, [id, storableText(error)]);
+    await this.statements.query('inbox-attempt-error', `UPDATE webhook_events SET last_error = $2, updated_at = now() WHERE id = $1`, [
+      id,
+      storableText(error),
+    ]);
   }
 
   private async claimBatch(ids: string[]): Promise<Array<ClaimedRow | null>> {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { JOB_SUFFIX_SQL, QueuedRow, QueuedRowRaw, toQueuedRow } from './job-ids.js';
-import { WebhookEventStatus } from './webhook-event.entity.js';
+import { IS_OPEN_SQL, WebhookEventStatus } from './webhook-event.entity.js';
 
 /**
  * The SET list of a recovery: back to (or kept in) 'received' under a fresh job id, or, once the row
@@ -47,7 +47,7 @@ export class InboxRecoveryRepository {
   async findStaleReceived(olderThanMs: number, limit: number): Promise<QueuedRow[]> {
     const rows: QueuedRowRaw[] = await this.dataSource.query(
       `SELECT id, event, request_id, batch_job_id, ${JOB_SUFFIX_SQL}
-       FROM webhook_events WHERE id IN (SELECT id FROM webhook_events_open)
+       FROM webhook_events WHERE ${IS_OPEN_SQL}
          AND status = 'received' AND updated_at < now() - make_interval(secs => $1)
        ORDER BY received_at ASC LIMIT $2`,
       [olderThanMs / 1000, limit],
@@ -81,7 +81,7 @@ export class InboxRecoveryRepository {
       // A CTE, not \`id IN (SELECT … LIMIT)\`: the planner may run such a subquery more than once,
       // and with SKIP LOCKED each run can pick other rows, overshooting the limit.
       `WITH picked AS (
-         SELECT id FROM webhook_events WHERE id IN (SELECT id FROM webhook_events_open)
+         SELECT id FROM webhook_events WHERE ${IS_OPEN_SQL}
            AND status = 'processing' AND updated_at < now() - make_interval(secs => $1)
          ORDER BY updated_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE webhook_events e SET ${RECOVER('$3')}
@@ -103,14 +103,16 @@ export class InboxRecoveryRepository {
       [id],
     );
     if (rows.length > 0) return { reopened: toQueuedRow(rows[0]) };
-    const current: Array<{ status: WebhookEventStatus }> = await this.dataSource.query(`SELECT status FROM webhook_events WHERE id = $1`, [id]);
+    const current: Array<{ status: WebhookEventStatus }> = await this.dataSource.query(`SELECT status FROM webhook_events WHERE id = $1`, [
+      id,
+    ]);
     return current.length > 0 ? { status: current[0].status } : null;
   }
 
   /** Bulk replay, oldest first, at most `limit` rows. */
   async reopenMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<QueuedRow[]> {
     // Failed rows are open: found through webhook_events_open; ignored ones by age.
-    const open = status === 'failed' ? 'id IN (SELECT id FROM webhook_events_open) AND' : '';
+    const open = status === 'failed' ? `${IS_OPEN_SQL} AND` : '';
     const [rows]: [QueuedRowRaw[], number] = await this.dataSource.query(
       `WITH picked AS (
          SELECT id FROM webhook_events WHERE ${open} status = $1 AND ($3::text IS NULL OR event = $3)

@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from '../config/configuration.js';
 describe('loadConfig: embedded mode and queue backend', () => {
   it('runs embedded on the PostgreSQL queue when DATABASE_URL is unset outside production', () => {
     const c = loadConfig({ PORT: '3100' });
-    expect(c.database).toEqual({ url: '', embedded: true, preparedStatements: false });
+    expect(c.database).toEqual({ url: '', embedded: true, preparedStatements: false, asyncWorkerCommits: false });
     expect(c.queue.backend).toBe('postgres');
     expect(c.queue.redisUrl).toBeUndefined();
     expect(c.webhook.secrets).toEqual([]); // generated under DATA_DIR by prepareLocalMode
@@ -33,6 +33,12 @@ describe('loadConfig: embedded mode and queue backend', () => {
     expect(() => loadConfig({ ...db, DATABASE_PREPARED_STATEMENTS: 'maybe' })).toThrow(/DATABASE_PREPARED_STATEMENTS/);
   });
 
+  it('commits the worker bookkeeping asynchronously on a PostgreSQL server unless DATABASE_ASYNC_WORKER_COMMITS=false', () => {
+    const db = { DATABASE_URL: 'postgres://db/x', WEBHOOK_SECRET: 's' };
+    expect(loadConfig(db).database.asyncWorkerCommits).toBe(true);
+    expect(loadConfig({ ...db, DATABASE_ASYNC_WORKER_COMMITS: 'false' }).database.asyncWorkerCommits).toBe(false);
+  });
+
   it('refuses to split roles over an embedded database', () => {
     expect(() => loadConfig({ APP_ROLE: 'worker' })).toThrow(/APP_ROLE=worker needs DATABASE_URL/);
   });
@@ -58,7 +64,9 @@ describe('loadConfig: embedded mode and queue backend', () => {
     expect(() => loadConfig({ ...base, WEBHOOK_SECRET: 'x' })).toThrow(/^WEBHOOK_SECRET is 1 characters/);
     expect(() => loadConfig({ ...base, WEBHOOK_SECRET: `${SECRET},short` })).toThrow(/^WEBHOOK_SECRET entry 2 is 5 characters/);
     expect(() => loadConfig({ ...base, WEBHOOK_SECRET: SECRET, ADMIN_TOKEN: 'a'.repeat(23) })).toThrow(/^ADMIN_TOKEN is 23 characters/);
-    expect(loadConfig({ ...base, WEBHOOK_SECRET: 'x'.repeat(16) }).warnings).toEqual([expect.stringMatching(/^WEBHOOK_SECRET is 16 characters/)]);
+    expect(loadConfig({ ...base, WEBHOOK_SECRET: 'x'.repeat(16) }).warnings).toEqual([
+      expect.stringMatching(/^WEBHOOK_SECRET is 16 characters/),
+    ]);
     expect(loadConfig({ ...base, WEBHOOK_SECRET: SECRET, ADMIN_TOKEN: 'a'.repeat(24) }).admin.token).toHaveLength(24);
     // Outside production, short secrets are fine (tests, demos).
     expect(() => loadConfig({ WEBHOOK_SECRET: 'x', ADMIN_TOKEN: 'y' })).not.toThrow();

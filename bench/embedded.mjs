@@ -30,15 +30,24 @@ const inFlight = Number(values['in-flight']);
 
 const processedCount = async (baseUrl) => {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  return [...text.matchAll(/^webhook_jobs_total\{[^}]*outcome="(?:processed|ignored)"[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  return [...text.matchAll(/^webhook_jobs_total\{[^}]*outcome="(?:processed|ignored)"[^}]*\} (\d+)/gm)].reduce(
+    (n, m) => n + Number(m[1]),
+    0,
+  );
 };
 
 const snapshot = snapshotDist(values.dist);
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));
 const nodeArgs = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(tmpdir(), 'bench-profiles')}`] : [];
-const svc = await startService({ cwd: snapshot.dir, env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, nodeArgs, timeoutMs: 120_000 });
+const svc = await startService({
+  cwd: snapshot.dir,
+  env: { PATH: process.env.PATH, DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+  nodeArgs,
+  timeoutMs: 120_000,
+});
 try {
-  if (!(await waitFor(async () => (await fetch(`${svc.baseUrl}/health/ready`)).ok, 120_000, 200))) throw new Error(`not ready:\n${svc.output()}`);
+  if (!(await waitFor(async () => (await fetch(`${svc.baseUrl}/health/ready`)).ok, 120_000, 200)))
+    throw new Error(`not ready:\n${svc.output()}`);
   const secret = readFileSync(join(dataDir, 'webhook-secret'), 'utf8').trim();
   const sign = await signer(snapshot.dir, secret);
   const runId = `emb-${Date.now().toString(36)}`;
@@ -48,7 +57,14 @@ try {
       ? {
           next() {
             const sessionId = `${runId}-${n++}`;
-            const body = JSON.stringify({ event: 'interview.completed', session_id: sessionId, invitee_email: 'ada@example.com', total_minutes: 23.5, transcript_url: `${svc.baseUrl}/dev/transcripts/${sessionId}`, timestamp: '2026-11-27T12:00:00.000Z' });
+            const body = JSON.stringify({
+              event: 'interview.completed',
+              session_id: sessionId,
+              invitee_email: 'ada@example.com',
+              total_minutes: 23.5,
+              transcript_url: `${svc.baseUrl}/dev/transcripts/${sessionId}`,
+              timestamp: '2026-11-27T12:00:00.000Z',
+            });
             return { body, headers: { 'content-type': 'application/json', ...sign(body) } };
           },
         }
@@ -72,9 +88,15 @@ try {
   const tDone = performance.now();
   const cpu = cpuDelta(cpu0, cpuSnapshot({ service: svc.child.pid }), total);
   console.log(`embedded mode, Node ${process.version}: ${total} ${values.event} deliveries, ${inFlight} in flight`);
-  console.log(`- answers: ${JSON.stringify(statuses)}; all acknowledged after ${((tAcked - t0) / 1000).toFixed(1)} s (${Math.round(total / ((tAcked - t0) / 1000))} req/s)`);
-  console.log(`- end to end: ${done ? `**${Math.round((statuses[200] ?? 0) / ((tDone - t0) / 1000))} events/s** (all processed after ${((tDone - t0) / 1000).toFixed(1)} s)` : 'NOT all processed within 300 s'}`);
-  console.log(`- service CPU ${Math.round(cpu.service.usPerRequest)} µs per delivery, peak RSS ${Math.round(memoryOf(svc.child.pid).hwmMb)} MB`);
+  console.log(
+    `- answers: ${JSON.stringify(statuses)}; all acknowledged after ${((tAcked - t0) / 1000).toFixed(1)} s (${Math.round(total / ((tAcked - t0) / 1000))} req/s)`,
+  );
+  console.log(
+    `- end to end: ${done ? `**${Math.round((statuses[200] ?? 0) / ((tDone - t0) / 1000))} events/s** (all processed after ${((tDone - t0) / 1000).toFixed(1)} s)` : 'NOT all processed within 300 s'}`,
+  );
+  console.log(
+    `- service CPU ${Math.round(cpu.service.usPerRequest)} µs per delivery, peak RSS ${Math.round(memoryOf(svc.child.pid).hwmMb)} MB`,
+  );
 } finally {
   // SIGINT lets --cpu-prof write its profile.
   await svc.stop(values['cpu-prof'] ? 'SIGINT' : 'SIGTERM');

@@ -59,9 +59,7 @@ export function burstReport(opts, base, svc, machine, servers) {
       base ? cpuRatio <= 1.5 : undefined,
     ],
     ['p99 ack latency', '< 25 ms', `${svc.p99} ms`, svc.p99 < 25],
-    ...(frontDoorOnly
-      ? []
-      : [['end-to-end events/s', '>= 3,000', f0(svc.e2eEventsPerSec), svc.e2eEventsPerSec >= 3000]]),
+    ...(frontDoorOnly ? [] : [['end-to-end events/s', '>= 3,000', f0(svc.e2eEventsPerSec), svc.e2eEventsPerSec >= 3000]]),
     ['service peak RSS', '< 250 MB', `${f0(svc.peakRssMb)} MB`, svc.peakRssMb < 250],
   ];
   const row = (name, r) =>

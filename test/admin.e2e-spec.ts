@@ -26,7 +26,8 @@ describe('admin API (dead-letter desk)', () => {
       method: opts.method ?? 'GET',
       headers: opts.token === null ? {} : { authorization: `Bearer ${opts.token ?? TOKEN}` },
     });
-  const statusOf = async (id: string) => (await db.query<{ status: string }>('SELECT status FROM webhook_events WHERE id = $1', [id]))[0]?.status;
+  const statusOf = async (id: string) =>
+    (await db.query<{ status: string }>('SELECT status FROM webhook_events WHERE id = $1', [id]))[0]?.status;
   const settle = (id: string, status: string) => waitFor(async () => (await statusOf(id)) === status, 20_000);
 
   it('answers 401 without a bearer token or with a wrong one', async () => {
@@ -76,7 +77,13 @@ describe('admin API (dead-letter desk)', () => {
     const res = await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'show-1', feedback: { rating: 5 } });
     const one = await call(`/admin/events/${res.body.id}`);
     expect(one.status).toBe(200);
-    expect(await one.json()).toMatchObject({ id: res.body.id, session_id: 'show-1', status: expect.any(String), signature_scheme: 'signature', payload: { session_id: 'show-1', feedback: { rating: 5 } } });
+    expect(await one.json()).toMatchObject({
+      id: res.body.id,
+      session_id: 'show-1',
+      status: expect.any(String),
+      signature_scheme: 'signature',
+      payload: { session_id: 'show-1', feedback: { rating: 5 } },
+    });
     expect((await call('/admin/events/00000000-0000-4000-8000-000000000000')).status).toBe(404);
     expect((await call('/admin/events/not-a-uuid')).status).toBe(400);
     expect((await call('/admin/events/not-a-uuid/replay', { method: 'POST' })).status).toBe(400);
@@ -85,9 +92,15 @@ describe('admin API (dead-letter desk)', () => {
 
   it('replays a dead letter after the cause is fixed, and refuses to replay a processed event (409)', async () => {
     transcriptStatus = 404;
-    const res = await deliver(t.baseUrl, { event: 'interview.completed', session_id: 'replay-1', transcript_url: `${host.url}/t/replay-1.json` });
+    const res = await deliver(t.baseUrl, {
+      event: 'interview.completed',
+      session_id: 'replay-1',
+      transcript_url: `${host.url}/t/replay-1.json`,
+    });
     await settle(res.body.id, 'failed');
-    const failed = (await (await call(`/admin/events?status=failed&session_id=replay-1`)).json()) as { items: Array<{ id: string; attempts: number; last_error: string }> };
+    const failed = (await (await call(`/admin/events?status=failed&session_id=replay-1`)).json()) as {
+      items: Array<{ id: string; attempts: number; last_error: string }>;
+    };
     expect(failed.items).toEqual([expect.objectContaining({ id: res.body.id, attempts: 1, last_error: expect.stringMatching(/404/) })]);
 
     transcriptStatus = 200;
@@ -117,7 +130,15 @@ describe('admin API (dead-letter desk)', () => {
     transcriptStatus = 404;
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
-      ids.push((await deliver(t.baseUrl, { event: 'interview.completed', session_id: `bulk-${i}`, transcript_url: `${host.url}/t/bulk-${i}.json` })).body.id);
+      ids.push(
+        (
+          await deliver(t.baseUrl, {
+            event: 'interview.completed',
+            session_id: `bulk-${i}`,
+            transcript_url: `${host.url}/t/bulk-${i}.json`,
+          })
+        ).body.id,
+      );
     }
     for (const id of ids) await settle(id, 'failed');
     transcriptStatus = 200;

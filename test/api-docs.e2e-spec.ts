@@ -61,7 +61,8 @@ describe('OpenAPI document: generated from the code it describes', () => {
     );
     expect(documented.filter((route) => !report.served.includes(route))).toEqual([]);
     // The queue dashboard (Bull Board), its login and logout, and Swagger UI.
-    const page = (route: string) => [DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH, `/${DOCS_PATH}/`].some((p) => route.split(' ')[1].startsWith(p));
+    const page = (route: string) =>
+      [DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH, `/${DOCS_PATH}/`].some((p) => route.split(' ')[1].startsWith(p));
     const undocumented = report.served.filter((route) => !documented.includes(route) && !page(route));
     expect(undocumented.sort()).toEqual(['GET /dev/sessions/:sessionId', 'GET /dev/transcripts/:sessionId']);
     expect(documented).toEqual(expect.arrayContaining([`POST ${WEBHOOK_PATH}`, 'GET /admin/events', 'GET /health/ready', 'GET /metrics']));
@@ -78,7 +79,11 @@ describe('OpenAPI document: generated from the code it describes', () => {
       expect(validateDelivery(event.example)).toMatchObject({ ok: true, value: { event: event.name } });
     }
     const [other, envelope] = schemas.slice(-2);
-    expect(other).toEqual({ ...openApiSchema(deliveryFields, 'input').schema, description: expect.any(String), example: expect.any(Object) });
+    expect(other).toEqual({
+      ...openApiSchema(deliveryFields, 'input').schema,
+      description: expect.any(String),
+      example: expect.any(Object),
+    });
     expect(validateDelivery(other.example)).toMatchObject({ ok: true, value: { event: other.example.event } });
     expect(envelope.required).toEqual(['type', 'data']);
     expect(validateDelivery(envelope.example)).toMatchObject({ ok: true, value: { event: envelope.example.type } });
@@ -93,11 +98,18 @@ describe('OpenAPI document: generated from the code it describes', () => {
       ['query', 'limit', false],
       ['query', 'cursor', false],
     ]);
-    expect(list.parameters[3]).toMatchObject({ description: 'Page size', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } });
-    expect(doc.paths['/admin/events/{id}'].get.parameters).toEqual([{ in: 'path', name: 'id', required: true, schema: { type: 'string', format: 'uuid' } }]);
+    expect(list.parameters[3]).toMatchObject({
+      description: 'Page size',
+      schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 },
+    });
+    expect(doc.paths['/admin/events/{id}'].get.parameters).toEqual([
+      { in: 'path', name: 'id', required: true, schema: { type: 'string', format: 'uuid' } },
+    ]);
     const summary = component(list.responses['200'].content['application/json'].schema.properties.items.items);
     expect(summary.properties.received_at).toEqual({ type: 'string', format: 'date-time' });
     expect(summary.properties.processed_at).toEqual({ type: 'string', format: 'date-time', nullable: true });
-    expect(component(doc.paths['/admin/events/{id}'].get.responses['200'].content['application/json'].schema).required).toContain('payload');
+    expect(component(doc.paths['/admin/events/{id}'].get.responses['200'].content['application/json'].schema).required).toContain(
+      'payload',
+    );
   });
 });

@@ -29,9 +29,16 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     db = await createTestDatabase();
     t = await startService({ DATABASE_URL: db.url, ADMIN_TOKEN });
     // A job that fails for good: its transcript URL points at a host that is never allowed.
-    const res = await deliver(t.baseUrl, { event: 'interview.completed', session_id: 'dash-failed', transcript_url: 'http://127.0.0.1:9/refused.json' });
+    const res = await deliver(t.baseUrl, {
+      event: 'interview.completed',
+      session_id: 'dash-failed',
+      transcript_url: 'http://127.0.0.1:9/refused.json',
+    });
     failedId = res.body.id;
-    await waitFor(async () => (await db.query(`SELECT status FROM webhook_events WHERE id = $1`, [failedId]))[0]?.status === 'failed', 30_000);
+    await waitFor(
+      async () => (await db.query(`SELECT status FROM webhook_events WHERE id = $1`, [failedId]))[0]?.status === 'failed',
+      30_000,
+    );
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   });
 
@@ -47,11 +54,17 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     const doc: any = await res.json();
     const op = doc.paths['/webhooks/ai-interview'].post;
     expect(Object.keys(op.responses).sort()).toEqual(['200', '400', '401', '413', '415', '503']);
-    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual(['x-webhook-signature', 'x-interviewrelay-signature', 'x-interviewrelay-timestamp']);
+    expect(op.parameters.map((p: { name: string }) => p.name)).toEqual([
+      'x-webhook-signature',
+      'x-interviewrelay-signature',
+      'x-interviewrelay-timestamp',
+    ]);
     expect(op.requestBody.content['application/json'].schema.oneOf).toHaveLength(4);
     expect(doc.components.schemas.InterviewCompleted.properties).toHaveProperty('transcript_url');
     expect(doc.components.schemas.SessionFeedbackSubmitted.properties).toHaveProperty('feedback');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/admin/events', '/admin/events/{id}', '/admin/events/{id}/replay', '/admin/events/replay']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/admin/events', '/admin/events/{id}', '/admin/events/{id}/replay', '/admin/events/replay']),
+    );
     expect(doc.paths['/dev/sessions/{sessionId}']).toBeUndefined();
     const ui = await fetch(`${t.baseUrl}/docs`);
     expect(ui.status).toBe(200);
@@ -68,7 +81,9 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
     expect((await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(200);
     // A forged or expired cookie is no session.
-    const forged = await fetch(`${t.baseUrl}/admin/queues/api/queues`, { headers: { cookie: `admin_session=9999999999.${'0'.repeat(64)}` } });
+    const forged = await fetch(`${t.baseUrl}/admin/queues/api/queues`, {
+      headers: { cookie: `admin_session=9999999999.${'0'.repeat(64)}` },
+    });
     expect(forged.status).toBe(401);
   });
 
@@ -104,7 +119,11 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
     });
     const apiCalls: string[] = [];
     page.on('response', (r) => {
-      if (r.url().includes('/api/')) void r.text().then((b) => apiCalls.push(`${r.request().method()} ${r.url()} -> ${r.status()} ${b.slice(0, 300)}`), () => undefined);
+      if (r.url().includes('/api/'))
+        void r.text().then(
+          (b) => apiCalls.push(`${r.request().method()} ${r.url()} -> ${r.status()} ${b.slice(0, 300)}`),
+          () => undefined,
+        );
     });
     await page.goto(`${t.baseUrl}/admin/queues/queue/webhooks?status=failed`);
     try {
@@ -115,7 +134,10 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
       console.log(apiCalls.join('\n'));
       throw err;
     }
-    await page.getByText(/refused|not allowed|transcript/i).first().waitFor({ timeout: 15_000 });
+    await page
+      .getByText(/refused|not allowed|transcript/i)
+      .first()
+      .waitFor({ timeout: 15_000 });
 
     mkdirSync(ARTIFACTS, { recursive: true });
     const file = join(ARTIFACTS, 'queue-dashboard-failed.png');

@@ -13,7 +13,21 @@ const DATASOURCES = join(DEPLOY, 'grafana', 'provisioning', 'datasources', 'prom
 
 // Series Prometheus makes itself rather than scraping them from the service.
 const FROM_PROMETHEUS = new Set(['up']);
-const PROMQL_WORDS = new Set(['and', 'or', 'unless', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan']);
+const PROMQL_WORDS = new Set([
+  'and',
+  'or',
+  'unless',
+  'by',
+  'without',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 
 /** Metric names a PromQL expression reads (functions, label names, keywords and literals left out). */
 function metricNames(expr: string): string[] {
@@ -27,7 +41,13 @@ function metricNames(expr: string): string[] {
     const before = stripped[m.index - 1];
     if (before !== undefined && /[0-9.]/.test(before)) continue; // the e in 1e-9
     if (PROMQL_WORDS.has(m[0].toLowerCase())) continue;
-    if (stripped.slice(m.index + m[0].length).trimStart().startsWith('(')) continue; // a function
+    if (
+      stripped
+        .slice(m.index + m[0].length)
+        .trimStart()
+        .startsWith('(')
+    )
+      continue; // a function
     names.add(m[0]);
   }
   return [...names];
@@ -64,16 +84,20 @@ function exportedNames(exposition: string): Set<string> {
 /** Runs promtool; fails the test (never skips it) where promtool is missing. */
 function promtool(args: string[], input?: string) {
   const r = spawnSync('promtool', args, { input, encoding: 'utf8' });
-  if (r.error) throw new Error(`promtool ${args[0]} could not run (${r.error.message}): install Debian's prometheus package, as .ci/run does`);
+  if (r.error)
+    throw new Error(`promtool ${args[0]} could not run (${r.error.message}): install Debian's prometheus package, as .ci/run does`);
   return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
 }
 
 describe('metric names', () => {
   it('extracts metric names from PromQL', () => {
-    expect(metricNames('histogram_quantile(0.95, sum by (le, event) (rate(webhook_processing_duration_seconds_bucket[$__rate_interval])))')).toEqual([
-      'webhook_processing_duration_seconds_bucket',
+    expect(
+      metricNames('histogram_quantile(0.95, sum by (le, event) (rate(webhook_processing_duration_seconds_bucket[$__rate_interval])))'),
+    ).toEqual(['webhook_processing_duration_seconds_bucket']);
+    expect(metricNames('sum(rate(a_total{outcome=~"x|y"}[5m])) / clamp_min(sum(rate(b_total[5m])), 1e-9) > 0.05').sort()).toEqual([
+      'a_total',
+      'b_total',
     ]);
-    expect(metricNames('sum(rate(a_total{outcome=~"x|y"}[5m])) / clamp_min(sum(rate(b_total[5m])), 1e-9) > 0.05').sort()).toEqual(['a_total', 'b_total']);
     expect(metricNames('max by (queue) (g{state="waiting"}) > 100 and max by (queue) (delta(g[10m])) > 0')).toEqual(['g']);
   });
 });
@@ -106,9 +130,20 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
     for (const e of dashboardExprs()) for (const n of metricNames(e)) used.set(n, 'dashboard');
     for (const e of alertExprs()) for (const n of metricNames(e)) used.set(n, used.get(n) ? 'both' : 'alerts');
     // The dashboard covers what the issue lists; if a name disappears from it, this says which.
-    for (const n of ['webhooks_received_total', 'webhook_ingest_duration_seconds_bucket', 'webhook_jobs_total', 'webhook_processing_duration_seconds_bucket',
-      'webhook_queue_jobs', 'transcript_download_duration_seconds_bucket', 'slack_notifications_total', 'slack_request_duration_seconds_bucket', 'process_cpu_seconds_total',
-      'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'app_ready']) {
+    for (const n of [
+      'webhooks_received_total',
+      'webhook_ingest_duration_seconds_bucket',
+      'webhook_jobs_total',
+      'webhook_processing_duration_seconds_bucket',
+      'webhook_queue_jobs',
+      'transcript_download_duration_seconds_bucket',
+      'slack_notifications_total',
+      'slack_request_duration_seconds_bucket',
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_p99_seconds',
+      'app_ready',
+    ]) {
       expect(used.has(n)).toBe(true);
     }
     const missing = [...used.keys()].filter((n) => !exported.has(n) && !FROM_PROMETHEUS.has(n));
@@ -141,8 +176,12 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
   });
 
   it('has a promtool case where each alert fires, and each stays quiet on a quiet service', () => {
-    const alerts: string[] = parse(readFileSync(ALERTS, 'utf8')).groups.flatMap((g: any) => g.rules.map((r: any) => r.alert).filter(Boolean));
-    const cases = parse(readFileSync(ALERT_TESTS, 'utf8')).tests.flatMap((t: any) => t.alert_rule_test.map((c: any) => ({ scenario: t.name, ...c })));
+    const alerts: string[] = parse(readFileSync(ALERTS, 'utf8')).groups.flatMap((g: any) =>
+      g.rules.map((r: any) => r.alert).filter(Boolean),
+    );
+    const cases = parse(readFileSync(ALERT_TESTS, 'utf8')).tests.flatMap((t: any) =>
+      t.alert_rule_test.map((c: any) => ({ scenario: t.name, ...c })),
+    );
     const fires = new Set(cases.filter((c: any) => c.exp_alerts?.length).map((c: any) => c.alertname));
     const quiet = new Set(cases.filter((c: any) => c.scenario.startsWith('a quiet') && !c.exp_alerts?.length).map((c: any) => c.alertname));
     expect(alerts.length).toBeGreaterThanOrEqual(8);

@@ -14,7 +14,10 @@ import { describeObject, K8sObject, schemaErrors, typeErrors } from './helpers/k
 
 const root = process.cwd();
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
-const docs = (text: string): K8sObject[] => YAML.parseAllDocuments(text).map((d) => d.toJS()).filter(Boolean);
+const docs = (text: string): K8sObject[] =>
+  YAML.parseAllDocuments(text)
+    .map((d) => d.toJS())
+    .filter(Boolean);
 
 function kustomize(dir: string): string {
   const r = spawnSync('kubectl', ['kustomize', dir], { encoding: 'utf8' });
@@ -31,7 +34,16 @@ describe('deploy/k8s against the Kubernetes API schemas', () => {
 
   it('renders every kind the service needs with kubectl kustomize', () => {
     expect(rendered.map((o) => o.kind).sort()).toEqual(
-      ['ConfigMap', 'Deployment', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'PodDisruptionBudget', 'Service', 'Service'].sort(),
+      [
+        'ConfigMap',
+        'Deployment',
+        'Deployment',
+        'HorizontalPodAutoscaler',
+        'PodDisruptionBudget',
+        'PodDisruptionBudget',
+        'Service',
+        'Service',
+      ].sort(),
     );
     expect(standalone.map((o) => o.kind)).toEqual(['Job', 'Secret']);
   });
@@ -68,7 +80,11 @@ describe('deploy/k8s against the Kubernetes API schemas', () => {
       .flatMap((o: any) => o.spec.template.spec.containers.map((c: any) => [`${describeObject(o)}/${c.name}`, c.resources] as const));
     expect(containers.length).toBe(3);
     for (const [name, resources] of containers) {
-      expect([name, Object.keys(resources?.requests ?? {}).sort(), Object.keys(resources?.limits ?? {}).sort()]).toEqual([name, ['cpu', 'memory'], ['cpu', 'memory']]);
+      expect([name, Object.keys(resources?.requests ?? {}).sort(), Object.keys(resources?.limits ?? {}).sort()]).toEqual([
+        name,
+        ['cpu', 'memory'],
+        ['cpu', 'memory'],
+      ]);
     }
   });
 });

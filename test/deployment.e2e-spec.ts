@@ -13,7 +13,10 @@ import { shutdownBudgetMs } from '../src/health/lifecycle.service.js';
 const root = process.cwd();
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
 const yaml = (p: string) => YAML.parse(read(p), { merge: true });
-const yamlDocs = (p: string): any[] => YAML.parseAllDocuments(read(p), { merge: true }).map((d) => d.toJS()).filter(Boolean);
+const yamlDocs = (p: string): any[] =>
+  YAML.parseAllDocuments(read(p), { merge: true })
+    .map((d) => d.toJS())
+    .filter(Boolean);
 const pkg = JSON.parse(read('package.json'));
 const SCHEMA_KEYS = Object.keys(envSchema.shape);
 // Variables a deployment may set that Node itself reads, not the app.
@@ -34,7 +37,11 @@ const imageEnv = dockerfileEnv(read('Dockerfile'));
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(posix.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [posix.join(dir, e.name)] : [],
+    e.isDirectory()
+      ? sourceFiles(posix.join(dir, e.name))
+      : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts')
+        ? [posix.join(dir, e.name)]
+        : [],
   );
 }
 
@@ -42,7 +49,8 @@ function declaredGetRoutes(): Set<string> {
   const routes = new Set<string>();
   const files = sourceFiles('src').map((f) => read(f));
   const constants = new Map<string, string>();
-  for (const text of files) for (const m of text.matchAll(/(?:export\s+)?const\s+(\w+)\s*=\s*['"`]([^'"`$]*)['"`]/g)) constants.set(m[1], m[2]);
+  for (const text of files)
+    for (const m of text.matchAll(/(?:export\s+)?const\s+(\w+)\s*=\s*['"`]([^'"`$]*)['"`]/g)) constants.set(m[1], m[2]);
   const value = (arg: string | undefined) => {
     const a = (arg ?? '').trim();
     if (a === '') return '';
@@ -87,7 +95,8 @@ function composeEnv(service: string): Record<string, string> {
 function seconds(duration: string | number): number {
   if (typeof duration === 'number') return duration;
   let total = 0;
-  for (const m of duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms'];
+  for (const m of duration.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g))
+    total += Number(m[1]) * { ms: 0.001, s: 1, m: 60, h: 3600 }[m[2] as 'ms'];
   return total;
 }
 
@@ -118,7 +127,8 @@ const manifests: any[] = readdirSync(join(root, K8S))
   .flatMap((f) => yamlDocs(posix.join(K8S, f)).map((doc) => ({ ...doc, __file: f })));
 const kinds = (kind: string) => manifests.filter((m) => m.kind === kind);
 const byName = (kind: string, name: string) => manifests.find((m) => m.kind === kind && m.metadata?.name === name);
-const deployment = (component: string) => kinds('Deployment').find((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
+const deployment = (component: string) =>
+  kinds('Deployment').find((d) => d.spec.template.metadata.labels['app.kubernetes.io/component'] === component);
 const job = kinds('Job')[0];
 const podSpec = (workload: any) => workload.spec.template.spec;
 const appContainer = (workload: any) => podSpec(workload).containers[0];
@@ -129,7 +139,11 @@ function k8sEnv(container: any): Record<string, string> {
     if (from.configMapRef) Object.assign(env, byName('ConfigMap', from.configMapRef.name)?.data);
     if (from.secretRef) {
       const secret = byName('Secret', from.secretRef.name);
-      Object.assign(env, secret?.stringData, Object.fromEntries(Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString()])));
+      Object.assign(
+        env,
+        secret?.stringData,
+        Object.fromEntries(Object.entries(secret?.data ?? {}).map(([k, v]) => [k, Buffer.from(String(v), 'base64').toString()])),
+      );
     }
   }
   for (const e of container.env ?? []) env[e.name] = e.value ?? `<from ${Object.keys(e.valueFrom ?? {}).join()}>`;
@@ -144,7 +158,11 @@ function portNumber(container: any, port: string | number): number | undefined {
 // ---------------------------------------------------------------------------------------------
 // The config schema: which variables production cannot start without
 
-const SAMPLE: Record<string, string> = { DATABASE_URL: 'postgres://u@db:5432/app', REDIS_URL: 'redis://redis:6379', WEBHOOK_SECRET: 'x'.repeat(32) };
+const SAMPLE: Record<string, string> = {
+  DATABASE_URL: 'postgres://u@db:5432/app',
+  REDIS_URL: 'redis://redis:6379',
+  WEBHOOK_SECRET: 'x'.repeat(32),
+};
 
 function requiredInProduction(): string[] {
   const env: Record<string, string> = { NODE_ENV: 'production' };
@@ -255,7 +273,8 @@ describe('deployment files (parsed, no Docker engine)', () => {
     it('keeps real secrets out of the Secret template and compose defaults', () => {
       const secret = kinds('Secret');
       expect(secret).toHaveLength(1);
-      for (const [k, v] of Object.entries(secret[0].stringData as Record<string, string>)) expect([k, v]).toEqual([k, expect.stringContaining('REPLACE_ME')]);
+      for (const [k, v] of Object.entries(secret[0].stringData as Record<string, string>))
+        expect([k, v]).toEqual([k, expect.stringContaining('REPLACE_ME')]);
       expect(yaml(`${K8S}/kustomization.yaml`).resources).not.toContain(secret[0].__file);
     });
   });
@@ -395,19 +414,22 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(d.spec.template.metadata.annotations['prometheus.io/path']).toBe('/metrics');
     });
 
-    it.each(['api', 'worker'])('%s Deployment\'s grace period covers its preStop sleep and the shutdown budget with 5 s to spare; non-root, with resources', (component) => {
-      const d = deployment(component);
-      const c = appContainer(d);
-      const budgetMs = shutdownBudgetMs(loadConfig(k8sEnv(c)).app.shutdownTimeoutMs);
-      const preStop = c.lifecycle?.preStop?.exec?.command;
-      const preStopMs = preStop?.[0] === 'sleep' ? Number(preStop[1]) * 1000 : 0;
-      expect(component !== 'api' || preStopMs > 0).toBe(true);
-      expect(podSpec(d).terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(preStopMs + budgetMs + GRACE_MARGIN_MS);
-      expect(podSpec(d).securityContext.runAsNonRoot).toBe(true);
-      expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
-      expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
-      expect(c.resources.limits.memory).toEqual(expect.any(String));
-    });
+    it.each(['api', 'worker'])(
+      "%s Deployment's grace period covers its preStop sleep and the shutdown budget with 5 s to spare; non-root, with resources",
+      (component) => {
+        const d = deployment(component);
+        const c = appContainer(d);
+        const budgetMs = shutdownBudgetMs(loadConfig(k8sEnv(c)).app.shutdownTimeoutMs);
+        const preStop = c.lifecycle?.preStop?.exec?.command;
+        const preStopMs = preStop?.[0] === 'sleep' ? Number(preStop[1]) * 1000 : 0;
+        expect(component !== 'api' || preStopMs > 0).toBe(true);
+        expect(podSpec(d).terminationGracePeriodSeconds * 1000).toBeGreaterThanOrEqual(preStopMs + budgetMs + GRACE_MARGIN_MS);
+        expect(podSpec(d).securityContext.runAsNonRoot).toBe(true);
+        expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+        expect(c.resources.requests).toEqual({ cpu: expect.any(String), memory: expect.any(String) });
+        expect(c.resources.limits.memory).toEqual(expect.any(String));
+      },
+    );
 
     // V8 sizes its heap from the node's memory, not the container's limit: without a cap a pod
     // under load can grow into an OOM kill.
@@ -425,13 +447,15 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(k8sEnv(c).NODE_OPTIONS).toBe(imageEnv.NODE_OPTIONS);
     });
 
-    it('caps the migration Job\'s heap below its own memory limit', () => heapCapBelowLimit(appContainer(job)));
+    it("caps the migration Job's heap below its own memory limit", () => heapCapBelowLimit(appContainer(job)));
 
     it('routes each Service to its Deployment on the container port', () => {
       const services = kinds('Service');
       expect(services.map((s) => s.spec.selector['app.kubernetes.io/component']).sort()).toEqual(['api', 'worker']);
       for (const s of services) {
-        const d = kinds('Deployment').find((dep) => Object.entries(s.spec.selector).every(([k, v]) => dep.spec.template.metadata.labels[k] === v));
+        const d = kinds('Deployment').find((dep) =>
+          Object.entries(s.spec.selector).every(([k, v]) => dep.spec.template.metadata.labels[k] === v),
+        );
         expect(d).toBeDefined();
         for (const p of s.spec.ports) expect(portNumber(appContainer(d), p.targetPort)).toBe(configPort);
       }
@@ -464,7 +488,9 @@ describe('deployment files (parsed, no Docker engine)', () => {
         const labels = d.spec.template.metadata.labels;
         const portName = appContainer(d).ports[0].name;
         const values = keep.source_labels.map((l: string) =>
-          l === '__meta_kubernetes_pod_container_port_name' ? portName : labels[l.replace('__meta_kubernetes_pod_label_', '').replace(/_/g, '.').replace('app.kubernetes.io.', 'app.kubernetes.io/')],
+          l === '__meta_kubernetes_pod_container_port_name'
+            ? portName
+            : labels[l.replace('__meta_kubernetes_pod_label_', '').replace(/_/g, '.').replace('app.kubernetes.io.', 'app.kubernetes.io/')],
         );
         expect(new RegExp(`^(?:${keep.regex})$`).test(values.join(';'))).toBe(true);
         expect(example[i].metrics_path).toBe('/metrics');

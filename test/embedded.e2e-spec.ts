@@ -45,14 +45,20 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
     expect(secret).toMatch(/^[0-9a-f]{64}$/);
     const ok = await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'emb-fb', feedback: { rating: 5 } }, { secret });
     expect(ok).toEqual({ status: 200, body: { status: 'accepted', id: expect.any(String) } });
-    expect((await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'emb-x' }, { secret: 'test-secret' })).status).toBe(401);
+    expect((await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'emb-x' }, { secret: 'test-secret' })).status).toBe(
+      401,
+    );
   });
 
   it('npm run send posts the example interview; it is stored with its transcript and a notification outcome', async () => {
-    const { stdout } = await run(process.execPath, ['dist/cli/send.js', 'interview.completed', '--session', 'emb-1', '--url', `${t.baseUrl}/webhooks/ai-interview`], {
-      env: { PATH: process.env.PATH, DATA_DIR: dataDir },
-      timeout: 30_000,
-    });
+    const { stdout } = await run(
+      process.execPath,
+      ['dist/cli/send.js', 'interview.completed', '--session', 'emb-1', '--url', `${t.baseUrl}/webhooks/ai-interview`],
+      {
+        env: { PATH: process.env.PATH, DATA_DIR: dataDir },
+        timeout: 30_000,
+      },
+    );
     expect(stdout).toContain('200 OK');
     expect(stdout).toContain('"status":"accepted"');
     const outcome: any = await (await fetch(`${t.baseUrl}/dev/sessions/emb-1`)).json();
@@ -67,7 +73,11 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
     // An origin alone: the webhook route is added.
     const base = ['--url', t.baseUrl, '--no-wait'];
     const env = { env: { PATH: process.env.PATH, DATA_DIR: dataDir }, timeout: 30_000 };
-    const ts = await run(process.execPath, ['dist/cli/send.js', 'session.feedback_submitted', '--scheme', 'timestamped', '--session', 'emb-ts', ...base], env);
+    const ts = await run(
+      process.execPath,
+      ['dist/cli/send.js', 'session.feedback_submitted', '--scheme', 'timestamped', '--session', 'emb-ts', ...base],
+      env,
+    );
     expect(ts.stdout).toContain('x-interviewrelay-timestamp');
     expect(ts.stdout).toContain('"type": "session.feedback_submitted"');
     expect(ts.stdout).toContain('200 OK');
@@ -96,7 +106,9 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
       ['emb-dotdot', '/dev/transcripts/../sessions/emb-1'],
     ]) {
       const url = `http://localhost:${t.port}${path}`;
-      expect((await deliver(t.baseUrl, { event: 'interview.completed', session_id: sessionId, transcript_url: url }, { secret })).status).toBe(200);
+      expect(
+        (await deliver(t.baseUrl, { event: 'interview.completed', session_id: sessionId, transcript_url: url }, { secret })).status,
+      ).toBe(200);
       const outcome = await waitFor(async () => {
         const body: any = await (await fetch(`${t.baseUrl}/dev/sessions/${sessionId}`)).json();
         return body.events[0]?.status === 'failed' ? body : undefined;
@@ -107,7 +119,9 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
   });
 
   it('refuses a second process on the same DATA_DIR with one line', async () => {
-    await expect(startService({ ...UNSET, DATA_DIR: dataDir }, { timeoutMs: 30_000, waitForMigrations: false })).rejects.toThrow(/Refusing to start: .*in use by process/);
+    await expect(startService({ ...UNSET, DATA_DIR: dataDir }, { timeoutMs: 30_000, waitForMigrations: false })).rejects.toThrow(
+      /Refusing to start: .*in use by process/,
+    );
   });
 
   it('keeps its data and secret across a restart', async () => {
@@ -120,7 +134,11 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
     expect(readFileSync(join(dataDir, 'webhook-secret'), 'utf8')).toBe(secretBefore);
     const outcome: any = await (await fetch(`${t.baseUrl}/dev/sessions/emb-1`)).json();
     expect(outcome.interview).toMatchObject({ participant_email: 'ada@example.com' });
-    const again = await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'emb-fb', feedback: { rating: 5 } }, { secret: secretBefore.trim() });
+    const again = await deliver(
+      t.baseUrl,
+      { event: 'session.feedback_submitted', session_id: 'emb-fb', feedback: { rating: 5 } },
+      { secret: secretBefore.trim() },
+    );
     expect(again.body.status).toBe('duplicate');
   });
 });
@@ -128,8 +146,8 @@ describe('embedded mode (no DATABASE_URL outside production)', () => {
 describe('production without DATABASE_URL', () => {
   // WEBHOOK_SECRET takes the same path (unit-tested in src/embedded/embedded-config.spec.ts).
   it('stops the boot with one line instead of embedding a database', async () => {
-    await expect(startService({ NODE_ENV: 'production', DATABASE_URL: '' }, { timeoutMs: 20_000, waitForMigrations: false })).rejects.toThrow(
-      /Refusing to start: DATABASE_URL is required in production/,
-    );
+    await expect(
+      startService({ NODE_ENV: 'production', DATABASE_URL: '' }, { timeoutMs: 20_000, waitForMigrations: false }),
+    ).rejects.toThrow(/Refusing to start: DATABASE_URL is required in production/);
   });
 });

@@ -31,7 +31,10 @@ describe('hostile clients', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    t = await startService({ DATABASE_URL: db.url, ADMIN_TOKEN, HTTP_REQUEST_TIMEOUT_MS: '2000', LOG_LEVEL: 'info' }, { timeoutMs: 50_000 });
+    t = await startService(
+      { DATABASE_URL: db.url, ADMIN_TOKEN, HTTP_REQUEST_TIMEOUT_MS: '2000', LOG_LEVEL: 'info' },
+      { timeoutMs: 50_000 },
+    );
   });
 
   afterAll(async () => {
@@ -84,18 +87,27 @@ describe('hostile clients', () => {
     }
     const [flatMs, keyedMs] = [median(times.flat), median(times.keyed)];
     // Measured, not a speed target: parsing the keyed body costs ~100 ms, reading and hashing it ~1-3 ms.
-    process.stdout.write(`unsigned 0.7 MB body refused in ${flatMs.toFixed(1)} ms (1 key) and ${keyedMs.toFixed(1)} ms (70,000 keys), median of 7\n`);
+    process.stdout.write(
+      `unsigned 0.7 MB body refused in ${flatMs.toFixed(1)} ms (1 key) and ${keyedMs.toFixed(1)} ms (70,000 keys), median of 7\n`,
+    );
     expect(keyedMs).toBeLessThan(flatMs * 5 + 20);
   });
 
   describe('admin routes', () => {
-    const admin = (path: string, token = ADMIN_TOKEN, method = 'GET') => fetch(`${t.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
+    const admin = (path: string, token = ADMIN_TOKEN, method = 'GET') =>
+      fetch(`${t.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${token}` } });
 
     it.each([
       ['/admin/events?session_id=%00', /session_id/],
       ['/admin/events?event=a%00b', /event/],
-      [`/admin/events?cursor=${Buffer.from(JSON.stringify(['9999-99-99T99:99:99.999999Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url')}`, /cursor/],
-      [`/admin/events?cursor=${Buffer.from(JSON.stringify(['0000-01-01T00:00:00.000000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url')}`, /cursor/],
+      [
+        `/admin/events?cursor=${Buffer.from(JSON.stringify(['9999-99-99T99:99:99.999999Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url')}`,
+        /cursor/,
+      ],
+      [
+        `/admin/events?cursor=${Buffer.from(JSON.stringify(['0000-01-01T00:00:00.000000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url')}`,
+        /cursor/,
+      ],
     ])('answers 400 with a message for %s', async (path, message) => {
       const res = await admin(path);
       expect(res.status).toBe(400);
@@ -128,7 +140,12 @@ describe('hostile clients', () => {
       expect(Number(last.headers.get('retry-after'))).toBeGreaterThan(0);
       expect((await admin('/admin/events')).status).toBe(429);
       // The dashboard's login form counts against the same limit.
-      const form = await fetch(`${t.baseUrl}/admin/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${ADMIN_TOKEN}` });
+      const form = await fetch(`${t.baseUrl}/admin/login`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `token=${ADMIN_TOKEN}`,
+      });
       expect(form.status).toBe(429);
     });
   });
@@ -165,10 +182,15 @@ describe('shutdown while Redis is down', () => {
     const redis = await privateRedis({ appendonly: false });
     const host = await startPeer();
     host.route('/slow.json', (_req, res) => void setTimeout(() => json(res, 200, { turns: [] }), 1500).unref());
-    const t = await startService({ DATABASE_URL: db.url, REDIS_URL: redis.url, TRANSCRIPT_ALLOWED_HOSTS: host.host, SHUTDOWN_TIMEOUT_MS: '10000' }, { timeoutMs: 50_000 });
+    const t = await startService(
+      { DATABASE_URL: db.url, REDIS_URL: redis.url, TRANSCRIPT_ALLOWED_HOSTS: host.host, SHUTDOWN_TIMEOUT_MS: '10000' },
+      { timeoutMs: 50_000 },
+    );
     try {
       const sessions = Array.from({ length: 10 }, (_, i) => `down-${i}`);
-      await Promise.all(sessions.map((s) => deliver(t.baseUrl, { event: 'interview.completed', session_id: s, transcript_url: `${host.url}/slow.json` })));
+      await Promise.all(
+        sessions.map((s) => deliver(t.baseUrl, { event: 'interview.completed', session_id: s, transcript_url: `${host.url}/slow.json` })),
+      );
       await waitFor(async () => host.hits('/slow.json').length > 0, 10_000, 20);
       await redis.stop('nosave');
       const signalled = Date.now();

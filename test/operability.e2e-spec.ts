@@ -1,5 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import { closedPort, createTestDatabase, deliver, queuePrefix, RunningService, startService, TestDatabase, TEST_SECRET, waitFor } from './helpers/service.js';
+import {
+  closedPort,
+  createTestDatabase,
+  deliver,
+  queuePrefix,
+  RunningService,
+  startService,
+  TestDatabase,
+  TEST_SECRET,
+  waitFor,
+} from './helpers/service.js';
 import { json, Peer, startPeer } from './helpers/peers.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 
@@ -38,7 +48,10 @@ describe('probes with a dependency down', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     [pgDown, redisDown] = await Promise.all([
-      startService({ DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/nowhere` }, { waitForMigrations: false, timeoutMs: STARTUP_MS }),
+      startService(
+        { DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/nowhere` },
+        { waitForMigrations: false, timeoutMs: STARTUP_MS },
+      ),
       startService({ DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${await closedPort()}` }, { timeoutMs: STARTUP_MS }),
     ]);
   });
@@ -63,7 +76,11 @@ describe('probes with a dependency down', () => {
     expect((await getJson(`${redisDown.baseUrl}/health/live`)).status).toBe(200);
     const ready = await getJson(`${redisDown.baseUrl}/health/ready`);
     expect(ready.status).toBe(503);
-    expect(ready.body).toMatchObject({ status: 'error', error: { redis: { status: 'down' }, queue: { status: 'down' } }, info: { database: { status: 'up' } } });
+    expect(ready.body).toMatchObject({
+      status: 'error',
+      error: { redis: { status: 'down' }, queue: { status: 'down' } },
+      info: { database: { status: 'up' } },
+    });
     const started = Date.now();
     const text = await metrics(redisDown);
     expect(Date.now() - started).toBeLessThan(3000);
@@ -78,7 +95,10 @@ describe('metrics and logs as deliveries arrive', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    t = await startService({ DATABASE_URL: db.url, LOG_LEVEL: 'debug', TRANSCRIPT_ALLOWED_HOSTS: '127.0.0.1:1' }, { timeoutMs: STARTUP_MS });
+    t = await startService(
+      { DATABASE_URL: db.url, LOG_LEVEL: 'debug', TRANSCRIPT_ALLOWED_HOSTS: '127.0.0.1:1' },
+      { timeoutMs: STARTUP_MS },
+    );
   });
 
   afterAll(async () => {
@@ -93,13 +113,18 @@ describe('metrics and logs as deliveries arrive', () => {
       const text = await metrics(t);
       return sample(text, 'app_ready') === 1 ? text : undefined;
     });
-    for (let i = 0; i < 3; i++) expect((await deliver(t.baseUrl, { event, session_id: `m-${i}`, feedback: { rating: i } })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await deliver(t.baseUrl, { event, session_id: `m-${i}`, feedback: { rating: i } })).status).toBe(200);
     expect((await deliver(t.baseUrl, { event, session_id: 'm-0', feedback: { rating: 0 } })).body.status).toBe('duplicate');
     expect((await deliver(t.baseUrl, { event, session_id: 'm-x' }, { secret: 'wrong' })).status).toBe(401);
 
     const after = await waitFor(async () => {
       const text = await metrics(t);
-      return sample(text, 'webhook_jobs_total', { event, outcome: 'processed' }) - sample(before, 'webhook_jobs_total', { event, outcome: 'processed' }) >= 3 ? text : undefined;
+      return sample(text, 'webhook_jobs_total', { event, outcome: 'processed' }) -
+        sample(before, 'webhook_jobs_total', { event, outcome: 'processed' }) >=
+        3
+        ? text
+        : undefined;
     });
     const delta = (name: string, labels: Record<string, string>) => sample(after, name, labels) - sample(before, name, labels);
     expect(delta('webhooks_received_total', { event, status: 'accepted' })).toBe(3);
@@ -128,7 +153,12 @@ describe('metrics and logs as deliveries arrive', () => {
     const signature = signDelivery(raw, TEST_SECRET)['x-webhook-signature'];
     const res = await fetch(`${t.baseUrl}/webhooks/ai-interview`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-webhook-signature': signature, 'x-request-id': requestId, authorization: 'Bearer do-not-log' },
+      headers: {
+        'content-type': 'application/json',
+        'x-webhook-signature': signature,
+        'x-request-id': requestId,
+        authorization: 'Bearer do-not-log',
+      },
       body: raw,
     });
     expect(res.status).toBe(200);
@@ -143,8 +173,17 @@ describe('metrics and logs as deliveries arrive', () => {
     });
     const ours = lines.filter((l) => l.requestId === requestId);
     // The request's own line, and the worker's line about the job it became.
-    expect(ours).toContainEqual(expect.objectContaining({ level: 'info', msg: 'request completed', method: 'POST', url: '/webhooks/ai-interview', statusCode: 200 }));
-    expect(ours).toContainEqual(expect.objectContaining({ level: 'warn', context: 'WebhookEventsProcessor', eventId: expect.any(String), msg: expect.stringMatching(/failed for good/) }));
+    expect(ours).toContainEqual(
+      expect.objectContaining({ level: 'info', msg: 'request completed', method: 'POST', url: '/webhooks/ai-interview', statusCode: 200 }),
+    );
+    expect(ours).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        context: 'WebhookEventsProcessor',
+        eventId: expect.any(String),
+        msg: expect.stringMatching(/failed for good/),
+      }),
+    );
     // Probes and scrapes stay out of the request log.
     expect(lines.filter((l) => typeof l.url === 'string' && (l.url.startsWith('/health') || l.url.startsWith('/metrics')))).toEqual([]);
     const output = t.output();
@@ -185,7 +224,10 @@ describe('SIGTERM', () => {
 
   it('stops taking deliveries, lets the active job finish, and exits 0', async () => {
     peer.route('/slow.json', (_req, res) => void setTimeout(() => json(res, 200, transcript), 2500).unref());
-    const t = await startService({ DATABASE_URL: db.url, TRANSCRIPT_ALLOWED_HOSTS: peer.host, SHUTDOWN_TIMEOUT_MS: '20000' }, { timeoutMs: STARTUP_MS });
+    const t = await startService(
+      { DATABASE_URL: db.url, TRANSCRIPT_ALLOWED_HOSTS: peer.host, SHUTDOWN_TIMEOUT_MS: '20000' },
+      { timeoutMs: STARTUP_MS },
+    );
     try {
       const res = await deliver(t.baseUrl, { event: 'interview.completed', session_id: 'term-1', transcript_url: `${peer.url}/slow.json` });
       expect(res.status).toBe(200);
@@ -194,10 +236,14 @@ describe('SIGTERM', () => {
       const signalled = Date.now();
       t.process.kill('SIGTERM');
       // Readiness goes down first; liveness stays up; new deliveries are refused while the job runs.
-      const ready = await waitFor(async () => {
-        const r = await getJson(`${t.baseUrl}/health/ready`);
-        return r.status === 503 && r.body.error?.lifecycle ? r : undefined;
-      }, 2000, 20);
+      const ready = await waitFor(
+        async () => {
+          const r = await getJson(`${t.baseUrl}/health/ready`);
+          return r.status === 503 && r.body.error?.lifecycle ? r : undefined;
+        },
+        2000,
+        20,
+      );
       expect(ready.body.error.lifecycle).toEqual({ status: 'down', message: 'shutting down' });
       expect((await getJson(`${t.baseUrl}/health/live`)).status).toBe(200);
       expect((await deliver(t.baseUrl, { event: 'interview.completed', session_id: 'term-late' })).status).toBe(503);
@@ -215,7 +261,9 @@ describe('SIGTERM', () => {
 
   it('cuts a job off at SHUTDOWN_TIMEOUT_MS, exits 0, and the job completes after a restart', async () => {
     let slow = true;
-    peer.route('/stuck.json', (_req, res) => (slow ? void setTimeout(() => json(res, 200, transcript), 30_000).unref() : json(res, 200, transcript)));
+    peer.route('/stuck.json', (_req, res) =>
+      slow ? void setTimeout(() => json(res, 200, transcript), 30_000).unref() : json(res, 200, transcript),
+    );
     const env = {
       DATABASE_URL: db.url,
       TRANSCRIPT_ALLOWED_HOSTS: peer.host,
@@ -227,7 +275,10 @@ describe('SIGTERM', () => {
     };
     const first = await startService(env, { timeoutMs: STARTUP_MS });
     try {
-      expect((await deliver(first.baseUrl, { event: 'interview.completed', session_id: 'term-2', transcript_url: `${peer.url}/stuck.json` })).status).toBe(200);
+      expect(
+        (await deliver(first.baseUrl, { event: 'interview.completed', session_id: 'term-2', transcript_url: `${peer.url}/stuck.json` }))
+          .status,
+      ).toBe(200);
       await waitFor(async () => peer.hits('/stuck.json').length === 1, 10_000, 20);
       const signalled = Date.now();
       expect(await first.stop('SIGTERM')).toBe(0);
@@ -265,7 +316,11 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
   it('process together an event that neither handles alone', async () => {
     const prefix = queuePrefix('ops-roles');
     api = await startService({ DATABASE_URL: db.url, APP_ROLE: 'api', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
-    const res = await deliver(api.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-1', feedback: { rating: 5, comment: 'both' } });
+    const res = await deliver(api.baseUrl, {
+      event: 'session.feedback_submitted',
+      session_id: 'roles-1',
+      feedback: { rating: 5, comment: 'both' },
+    });
     expect(res.body.status).toBe('accepted');
     const apiReady = await getJson(`${api.baseUrl}/health/ready`);
     // Waiting in the queue, with no worker to take it: the row stays as recorded.
@@ -275,7 +330,10 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
     worker = await startService({ DATABASE_URL: db.url, APP_ROLE: 'worker', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
     // The worker serves no deliveries, only probes and metrics.
     expect((await deliver(worker.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-2' })).status).toBe(404);
-    await waitFor(async () => (await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`))[0].status === 'processed', 30_000);
+    await waitFor(
+      async () => (await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`))[0].status === 'processed',
+      30_000,
+    );
     expect(await db.query(`SELECT rating, comment FROM feedback WHERE session_id = 'roles-1'`)).toEqual([{ rating: 5, comment: 'both' }]);
 
     const workerReady = await getJson(`${worker.baseUrl}/health/ready`);

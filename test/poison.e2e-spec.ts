@@ -43,23 +43,60 @@ describe('poison input: what can never be stored fails once, visibly, and alone'
   });
 
   const row = async (sessionId: string, event = 'interview.completed') =>
-    (await db.query<Row>('SELECT id, status, attempts, recoveries, last_error FROM webhook_events WHERE event = $1 AND session_id = $2', [event, sessionId]))[0];
+    (
+      await db.query<Row>('SELECT id, status, attempts, recoveries, last_error FROM webhook_events WHERE event = $1 AND session_id = $2', [
+        event,
+        sessionId,
+      ])
+    )[0];
   const settled = (sessionId: string, event = 'interview.completed', timeoutMs = 20_000) =>
     waitFor(async () => {
       const r = await row(sessionId, event);
       return r && ['processed', 'failed', 'ignored'].includes(r.status) ? r : undefined;
     }, timeoutMs);
-  const interview = (sessionId: string, path: string) => ({ event: 'interview.completed', session_id: sessionId, transcript_url: `${host.url}${path}` });
+  const interview = (sessionId: string, path: string) => ({
+    event: 'interview.completed',
+    session_id: sessionId,
+    transcript_url: `${host.url}${path}`,
+  });
 
   describe('transcripts that can never be stored: failed at the first attempt, one download, a readable reason', () => {
     const cases: Array<[string, (res: import('node:http').ServerResponse) => void, RegExp]> = [
-      ['gzip despite accept-encoding: identity', (res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"a":1}')), /content-encoding gzip/],
-      ['binary bytes (gzip, undeclared)', (res) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(gzipSync('{"turns":[]}')), /not a JSON document/],
-      ['raw NUL bytes', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(Buffer.from('{"text":"a\u0000b"}')), /not a JSON document/],
-      ['an escaped NUL', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"a\\u0000b"}'), /cannot be stored.*NUL/],
-      ['a lone surrogate', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"\\ud800"}'), /cannot be stored.*surrogate/],
-      ['a number beyond double range', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"n":1e400}'), /cannot be stored.*range/],
-      ['nesting 5,000 deep', (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('['.repeat(5000) + ']'.repeat(5000)), /cannot be stored.*nested/],
+      [
+        'gzip despite accept-encoding: identity',
+        (res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"a":1}')),
+        /content-encoding gzip/,
+      ],
+      [
+        'binary bytes (gzip, undeclared)',
+        (res) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(gzipSync('{"turns":[]}')),
+        /not a JSON document/,
+      ],
+      [
+        'raw NUL bytes',
+        (res) => res.writeHead(200, { 'content-type': 'application/json' }).end(Buffer.from('{"text":"a\u0000b"}')),
+        /not a JSON document/,
+      ],
+      [
+        'an escaped NUL',
+        (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"a\\u0000b"}'),
+        /cannot be stored.*NUL/,
+      ],
+      [
+        'a lone surrogate',
+        (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"text":"\\ud800"}'),
+        /cannot be stored.*surrogate/,
+      ],
+      [
+        'a number beyond double range',
+        (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"n":1e400}'),
+        /cannot be stored.*range/,
+      ],
+      [
+        'nesting 5,000 deep',
+        (res) => res.writeHead(200, { 'content-type': 'application/json' }).end('['.repeat(5000) + ']'.repeat(5000)),
+        /cannot be stored.*nested/,
+      ],
     ];
 
     it.each(cases)('%s', async (name, answer, reason) => {
@@ -111,12 +148,18 @@ describe('poison input: what can never be stored fails once, visibly, and alone'
       CREATE FUNCTION count_feedback_write() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
         INSERT INTO feedback_writes VALUES (NEW.session_id); RETURN NEW;
       END $$`);
-    await db.query(`CREATE TRIGGER count_feedback_write AFTER INSERT OR UPDATE ON feedback FOR EACH ROW EXECUTE FUNCTION count_feedback_write()`);
+    await db.query(
+      `CREATE TRIGGER count_feedback_write AFTER INSERT OR UPDATE ON feedback FOR EACH ROW EXECUTE FUNCTION count_feedback_write()`,
+    );
 
     const sessions = Array.from({ length: 24 }, (_, i) => `p-batch-${i}`);
     const answers = await Promise.all(
       sessions.map((sessionId, i) =>
-        deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 4, comment: i === 7 ? 'poison' : `fine ${i}` } }),
+        deliver(t.baseUrl, {
+          event: 'session.feedback_submitted',
+          session_id: sessionId,
+          feedback: { rating: 4, comment: i === 7 ? 'poison' : `fine ${i}` },
+        }),
       ),
     );
     expect(answers.map((a) => a.status)).toEqual(sessions.map(() => 200));
@@ -126,8 +169,12 @@ describe('poison input: what can never be stored fails once, visibly, and alone'
     expect(rows[7].last_error).toMatch(/no_poison/);
     for (const [i, r] of rows.entries()) if (i !== 7) expect([i, r.status]).toEqual([i, 'processed']);
 
-    const writes = await db.query<{ session_id: string; n: number }>(`SELECT session_id, count(*)::int AS n FROM feedback_writes GROUP BY session_id`);
-    expect(Object.fromEntries(writes.map((w) => [w.session_id, w.n]))).toEqual(Object.fromEntries(sessions.filter((_, i) => i !== 7).map((s) => [s, 1])));
+    const writes = await db.query<{ session_id: string; n: number }>(
+      `SELECT session_id, count(*)::int AS n FROM feedback_writes GROUP BY session_id`,
+    );
+    expect(Object.fromEntries(writes.map((w) => [w.session_id, w.n]))).toEqual(
+      Object.fromEntries(sessions.filter((_, i) => i !== 7).map((s) => [s, 1])),
+    );
   });
 
   it('refuses at the door, naming the field, a timestamp PostgreSQL cannot store', async () => {
@@ -147,8 +194,13 @@ describe('poison input: what can never be stored fails once, visibly, and alone'
     expect(second.body.id).not.toBe(first.body.id);
     expect(await settled('abc:def', 'session.feedback_submitted')).toMatchObject({ status: 'processed' });
     expect(await db.query(`SELECT rating FROM feedback WHERE session_id = 'abc:def'`)).toEqual([{ rating: 2 }]);
-    const keys = await db.query(`SELECT idempotency_key FROM webhook_events WHERE id = ANY($1::uuid[]) ORDER BY idempotency_key`, [[first.body.id, second.body.id]]);
-    expect(keys).toEqual([{ idempotency_key: 'session.feedback_submitted%3Aabc:def' }, { idempotency_key: 'session.feedback_submitted:abc:def' }]);
+    const keys = await db.query(`SELECT idempotency_key FROM webhook_events WHERE id = ANY($1::uuid[]) ORDER BY idempotency_key`, [
+      [first.body.id, second.body.id],
+    ]);
+    expect(keys).toEqual([
+      { idempotency_key: 'session.feedback_submitted%3Aabc:def' },
+      { idempotency_key: 'session.feedback_submitted:abc:def' },
+    ]);
   });
 });
 

@@ -9,7 +9,12 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    t = await startService({ DATABASE_URL: db.url, QUEUE_BACKEND: 'postgres', REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, DATABASE_PREPARED_STATEMENTS: 'false' });
+    t = await startService({
+      DATABASE_URL: db.url,
+      QUEUE_BACKEND: 'postgres',
+      REDIS_URL: `redis://127.0.0.1:${await closedPort()}`,
+      DATABASE_PREPARED_STATEMENTS: 'false',
+    });
   });
 
   afterAll(async () => {
@@ -21,10 +26,16 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
     (await db.query<{ id: string; status: string }>('SELECT id, status FROM webhook_events WHERE idempotency_key = $1', [key]))[0];
 
   it('accepts a delivery and processes feedback into its row through the PostgreSQL queue', async () => {
-    const res = await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 'pg-accept', feedback: { rating: 4, comment: 'ok' } });
+    const res = await deliver(t.baseUrl, {
+      event: 'session.feedback_submitted',
+      session_id: 'pg-accept',
+      feedback: { rating: 4, comment: 'ok' },
+    });
     expect(res).toEqual({ status: 200, body: { status: 'accepted', id: expect.any(String) } });
     await waitFor(async () => (await row('session.feedback_submitted:pg-accept'))?.status === 'processed');
-    expect(await db.query('SELECT rating, comment FROM feedback WHERE session_id = $1', ['pg-accept'])).toEqual([{ rating: 4, comment: 'ok' }]);
+    expect(await db.query('SELECT rating, comment FROM feedback WHERE session_id = $1', ['pg-accept'])).toEqual([
+      { rating: 4, comment: 'ok' },
+    ]);
     // The job went through BullMQ's tables in schema bullmq of the same database.
     const [{ jobs }] = await db.query<{ jobs: string }>(`SELECT count(*) AS jobs FROM bullmq.job`);
     expect(Number(jobs)).toBeGreaterThan(0);
@@ -40,7 +51,9 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
     });
     expect(res.body.status).toBe('accepted');
     await waitFor(async () => (await row('interview.completed:pg-interview'))?.status === 'processed');
-    const [interview] = await db.query('SELECT participant_email, duration_minutes FROM interviews WHERE session_id = $1', ['pg-interview']);
+    const [interview] = await db.query('SELECT participant_email, duration_minutes FROM interviews WHERE session_id = $1', [
+      'pg-interview',
+    ]);
     expect(interview).toEqual({ participant_email: 'ada@example.com', duration_minutes: 17 });
   });
 
@@ -54,7 +67,11 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
   });
 
   it('records one row per key under 200 concurrent deliveries over 40 keys, and processes them all', async () => {
-    const bodies = Array.from({ length: 200 }, (_, i) => ({ event: 'session.feedback_submitted', session_id: `pgc-${i % 40}`, feedback: { rating: i % 5 } }));
+    const bodies = Array.from({ length: 200 }, (_, i) => ({
+      event: 'session.feedback_submitted',
+      session_id: `pgc-${i % 40}`,
+      feedback: { rating: i % 5 },
+    }));
     const results = await Promise.all(bodies.map((b) => deliver(t.baseUrl, b)));
     expect(results.map((r) => r.status)).toEqual(bodies.map(() => 200));
     expect(results.filter((r) => r.body.status === 'accepted')).toHaveLength(40);
@@ -62,7 +79,9 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
     results.forEach((r, i) => ids.set(bodies[i].session_id, (ids.get(bodies[i].session_id) ?? new Set()).add(r.body.id)));
     expect([...ids.values()].every((s) => s.size === 1)).toBe(true);
     await waitFor(async () => {
-      const [{ done }] = await db.query<{ done: string }>(`SELECT count(*) AS done FROM webhook_events WHERE session_id LIKE 'pgc-%' AND status = 'processed'`);
+      const [{ done }] = await db.query<{ done: string }>(
+        `SELECT count(*) AS done FROM webhook_events WHERE session_id LIKE 'pgc-%' AND status = 'processed'`,
+      );
       return Number(done) === 40;
     }, 30_000);
     const [{ count }] = await db.query<{ count: string }>(`SELECT count(*) FROM feedback WHERE session_id LIKE 'pgc-%'`);

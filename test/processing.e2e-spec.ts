@@ -1,7 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { json, Peer, startPeer, startSlack } from './helpers/peers.js';
 import { Queue } from 'bullmq';
-import { createTestDatabase, deliver, queueIdle, queuePrefix, RunningService, startService, TEST_REDIS_URL, TestDatabase, waitFor } from './helpers/service.js';
+import {
+  createTestDatabase,
+  deliver,
+  queueIdle,
+  queuePrefix,
+  RunningService,
+  startService,
+  TEST_REDIS_URL,
+  TestDatabase,
+  waitFor,
+} from './helpers/service.js';
 
 const ADMIN_TOKEN = 'processing-admin-token';
 
@@ -24,7 +34,12 @@ function interview(sessionId: string, extra: Record<string, unknown> = {}) {
   };
 }
 
-const TRANSCRIPT = { lines: [{ speaker: 'ai', text: 'Tell me about yourself.' }, { speaker: 'candidate', text: 'Gladly.' }] };
+const TRANSCRIPT = {
+  lines: [
+    { speaker: 'ai', text: 'Tell me about yourself.' },
+    { speaker: 'candidate', text: 'Gladly.' },
+  ],
+};
 
 // Each describe below runs its own service on its own database. Starting and stopping services is
 // most of this file's time on a busy machine, so all first starts (and all stops) happen at once, here.
@@ -50,14 +65,17 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
   setups.main = async () => {
     db = await createTestDatabase();
     [host, other, slack] = await Promise.all([startPeer(), startPeer(), startSlack()]);
-    t = await startService({
-      DATABASE_URL: db.url,
-      TRANSCRIPT_ALLOWED_HOSTS: host.host,
-      SLACK_WEBHOOK_URL: `${slack.url}/hooks/slack`,
-      ADMIN_TOKEN,
-      SWEEP_INTERVAL_MS: '500',
-      INBOX_RETENTION_DAYS: '30',
-    }, BOOT);
+    t = await startService(
+      {
+        DATABASE_URL: db.url,
+        TRANSCRIPT_ALLOWED_HOSTS: host.host,
+        SLACK_WEBHOOK_URL: `${slack.url}/hooks/slack`,
+        ADMIN_TOKEN,
+        SWEEP_INTERVAL_MS: '500',
+        INBOX_RETENTION_DAYS: '30',
+      },
+      BOOT,
+    );
   };
 
   teardowns.main = async () => {
@@ -67,14 +85,19 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
   };
 
   const inbox = async (event: string, sessionId: string) =>
-    (await db.query<InboxRow>('SELECT id, status, attempts, last_error, processed_at FROM webhook_events WHERE idempotency_key = $1', [`${event}:${sessionId}`]))[0];
+    (
+      await db.query<InboxRow>('SELECT id, status, attempts, last_error, processed_at FROM webhook_events WHERE idempotency_key = $1', [
+        `${event}:${sessionId}`,
+      ])
+    )[0];
   const settled = (event: string, sessionId: string, statuses = ['processed', 'failed', 'ignored']) =>
     waitFor(async () => {
       const row = await inbox(event, sessionId);
       return row && statuses.includes(row.status) ? row : undefined;
     }, 20_000);
   const slackPostsFor = (sessionId: string) => slack.posts().filter((p) => JSON.stringify(p.json).includes(sessionId));
-  const admin = (path: string, method = 'GET') => fetch(`${t.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+  const admin = (path: string, method = 'GET') =>
+    fetch(`${t.baseUrl}${path}`, { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
 
   it('stores an interview with its transcript and posts one Block Kit message to Slack', async () => {
     host.route('/t/happy.json', (_req, res) => json(res, 200, TRANSCRIPT));
@@ -83,8 +106,16 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     const row = await settled('interview.completed', 's-happy');
     expect(row).toMatchObject({ status: 'processed', attempts: 1, last_error: null });
     expect(row.processed_at).toBeInstanceOf(Date);
-    const [stored] = await db.query('SELECT participant_email, transcript, duration_minutes, completed_at FROM interviews WHERE session_id = $1', ['s-happy']);
-    expect(stored).toEqual({ participant_email: 'ada@example.com', transcript: TRANSCRIPT, duration_minutes: 12, completed_at: new Date('2026-11-27T10:00:00Z') });
+    const [stored] = await db.query(
+      'SELECT participant_email, transcript, duration_minutes, completed_at FROM interviews WHERE session_id = $1',
+      ['s-happy'],
+    );
+    expect(stored).toEqual({
+      participant_email: 'ada@example.com',
+      transcript: TRANSCRIPT,
+      duration_minutes: 12,
+      completed_at: new Date('2026-11-27T10:00:00Z'),
+    });
 
     const posts = slackPostsFor('s-happy');
     expect(posts).toHaveLength(1);
@@ -96,7 +127,9 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     expect(mrkdwn.startsWith('*Interview completed*')).toBe(true);
     expect(mrkdwn).toContain('ada@example.com');
     expect(mrkdwn).toContain('`s-happy`');
-    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-happy'`)).toEqual([{ status: 'sent', attempts: 1 }]);
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-happy'`)).toEqual([
+      { status: 'sent', attempts: 1 },
+    ]);
   });
 
   it('stores an interview without transcript_url, without a transcript', async () => {
@@ -106,7 +139,12 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
   });
 
   it('stores feedback, before its interview arrives too', async () => {
-    const fb = { event: 'session.feedback_submitted', session_id: 's-order', feedback: { rating: 4, comment: 'clear questions', tags: ['ux'] }, timestamp: '2026-11-27T11:00:00Z' };
+    const fb = {
+      event: 'session.feedback_submitted',
+      session_id: 's-order',
+      feedback: { rating: 4, comment: 'clear questions', tags: ['ux'] },
+      timestamp: '2026-11-27T11:00:00Z',
+    };
     await deliver(t.baseUrl, fb);
     expect(await settled('session.feedback_submitted', 's-order')).toMatchObject({ status: 'processed' });
     expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-order'`)).toEqual([{ n: 0 }]);
@@ -114,7 +152,12 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     await deliver(t.baseUrl, interview('s-order'));
     expect(await settled('interview.completed', 's-order')).toMatchObject({ status: 'processed' });
     const [feedback] = await db.query(`SELECT rating, comment, payload, submitted_at FROM feedback WHERE session_id = 's-order'`);
-    expect(feedback).toEqual({ rating: 4, comment: 'clear questions', payload: fb.feedback, submitted_at: new Date('2026-11-27T11:00:00Z') });
+    expect(feedback).toEqual({
+      rating: 4,
+      comment: 'clear questions',
+      payload: fb.feedback,
+      submitted_at: new Date('2026-11-27T11:00:00Z'),
+    });
     expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-order'`)).toEqual([{ n: 1 }]);
   });
 
@@ -137,7 +180,9 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     await queueIdle(t);
     expect(slackPostsFor('s-once')).toHaveLength(1);
     expect(await db.query(`SELECT count(*)::int AS n FROM interviews WHERE session_id = 's-once'`)).toEqual([{ n: 1 }]);
-    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-once'`)).toEqual([{ status: 'sent', attempts: 1 }]);
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-once'`)).toEqual([
+      { status: 'sent', attempts: 1 },
+    ]);
   });
 
   it('retries a transcript host that fails twice (500), then stores the transcript', async () => {
@@ -195,13 +240,19 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
   });
 
   it('keeps the interview when Slack keeps failing, dead-letters the event, and a replay posts once', async () => {
-    slack.route('/hooks/slack', (req, res) => (JSON.stringify(req.json).includes('s-slack-down') ? res.writeHead(503).end('down') : res.writeHead(200).end('ok')));
+    slack.route('/hooks/slack', (req, res) =>
+      JSON.stringify(req.json).includes('s-slack-down') ? res.writeHead(503).end('down') : res.writeHead(200).end('ok'),
+    );
     await deliver(t.baseUrl, interview('s-slack-down'));
     const row = await settled('interview.completed', 's-slack-down', ['failed']);
     expect(row.attempts).toBe(5);
     expect(row.last_error).toMatch(/slack: answered 503/);
-    expect(await db.query(`SELECT participant_email FROM interviews WHERE session_id = 's-slack-down'`)).toEqual([{ participant_email: 'ada@example.com' }]);
-    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-slack-down'`)).toEqual([{ status: 'failed', attempts: 5 }]);
+    expect(await db.query(`SELECT participant_email FROM interviews WHERE session_id = 's-slack-down'`)).toEqual([
+      { participant_email: 'ada@example.com' },
+    ]);
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-slack-down'`)).toEqual([
+      { status: 'failed', attempts: 5 },
+    ]);
 
     slack.route('/hooks/slack', (_req, res) => res.writeHead(200).end('ok'));
     const before = slack.posts().length;
@@ -218,13 +269,20 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
       db.query<{ id: string }>(
         `INSERT INTO webhook_events (idempotency_key, event, session_id, payload, signature_scheme, status, received_at, updated_at)
          VALUES ($1, 'session.feedback_submitted', $2, $3, 'signature', $4, now() - interval '2 hours', now() - interval '2 hours') RETURNING id`,
-        [`session.feedback_submitted:${sessionId}`, sessionId, { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 2 } }, status],
+        [
+          `session.feedback_submitted:${sessionId}`,
+          sessionId,
+          { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 2 } },
+          status,
+        ],
       );
     await insert('s-orphan', 'received');
     await insert('s-stuck', 'processing');
     await settled('session.feedback_submitted', 's-orphan', ['processed']);
     await settled('session.feedback_submitted', 's-stuck', ['processed']);
-    expect(await db.query(`SELECT session_id, rating FROM feedback WHERE session_id IN ('s-orphan', 's-stuck') ORDER BY session_id`)).toEqual([
+    expect(
+      await db.query(`SELECT session_id, rating FROM feedback WHERE session_id IN ('s-orphan', 's-stuck') ORDER BY session_id`),
+    ).toEqual([
       { session_id: 's-orphan', rating: 2 },
       { session_id: 's-stuck', rating: 2 },
     ]);
@@ -238,7 +296,10 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     const res = await deliver(t.baseUrl, interview('s-finished', { transcript_url: `${host.url}/t/finished.json` }));
     expect((await settled('interview.completed', 's-finished')).status).toBe('failed');
     ok = true;
-    await db.query(`UPDATE webhook_events SET status = 'received', received_at = now() - interval '2 hours', updated_at = now() - interval '2 hours' WHERE id = $1`, [res.body.id]);
+    await db.query(
+      `UPDATE webhook_events SET status = 'received', received_at = now() - interval '2 hours', updated_at = now() - interval '2 hours' WHERE id = $1`,
+      [res.body.id],
+    );
     expect(await settled('interview.completed', 's-finished', ['processed'])).toMatchObject({ status: 'processed' });
     expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-finished'`)).toEqual([{ transcript: TRANSCRIPT }]);
   });
@@ -254,7 +315,10 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     await insert('s-old-ignored', 'ignored', '40 days');
     await insert('s-old-failed', 'failed', '40 days');
     await insert('s-young-processed', 'processed', '29 days');
-    const left = () => db.query<{ session_id: string }>(`SELECT session_id FROM webhook_events WHERE session_id LIKE 's-old-%' OR session_id LIKE 's-young-%' ORDER BY session_id`);
+    const left = () =>
+      db.query<{ session_id: string }>(
+        `SELECT session_id FROM webhook_events WHERE session_id LIKE 's-old-%' OR session_id LIKE 's-young-%' ORDER BY session_id`,
+      );
     await waitFor(async () => (await left()).length === 2);
     expect(await left()).toEqual([{ session_id: 's-old-failed' }, { session_id: 's-young-processed' }]);
     const metrics = await (await fetch(`${t.baseUrl}/metrics`)).text();
@@ -281,7 +345,9 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
   it('groups a burst of deliveries into batch jobs and processes each event once', async () => {
     const sessions = Array.from({ length: 40 }, (_, i) => `s-burst-${i}`);
     const results = await Promise.all(
-      sessions.map((sessionId) => deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 4 } })),
+      sessions.map((sessionId) =>
+        deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 4 } }),
+      ),
     );
     expect(results.map((r) => r.status)).toEqual(sessions.map(() => 200));
     const rows = await waitFor(async () => {
@@ -330,7 +396,11 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     }
     const queue = new Queue('webhooks', { connection: { url: TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
     try {
-      await queue.add('process-batch', { events: bodies.map((b) => ({ eventId: ids[b.session_id], event: b.event })) }, { jobId: batchJobId });
+      await queue.add(
+        'process-batch',
+        { events: bodies.map((b) => ({ eventId: ids[b.session_id], event: b.event })) },
+        { jobId: batchJobId },
+      );
       expect(await settled('interview.completed', 's-batch-ok')).toMatchObject({ status: 'processed', attempts: 1 });
       expect(await settled('session.feedback_submitted', 's-batch-fb')).toMatchObject({ status: 'processed', attempts: 1 });
       expect(await settled('candidate.waved', 's-batch-unknown')).toMatchObject({ status: 'ignored', attempts: 1 });
@@ -344,7 +414,9 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
       expect(dead).toMatchObject({ status: 'failed', attempts: 1, last_error: expect.stringMatching(/404/) });
       expect(host.hits('/t/batch-missing.json')).toHaveLength(1);
       // Every dead letter is a failed job on the queue too, under the row's id.
-      const deadJob = await waitFor(async () => ((await queue.getJobState(ids['s-batch-404'])) === 'failed' ? queue.getJob(ids['s-batch-404']) : undefined));
+      const deadJob = await waitFor(async () =>
+        (await queue.getJobState(ids['s-batch-404'])) === 'failed' ? queue.getJob(ids['s-batch-404']) : undefined,
+      );
       expect(deadJob?.failedReason).toMatch(/404/);
       const batchJob = await queue.getJob(batchJobId);
       expect(batchJob?.returnvalue).toEqual({ processed: 2, ignored: 1, skipped: 0, handedOff: 3 });
@@ -369,7 +441,9 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
         const job = await queue.getJob(row.id);
         await job!.retry('failed'); // what the dashboard's Retry button does
         expect(await settled('interview.completed', sessionId, ['processed'])).toMatchObject({ attempts: 1, last_error: null });
-        expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = $1`, [sessionId])).toEqual([{ transcript: TRANSCRIPT }]);
+        expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = $1`, [sessionId])).toEqual([
+          { transcript: TRANSCRIPT },
+        ]);
         expect(slackPostsFor(sessionId)).toHaveLength(1);
         // Retrying the now completed job changes nothing.
         await waitFor(async () => (await queue.getJobState(row.id)) === 'completed');
@@ -472,6 +546,8 @@ describe('a worker killed mid-job', () => {
     await queueIdle(second);
     expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = 's-killed'`)).toEqual([{ transcript: TRANSCRIPT }]);
     expect(slack.posts()).toHaveLength(1);
-    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-killed'`)).toEqual([{ status: 'sent', attempts: 1 }]);
+    expect(await db.query(`SELECT status, attempts FROM notifications WHERE session_id = 's-killed'`)).toEqual([
+      { status: 'sent', attempts: 1 },
+    ]);
   }, 90_000);
 });

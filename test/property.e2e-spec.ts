@@ -25,7 +25,8 @@ import { createTestDatabase, RunningService, startService, TestDatabase, TEST_SE
 
 const RUNS = Number(process.env.PROPERTY_RUNS || 1000);
 const SEED = process.env.PROPERTY_SEED ? Number(process.env.PROPERTY_SEED) : Math.floor(Math.random() * 0x7fffffff);
-if (!Number.isSafeInteger(SEED) || !Number.isSafeInteger(RUNS) || RUNS < 1) throw new Error('PROPERTY_SEED and PROPERTY_RUNS must be integers');
+if (!Number.isSafeInteger(SEED) || !Number.isSafeInteger(RUNS) || RUNS < 1)
+  throw new Error('PROPERTY_SEED and PROPERTY_RUNS must be integers');
 const REPLAY_PATH = process.env.PROPERTY_PATH || undefined;
 // Safety net on a busy machine (shrinking included); the runs normally end well before it.
 const TIME_LIMIT_MS = Number(process.env.PROPERTY_TIME_LIMIT_MS ?? 120_000);
@@ -210,10 +211,15 @@ function judgeSignature(raw: Buffer, headers: SentHeaders, nowSeconds: number): 
   const ts = headerLines(headers, 'x-interviewrelay-timestamp');
   const bodyMac = hmacHex(raw);
   const age = (t: string) => (/^\s*\d+\s*$/.test(t) ? Math.abs(nowSeconds - Number(t.trim())) : Infinity);
-  const loose = (v: string) => v.trim().toLowerCase().replace(/^sha256=/, '');
+  const loose = (v: string) =>
+    v
+      .trim()
+      .toLowerCase()
+      .replace(/^sha256=/, '');
 
   const plainClean = plain.length === 1 && plain[0] === bodyMac;
-  const tsClean = tsSig.length === 1 && ts.length === 1 && /^\d+$/.test(ts[0]) && age(ts[0]) <= 60 && tsSig[0] === hmacHex(`${ts[0]}.`, raw);
+  const tsClean =
+    tsSig.length === 1 && ts.length === 1 && /^\d+$/.test(ts[0]) && age(ts[0]) <= 60 && tsSig[0] === hmacHex(`${ts[0]}.`, raw);
   if ((plainClean && tsSig.length === 0 && ts.length === 0) || (tsClean && plain.length === 0)) return 'accept';
 
   const plainLoose = plain.some((v) => loose(v) === bodyMac);
@@ -283,8 +289,22 @@ type BodySpec =
   | { kind: 'bytes'; bytes: number[] };
 
 type SigVariant =
-  | 'valid' | 'skewed' | 'stale' | 'missing' | 'wrongSecret' | 'otherBody' | 'truncated' | 'upper' | 'prefixed' | 'padded'
-  | 'garbage' | 'duplicate' | 'bothSchemes' | 'tsGarbage' | 'tsMissing' | 'crossed';
+  | 'valid'
+  | 'skewed'
+  | 'stale'
+  | 'missing'
+  | 'wrongSecret'
+  | 'otherBody'
+  | 'truncated'
+  | 'upper'
+  | 'prefixed'
+  | 'padded'
+  | 'garbage'
+  | 'duplicate'
+  | 'bothSchemes'
+  | 'tsGarbage'
+  | 'tsMissing'
+  | 'crossed';
 
 interface HeaderSpec {
   scheme: 'signature' | 'timestamped';
@@ -321,7 +341,19 @@ const wildUnit = fc.oneof(
   { weight: 1, arbitrary: char(0, 0x10ffff) },
 );
 const cleanString = fc.string({ unit: cleanUnit, maxLength: 12 });
-const RESERVED = new Set(['event', 'session_id', 'type', 'data', 'invitee_email', 'transcript_url', 'total_minutes', 'timestamp', 'feedback', '__proto__', 'constructor']);
+const RESERVED = new Set([
+  'event',
+  'session_id',
+  'type',
+  'data',
+  'invitee_email',
+  'transcript_url',
+  'total_minutes',
+  'timestamp',
+  'feedback',
+  '__proto__',
+  'constructor',
+]);
 const extraKey = fc.string({ unit: cleanUnit, minLength: 1, maxLength: 8 }).filter((k) => !RESERVED.has(k));
 const cleanJson = fc.jsonValue({ maxDepth: 3, stringUnit: cleanUnit }) as fc.Arbitrary<Json>;
 const wildJson = fc.jsonValue({ maxDepth: 4, stringUnit: wildUnit }) as fc.Arbitrary<Json>;
@@ -333,7 +365,11 @@ const pairArb: fc.Arbitrary<PairSpec> = fc.record({
 });
 /** Two pairs whose naive `${event}:${session_id}` keys are equal: they must stay two rows. */
 const splitPairsArb: fc.Arbitrary<PairSpec[]> = fc
-  .record({ event: fc.constantFrom(...KNOWN_EVENTS, 'x'), x: fc.constantFrom('abc', '', 'a.b', 'x:y'), y: fc.constantFrom('def', '', ':z') })
+  .record({
+    event: fc.constantFrom(...KNOWN_EVENTS, 'x'),
+    x: fc.constantFrom('abc', '', 'a.b', 'x:y'),
+    y: fc.constantFrom('def', '', ':z'),
+  })
   .map(({ event, x, y }) => [
     { event: `${event}:${x}`, core: y },
     { event, core: `${x}:${y}` },
@@ -348,7 +384,10 @@ const optionalFields: fc.Arbitrary<JsonObject> = fc.record(
     transcript_url: fc.constantFrom(...GOOD_URLS),
     total_minutes: fc.oneof(fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0, max: 100_000, noNaN: true })),
     timestamp: fc.constantFrom(...GOOD_TIMESTAMPS),
-    feedback: fc.oneof(fc.record({ rating: fc.integer({ min: 1, max: 5 }), comment: cleanString }), fc.dictionary(extraKey, cleanJson, { maxKeys: 3 })),
+    feedback: fc.oneof(
+      fc.record({ rating: fc.integer({ min: 1, max: 5 }), comment: cleanString }),
+      fc.dictionary(extraKey, cleanJson, { maxKeys: 3 }),
+    ),
   },
   { requiredKeys: [] },
 );
@@ -358,34 +397,101 @@ const deliveryArb: fc.Arbitrary<DeliverySpec> = fc.record({
   envelope: fc.boolean(),
   fields: optionalFields,
   extras: fc.dictionary(extraKey, cleanJson, { maxKeys: 3 }),
-  envelopeExtras: fc.oneof({ weight: 3, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.record({ id: cleanString, created_at: fc.constantFrom(...GOOD_TIMESTAMPS) }) }),
+  envelopeExtras: fc.oneof(
+    { weight: 3, arbitrary: fc.constant({}) },
+    { weight: 1, arbitrary: fc.record({ id: cleanString, created_at: fc.constantFrom(...GOOD_TIMESTAMPS) }) },
+  ),
 });
 
 const wrongTypes: Json[] = [null, 0, -1.5, true, [], {}, ['interview.completed'], { id: 'x' }];
 const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ op: fc.constant('set' as const), field: fc.constant('event'), value: fc.constantFrom<Json>(...wrongTypes, '', '   ', '\t\n', 'has space', 'évent.x', 'a/b') }),
+  fc.record({
+    op: fc.constant('set' as const),
+    field: fc.constant('event'),
+    value: fc.constantFrom<Json>(...wrongTypes, '', '   ', '\t\n', 'has space', 'évent.x', 'a/b'),
+  }),
   // Only refused values: a valid session id must keep the scenario's namespace (pad, append, length do).
-  fc.record({ op: fc.constant('set' as const), field: fc.constant('session_id'), value: fc.constantFrom<Json>(...wrongTypes, '', '   ', '\t\n\u00a0') }),
+  fc.record({
+    op: fc.constant('set' as const),
+    field: fc.constant('session_id'),
+    value: fc.constantFrom<Json>(...wrongTypes, '', '   ', '\t\n\u00a0'),
+  }),
   fc.record({ op: fc.constant('delete' as const), field: fc.constantFrom('event', 'session_id') }),
-  fc.record({ op: fc.constant('pad' as const), field: fc.constantFrom('event' as const, 'session_id' as const), left: fc.constantFrom('', ' ', '\t', '\u00a0', '\ufeff'), right: fc.constantFrom(' ', '\n', '\u3000', '') }),
-  fc.record({ op: fc.constant('append' as const), field: fc.constantFrom('event' as const, 'session_id' as const), suffix: fc.constantFrom('\u0000', '\ud800', '\udfff', ':', '::', ' x', '🙂', '\u0301') }),
-  fc.record({ op: fc.constant('length' as const), field: fc.constantFrom('event' as const, 'session_id' as const), length: fc.constantFrom(199, 200, 201, 255, 256, 257) }),
+  fc.record({
+    op: fc.constant('pad' as const),
+    field: fc.constantFrom('event' as const, 'session_id' as const),
+    left: fc.constantFrom('', ' ', '\t', '\u00a0', '\ufeff'),
+    right: fc.constantFrom(' ', '\n', '\u3000', ''),
+  }),
+  fc.record({
+    op: fc.constant('append' as const),
+    field: fc.constantFrom('event' as const, 'session_id' as const),
+    suffix: fc.constantFrom('\u0000', '\ud800', '\udfff', ':', '::', ' x', '🙂', '\u0301'),
+  }),
+  fc.record({
+    op: fc.constant('length' as const),
+    field: fc.constantFrom('event' as const, 'session_id' as const),
+    length: fc.constantFrom(199, 200, 201, 255, 256, 257),
+  }),
   fc.record({
     op: fc.constant('set' as const),
     field: fc.constantFrom('total_minutes', 'timestamp', 'invitee_email', 'transcript_url', 'feedback'),
     value: fc.constantFrom<Json>(
       ...wrongTypes,
-      '12', 100_000, 100_001, 0, 1e308,
-      '0000-01-01T00:00:00Z', '2026-11-27T10:00:00+23:00', '2026-11-27T10:00:00-23:59', '2026-13-45T25:61:61Z', '2026-11-27', 'yesterday', '',
-      'not-an-email', 'a@b', 'ada@example.com\u0000', 'ftp://example.com/t.json', 'javascript:alert(1)', 'https://', 'not a url',
-      'great', { rating: 5 }, { '\u0000': 1 }, { ok: '\ud800' },
+      '12',
+      100_000,
+      100_001,
+      0,
+      1e308,
+      '0000-01-01T00:00:00Z',
+      '2026-11-27T10:00:00+23:00',
+      '2026-11-27T10:00:00-23:59',
+      '2026-13-45T25:61:61Z',
+      '2026-11-27',
+      'yesterday',
+      '',
+      'not-an-email',
+      'a@b',
+      'ada@example.com\u0000',
+      'ftp://example.com/t.json',
+      'javascript:alert(1)',
+      'https://',
+      'not a url',
+      'great',
+      { rating: 5 },
+      { '\u0000': 1 },
+      { ok: '\ud800' },
     ),
   }),
-  fc.record({ op: fc.constant('set' as const), field: fc.constantFrom('__proto__', 'constructor', 'k\u0000', '\udc00', 'emoji🙂', ''), value: fc.constantFrom<Json>({ prototype: { polluted: true } }, 1, 'x', '\u0000') }),
-  fc.record({ op: fc.constant('envelope' as const), change: fc.constantFrom('data-array' as const, 'data-string' as const, 'data-null' as const, 'type-number' as const, 'event-too' as const, 'data-event-differs' as const) }),
+  fc.record({
+    op: fc.constant('set' as const),
+    field: fc.constantFrom('__proto__', 'constructor', 'k\u0000', '\udc00', 'emoji🙂', ''),
+    value: fc.constantFrom<Json>({ prototype: { polluted: true } }, 1, 'x', '\u0000'),
+  }),
+  fc.record({
+    op: fc.constant('envelope' as const),
+    change: fc.constantFrom(
+      'data-array' as const,
+      'data-string' as const,
+      'data-null' as const,
+      'type-number' as const,
+      'event-too' as const,
+      'data-event-differs' as const,
+    ),
+  }),
 );
 
-const HUGE_LITERALS = ['1e400', '-1e400', '123456789012345678901234567890', '1e-400', '-0', '1E+2', '5e-324', '1.7976931348623157e308', '0.1e1'];
+const HUGE_LITERALS = [
+  '1e400',
+  '-1e400',
+  '123456789012345678901234567890',
+  '1e-400',
+  '-0',
+  '1E+2',
+  '5e-324',
+  '1.7976931348623157e308',
+  '0.1e1',
+];
 const formatArb: fc.Arbitrary<Format> = fc.oneof(
   { withCrossShrink: true },
   { weight: 12, arbitrary: fc.constant({ kind: 'compact' as const }) },
@@ -397,11 +503,23 @@ const formatArb: fc.Arbitrary<Format> = fc.oneof(
 // withCrossShrink: a counterexample can shrink into a simpler kind (a plain delivery, a valid signature).
 const bodyArb: fc.Arbitrary<BodySpec> = fc.oneof(
   { withCrossShrink: true },
-  { weight: 40, arbitrary: fc.record({ kind: fc.constant('delivery' as const), delivery: deliveryArb, mutation: fc.constant(null), format: formatArb }) },
-  { weight: 25, arbitrary: fc.record({ kind: fc.constant('delivery' as const), delivery: deliveryArb, mutation: mutationArb, format: formatArb }) },
+  {
+    weight: 40,
+    arbitrary: fc.record({ kind: fc.constant('delivery' as const), delivery: deliveryArb, mutation: fc.constant(null), format: formatArb }),
+  },
+  {
+    weight: 25,
+    arbitrary: fc.record({ kind: fc.constant('delivery' as const), delivery: deliveryArb, mutation: mutationArb, format: formatArb }),
+  },
   {
     weight: 8,
-    arbitrary: fc.record({ kind: fc.constant('corrupt' as const), delivery: deliveryArb, op: fc.constantFrom('flip' as const, 'delete' as const, 'insert' as const, 'truncate' as const), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('corrupt' as const),
+      delivery: deliveryArb,
+      op: fc.constantFrom('flip' as const, 'delete' as const, 'insert' as const, 'truncate' as const),
+      at: fc.nat(),
+      byte: fc.integer({ min: 0, max: 255 }),
+    }),
   },
   {
     weight: 10,
@@ -415,9 +533,23 @@ const bodyArb: fc.Arbitrary<BodySpec> = fc.oneof(
       ),
     }),
   },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('bytes' as const), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 96 }) }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant('deep' as const), delivery: deliveryArb, levels: fc.constantFrom(29, 30, 31, 32, 200, 20_000), container: fc.constantFrom('array' as const, 'object' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('big' as const), delivery: deliveryArb, overLimitBy: fc.constantFrom(-1, 0, 1, 1_000_000) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant('bytes' as const), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 96 }) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('deep' as const),
+      delivery: deliveryArb,
+      levels: fc.constantFrom(29, 30, 31, 32, 200, 20_000),
+      container: fc.constantFrom('array' as const, 'object' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('big' as const), delivery: deliveryArb, overLimitBy: fc.constantFrom(-1, 0, 1, 1_000_000) }),
+  },
 );
 
 const sigArb: fc.Arbitrary<SigVariant> = fc.oneof(
@@ -427,8 +559,20 @@ const sigArb: fc.Arbitrary<SigVariant> = fc.oneof(
   {
     weight: 22,
     arbitrary: fc.constantFrom<SigVariant>(
-      'skewed', 'stale', 'wrongSecret', 'otherBody', 'truncated', 'upper', 'prefixed', 'padded',
-      'garbage', 'duplicate', 'bothSchemes', 'tsGarbage', 'tsMissing', 'crossed',
+      'skewed',
+      'stale',
+      'wrongSecret',
+      'otherBody',
+      'truncated',
+      'upper',
+      'prefixed',
+      'padded',
+      'garbage',
+      'duplicate',
+      'bothSchemes',
+      'tsGarbage',
+      'tsMissing',
+      'crossed',
     ),
   },
 );
@@ -438,9 +582,20 @@ const contentTypeArb: fc.Arbitrary<string | string[] | null> = fc.oneof(
   {
     weight: 15,
     arbitrary: fc.constantFrom<string | string[] | null>(
-      null, '', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream', 'application/jsonp',
-      'application/vnd.api+json', 'multipart/form-data; boundary=x', 'application/json, text/plain', 'Application/JSON',
-      'application/json; charset=iso-8859-1', 'application/json; charset=utf-16', ' application/json', ['text/plain', 'application/json'],
+      null,
+      '',
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'application/octet-stream',
+      'application/jsonp',
+      'application/vnd.api+json',
+      'multipart/form-data; boundary=x',
+      'application/json, text/plain',
+      'Application/JSON',
+      'application/json; charset=iso-8859-1',
+      'application/json; charset=utf-16',
+      ' application/json',
+      ['text/plain', 'application/json'],
       ['application/json', 'application/json'],
     ),
   },
@@ -449,7 +604,18 @@ const headerArb: fc.Arbitrary<HeaderSpec> = fc.record({
   scheme: fc.constantFrom('signature' as const, 'timestamped' as const),
   sig: sigArb,
   offset: fc.oneof({ withCrossShrink: true }, fc.integer({ min: -60, max: 60 }), fc.constantFrom(-86_400, -3_600, -400, 400, 3_600)),
-  garbage: fc.constantFrom('', 'abc', 'z'.repeat(64), 'a'.repeat(66), `sha1=${'a'.repeat(40)}`, 'deadbeef'.repeat(8), '1.5', '-1', '0x10', ' '),
+  garbage: fc.constantFrom(
+    '',
+    'abc',
+    'z'.repeat(64),
+    'a'.repeat(66),
+    `sha1=${'a'.repeat(40)}`,
+    'deadbeef'.repeat(8),
+    '1.5',
+    '-1',
+    '0x10',
+    ' ',
+  ),
   contentType: contentTypeArb,
   titleCase: fc.boolean(),
   extra: fc.oneof(
@@ -457,8 +623,14 @@ const headerArb: fc.Arbitrary<HeaderSpec> = fc.record({
     {
       weight: 1,
       arbitrary: fc.constantFrom<[string, string | string[]]>(
-        ['x-request-id', 'req-1'], ['x-request-id', 'r'.repeat(200)], ['x-request-id', 'has spaces;and=odd'], ['x-request-id', ['a', 'b']],
-        ['content-encoding', 'identity'], ['content-encoding', 'gzip'], ['accept', 'text/html'], ['x-interviewrelay-event', 'interview.completed'],
+        ['x-request-id', 'req-1'],
+        ['x-request-id', 'r'.repeat(200)],
+        ['x-request-id', 'has spaces;and=odd'],
+        ['x-request-id', ['a', 'b']],
+        ['content-encoding', 'identity'],
+        ['content-encoding', 'gzip'],
+        ['accept', 'text/html'],
+        ['x-interviewrelay-event', 'interview.completed'],
       ),
     },
   ),
@@ -476,7 +648,12 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
 /** Placeholder for a raw JSON text (a number literal, deep nesting, padding) spliced in after JSON.stringify. */
 const RAW = (i: number) => `"@@raw-${i}@@"`;
 
-function deliveryObject(d: DeliverySpec, pool: PairSpec[], ns: string, extraRaw?: [string, number]): { obj: JsonObject; fields: JsonObject } {
+function deliveryObject(
+  d: DeliverySpec,
+  pool: PairSpec[],
+  ns: string,
+  extraRaw?: [string, number],
+): { obj: JsonObject; fields: JsonObject } {
   const pair = pool[d.pair % pool.length];
   const fields: JsonObject = { session_id: `${pair.core}${ns}`, ...d.fields, ...d.extras };
   if (extraRaw) fields[extraRaw[0]] = JSON.parse(RAW(extraRaw[1])) as string;
@@ -485,7 +662,8 @@ function deliveryObject(d: DeliverySpec, pool: PairSpec[], ns: string, extraRaw?
 }
 
 function mutate(obj: JsonObject, fields: JsonObject, envelope: boolean, m: Mutation): void {
-  const holder = (field: string): [JsonObject, string] => (envelope && field === 'event' ? [obj, 'type'] : [envelope ? fields : obj, field]);
+  const holder = (field: string): [JsonObject, string] =>
+    envelope && field === 'event' ? [obj, 'type'] : [envelope ? fields : obj, field];
   if (m.op === 'envelope') {
     if (!envelope) return void (obj.type = 'interview.completed');
     if (m.change === 'data-array') obj.data = [fields];
@@ -497,13 +675,17 @@ function mutate(obj: JsonObject, fields: JsonObject, envelope: boolean, m: Mutat
     return;
   }
   const [target, key] = holder(m.field);
-  const current = typeof target[key] === 'string' ? (target[key]) : '';
+  const current = typeof target[key] === 'string' ? target[key] : '';
   // defineProperty: a plain assignment to "__proto__" would set the prototype, not a key.
   if (m.op === 'set') Object.defineProperty(target, key, { value: m.value, enumerable: true, writable: true, configurable: true });
   else if (m.op === 'delete') delete target[key];
   else if (m.op === 'pad') target[key] = `${m.left}${current}${m.right}`;
   else if (m.op === 'append') target[key] = `${current}${m.suffix}`;
-  else target[key] = current.length >= m.length ? current.slice(0, m.length) : current + (m.field === 'event' ? 'e' : 'x').repeat(m.length - current.length);
+  else
+    target[key] =
+      current.length >= m.length
+        ? current.slice(0, m.length)
+        : current + (m.field === 'event' ? 'e' : 'x').repeat(m.length - current.length);
 }
 
 function serialise(obj: JsonObject, format: Format): string {
@@ -665,12 +847,23 @@ function post(port: number, raw: Buffer, headers: SentHeaders): Promise<Answer> 
     };
     let req: http.ClientRequest;
     try {
-      req = http.request({ agent, host: '127.0.0.1', port, method: 'POST', path: WEBHOOK_PATH, timeout: 20_000, headers: { ...headers, 'content-length': String(raw.length) } }, (res) => {
-        status = res.statusCode ?? null;
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(answer()));
-        res.on('error', (err) => resolve(answer(err)));
-      });
+      req = http.request(
+        {
+          agent,
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: WEBHOOK_PATH,
+          timeout: 20_000,
+          headers: { ...headers, 'content-length': String(raw.length) },
+        },
+        (res) => {
+          status = res.statusCode ?? null;
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(answer()));
+          res.on('error', (err) => resolve(answer(err)));
+        },
+      );
     } catch (err) {
       return resolve({ status: null, body: undefined, text: '', error: `request not sent: ${(err as Error).message}` });
     }
@@ -743,13 +936,28 @@ function strictUtf8Safe(raw: Buffer): string {
 describe('POST /webhooks/ai-interview (property-based)', () => {
   let db: TestDatabase;
   let t: RunningService;
-  const counts = { runs: 0, requests: 0, s2xx: 0, s4xx: 0, s5xx: 0, none: 0, cutOff: 0, mustAccept: 0, maybe: 0, mustReject: 0, accepted: 0, duplicate: 0 };
+  const counts = {
+    runs: 0,
+    requests: 0,
+    s2xx: 0,
+    s4xx: 0,
+    s5xx: 0,
+    none: 0,
+    cutOff: 0,
+    mustAccept: 0,
+    maybe: 0,
+    mustReject: 0,
+    accepted: 0,
+    duplicate: 0,
+  };
   /** Every pair answered 2xx in the whole run, with its row id. */
   const acceptedPairs = new Map<string, string>();
   let rows = 0;
 
   beforeAll(async () => {
-    process.stdout.write(`property suite: seed=${SEED}${REPLAY_PATH ? ` path=${REPLAY_PATH}` : ''} runs=${RUNS} (PROPERTY_SEED, PROPERTY_PATH, PROPERTY_RUNS replay it)\n`);
+    process.stdout.write(
+      `property suite: seed=${SEED}${REPLAY_PATH ? ` path=${REPLAY_PATH}` : ''} runs=${RUNS} (PROPERTY_SEED, PROPERTY_PATH, PROPERTY_RUNS replay it)\n`,
+    );
     db = await createTestDatabase();
     t = await startService({ DATABASE_URL: db.url });
   });
@@ -807,7 +1015,14 @@ describe('POST /webhooks/ai-interview (property-based)', () => {
       else if (status !== 200 && s.judgement.verdict === 'accept') fail(`${status} for a correctly signed, valid delivery`, s);
       if (status < 200 || status >= 300 || s.judgement.verdict === 'reject') continue;
       const b = s.answer.body as { status?: unknown; id?: unknown } | undefined;
-      if (status !== 200 || typeof b !== 'object' || b === null || !['accepted', 'duplicate'].includes(b.status as string) || typeof b.id !== 'string' || !UUID.test(b.id)) {
+      if (
+        status !== 200 ||
+        typeof b !== 'object' ||
+        b === null ||
+        !['accepted', 'duplicate'].includes(b.status as string) ||
+        typeof b.id !== 'string' ||
+        !UUID.test(b.id)
+      ) {
         fail('a 2xx that is not 200 {status: accepted|duplicate, id: <uuid>}', s);
         continue;
       }
@@ -834,7 +1049,10 @@ describe('POST /webhooks/ai-interview (property-based)', () => {
       const old = existing.get(key);
       if (answers.some((s) => s.answer.body.id !== id)) fail(`one pair ${key}, several ids`, ...answers);
       if (old ? accepted.length !== 0 || id !== old.id : accepted.length !== 1) {
-        fail(`pair ${key}${old ? ` already stored as ${old.id}` : ' new'}: ${accepted.length} accepted of ${answers.length} answers (want ${old ? 0 : 1})`, ...answers);
+        fail(
+          `pair ${key}${old ? ` already stored as ${old.id}` : ' new'}: ${accepted.length} accepted of ${answers.length} answers (want ${old ? 0 : 1})`,
+          ...answers,
+        );
       }
       if (pairById.has(id)) fail(`pairs ${pairById.get(id)} and ${key} share row ${id}`, ...holders.get(id)!, ...answers);
       pairById.set(id, key);
@@ -851,7 +1069,10 @@ describe('POST /webhooks/ai-interview (property-based)', () => {
       }
       const want = old ? old.payload : accepted[0]?.judgement.payload;
       if (want !== undefined && !jsonEqual(row.payload, want)) {
-        fail(`row ${id} payload ${showJson(row.payload)} is not ${old ? 'the stored one' : 'the accepted delivery'} ${showJson(want)}`, ...(old ? answers : accepted));
+        fail(
+          `row ${id} payload ${showJson(row.payload)} is not ${old ? 'the stored one' : 'the accepted delivery'} ${showJson(want)}`,
+          ...(old ? answers : accepted),
+        );
       }
       acceptedPairs.set(key, id);
     }
@@ -859,7 +1080,8 @@ describe('POST /webhooks/ai-interview (property-based)', () => {
     const phantoms = after.filter((r) => !beforeIds.has(r.id) && !expectedNew.has(r.id));
     for (const r of phantoms) fail(`row ${r.id} of ${pairKey(r.event, r.session_id)} was stored without a 2xx for it`, ...sent);
 
-    if (problems.length > 0) throw new Error(`${problems.length} invariant(s) broken (namespace ${ns}):\n${problems.slice(0, 6).join('\n')}`);
+    if (problems.length > 0)
+      throw new Error(`${problems.length} invariant(s) broken (namespace ${ns}):\n${problems.slice(0, 6).join('\n')}`);
   }
 
   it(
@@ -883,9 +1105,17 @@ describe('POST /webhooks/ai-interview (property-based)', () => {
   it('stores one row per accepted pair over the whole run, and no other', async () => {
     const all = await db.query<{ id: string; event: string; session_id: string }>('SELECT id::text, event, session_id FROM webhook_events');
     const rowOfPair = new Map(all.map((r) => [pairKey(r.event, r.session_id), r.id]));
-    const pairsWithoutTheirRow = [...acceptedPairs].filter(([key, id]) => rowOfPair.get(key) !== id).map(([key, id]) => `${key} answered with ${id}`);
-    const rowsWithoutA2xx = all.filter((r) => acceptedPairs.get(pairKey(r.event, r.session_id)) !== r.id).map((r) => `${r.id} ${pairKey(r.event, r.session_id)}`);
-    expect({ rows: all.length, pairsWithoutTheirRow: pairsWithoutTheirRow.slice(0, 5), rowsWithoutA2xx: rowsWithoutA2xx.slice(0, 5) }).toEqual({
+    const pairsWithoutTheirRow = [...acceptedPairs]
+      .filter(([key, id]) => rowOfPair.get(key) !== id)
+      .map(([key, id]) => `${key} answered with ${id}`);
+    const rowsWithoutA2xx = all
+      .filter((r) => acceptedPairs.get(pairKey(r.event, r.session_id)) !== r.id)
+      .map((r) => `${r.id} ${pairKey(r.event, r.session_id)}`);
+    expect({
+      rows: all.length,
+      pairsWithoutTheirRow: pairsWithoutTheirRow.slice(0, 5),
+      rowsWithoutA2xx: rowsWithoutA2xx.slice(0, 5),
+    }).toEqual({
       rows: acceptedPairs.size,
       pairsWithoutTheirRow: [],
       rowsWithoutA2xx: [],

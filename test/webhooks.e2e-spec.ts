@@ -1,4 +1,13 @@
-import { closedPort, createTestDatabase, deliver, RunningService, startService, TestDatabase, TEST_SECRET, waitFor } from './helpers/service.js';
+import {
+  closedPort,
+  createTestDatabase,
+  deliver,
+  RunningService,
+  startService,
+  TestDatabase,
+  TEST_SECRET,
+  waitFor,
+} from './helpers/service.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 
 describe('POST /webhooks/ai-interview (ingestion)', () => {
@@ -16,13 +25,19 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
     await db?.drop();
   });
 
-  const rows = (key: string) => db.query<{ id: string; status: string; signature_scheme: string; payload: any }>(
-    'SELECT id, status, signature_scheme, payload FROM webhook_events WHERE idempotency_key = $1',
-    [key],
-  );
+  const rows = (key: string) =>
+    db.query<{ id: string; status: string; signature_scheme: string; payload: any }>(
+      'SELECT id, status, signature_scheme, payload FROM webhook_events WHERE idempotency_key = $1',
+      [key],
+    );
 
   it('accepts a signed delivery, records it once and processes it', async () => {
-    const body = { event: 'session.feedback_submitted', session_id: 's-accept', feedback: { rating: 5, comment: 'great' }, timestamp: '2026-11-27T10:00:00Z' };
+    const body = {
+      event: 'session.feedback_submitted',
+      session_id: 's-accept',
+      feedback: { rating: 5, comment: 'great' },
+      timestamp: '2026-11-27T10:00:00Z',
+    };
     const res = await deliver(t.baseUrl, body);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: 'accepted', id: expect.any(String) });
@@ -30,7 +45,9 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
     expect(row.id).toBe(res.body.id);
     expect(row.signature_scheme).toBe('signature');
     await waitFor(async () => (await rows('session.feedback_submitted:s-accept'))[0].status === 'processed');
-    const [fb] = await db.query<{ rating: number; comment: string }>('SELECT rating, comment FROM feedback WHERE session_id = $1', ['s-accept']);
+    const [fb] = await db.query<{ rating: number; comment: string }>('SELECT rating, comment FROM feedback WHERE session_id = $1', [
+      's-accept',
+    ]);
     expect(fb).toEqual({ rating: 5, comment: 'great' });
   });
 
@@ -79,14 +96,22 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
     ['empty', { 'x-webhook-signature': '' }],
   ])('refuses a %s signature with 401 and stores nothing', async (_name, headers) => {
     const raw = JSON.stringify({ event: 'interview.completed', session_id: `s-bad-${_name}` });
-    const res = await fetch(`${t.baseUrl}/webhooks/ai-interview`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw });
+    const res = await fetch(`${t.baseUrl}/webhooks/ai-interview`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: raw,
+    });
     expect(res.status).toBe(401);
     expect(await rows(`interview.completed:s-bad-${_name}`)).toHaveLength(0);
   });
 
   it('refuses a timestamped delivery outside the tolerance window', async () => {
     const old = Math.floor(Date.now() / 1000) - 301;
-    const res = await deliver(t.baseUrl, { type: 'interview.completed', data: { session_id: 's-old' } }, { scheme: 'timestamped', timestamp: old });
+    const res = await deliver(
+      t.baseUrl,
+      { type: 'interview.completed', data: { session_id: 's-old' } },
+      { scheme: 'timestamped', timestamp: old },
+    );
     expect(res.status).toBe(401);
   });
 
@@ -121,7 +146,11 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
   });
 
   it('records exactly one row per key under 200 concurrent deliveries over 40 keys', async () => {
-    const bodies = Array.from({ length: 200 }, (_, i) => ({ event: 'session.feedback_submitted', session_id: `conc-${i % 40}`, feedback: { rating: i % 5 } }));
+    const bodies = Array.from({ length: 200 }, (_, i) => ({
+      event: 'session.feedback_submitted',
+      session_id: `conc-${i % 40}`,
+      feedback: { rating: i % 5 },
+    }));
     const results = await Promise.all(bodies.map((b) => deliver(t.baseUrl, b)));
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(results.filter((r) => r.body.status === 'accepted')).toHaveLength(40);

@@ -47,7 +47,10 @@ export function bundledNpmVersion(changelog, nodeVersion) {
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
-  if (r.status !== 0) fail(`${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${`${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim().slice(-3000)}`);
+  if (r.status !== 0)
+    fail(
+      `${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}:\n${`${r.stdout ?? ''}${r.stderr ?? ''}${r.error?.message ?? ''}`.trim().slice(-3000)}`,
+    );
   return r.stdout;
 }
 
@@ -65,9 +68,24 @@ function unpackFromRegistry(spec, work) {
 
 function slim(rootfs) {
   // What Debian's container images leave out (dpkg keeps leaving it out for later installs).
-  const excluded = ['/usr/share/doc/*', '/usr/share/man/*', '/usr/share/info/*', '/usr/share/locale/*', '/usr/share/groff/*', '/usr/share/lintian/*'];
-  writeFileSync(join(rootfs, 'etc/dpkg/dpkg.cfg.d/slim'), [...excluded.map((p) => `path-exclude ${p}`), 'path-include /usr/share/doc/*/copyright', ''].join('\n'));
-  run('sh', ['-c', `cd "$1" && find usr/share/doc -type f ! -name copyright -delete && rm -rf usr/share/man/* usr/share/info/* usr/share/locale/* usr/share/groff/* usr/share/lintian/* var/cache/apt/*.bin var/cache/apt/archives/*.deb var/lib/apt/lists/* var/log/*.log`, 'sh', rootfs]);
+  const excluded = [
+    '/usr/share/doc/*',
+    '/usr/share/man/*',
+    '/usr/share/info/*',
+    '/usr/share/locale/*',
+    '/usr/share/groff/*',
+    '/usr/share/lintian/*',
+  ];
+  writeFileSync(
+    join(rootfs, 'etc/dpkg/dpkg.cfg.d/slim'),
+    [...excluded.map((p) => `path-exclude ${p}`), 'path-include /usr/share/doc/*/copyright', ''].join('\n'),
+  );
+  run('sh', [
+    '-c',
+    `cd "$1" && find usr/share/doc -type f ! -name copyright -delete && rm -rf usr/share/man/* usr/share/info/* usr/share/locale/* usr/share/groff/* usr/share/lintian/* var/cache/apt/*.bin var/cache/apt/archives/*.deb var/lib/apt/lists/* var/log/*.log`,
+    'sh',
+    rootfs,
+  ]);
 }
 
 function addNode(rootfs, version, work, log) {
@@ -93,12 +111,14 @@ function addNpm(rootfs, npmVersion, work, log) {
 
 /** Where npm in the stand-in cannot verify the registry (a re-signing proxy), it gets the host's CAs. */
 function trustHostCasIfNeeded(rootfs, hostCa, log) {
-  const probe = "fetch('https://registry.npmjs.org/-/ping').then(() => process.exit(0), (e) => { console.log(e.cause?.code ?? e.message); process.exit(3); })";
+  const probe =
+    "fetch('https://registry.npmjs.org/-/ping').then(() => process.exit(0), (e) => { console.log(e.cause?.code ?? e.message); process.exit(3); })";
   const r = spawnSync('chroot', [rootfs, ...CLEAN_ENV, 'node', '-e', probe], { encoding: 'utf8' });
-  if (r.status === 0) return log('the npm registry verifies with Node\'s own CA list');
+  if (r.status === 0) return log("the npm registry verifies with Node's own CA list");
   const code = r.stdout.trim();
   if (!/CERT|SIGNED|ISSUER|VERIFY/i.test(code)) fail(`the stand-in cannot reach the npm registry: ${code || r.stderr.trim()}`);
-  if (!existsSync(hostCa)) fail(`the npm registry's certificate does not verify inside the stand-in (${code}) and ${hostCa} does not exist (--host-ca FILE)`);
+  if (!existsSync(hostCa))
+    fail(`the npm registry's certificate does not verify inside the stand-in (${code}) and ${hostCa} does not exist (--host-ca FILE)`);
   copyFileSync(hostCa, join(rootfs, 'usr/local/etc/host-ca-certificates.crt'));
   writeFileSync(join(rootfs, 'usr/local/etc/npmrc'), 'cafile=/usr/local/etc/host-ca-certificates.crt\n');
   inRoot(rootfs, ['npm', 'ping']);
@@ -120,7 +140,15 @@ const PATH_ENV = 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
  * Makes sure each base image exists: reused, else pulled, else made as a stand-in (one debootstrap
  * for all stand-ins of a run, which must then share a Debian release). Returns what it did per image.
  */
-export function ensureBaseImages({ tags = dockerfileBases(), force = false, pull = true, mirror = 'http://deb.debian.org/debian', npmVersion, hostCa = '/etc/ssl/certs/ca-certificates.crt', log = console.log } = {}) {
+export function ensureBaseImages({
+  tags = dockerfileBases(),
+  force = false,
+  pull = true,
+  mirror = 'http://deb.debian.org/debian',
+  npmVersion,
+  hostCa = '/etc/ssl/certs/ca-certificates.crt',
+  log = console.log,
+} = {}) {
   const results = [];
   const missing = [];
   for (const ref of tags.map(fullyQualified)) {
@@ -142,13 +170,16 @@ export function ensureBaseImages({ tags = dockerfileBases(), force = false, pull
   }
   if (!missing.length) return results;
   const suites = [...new Set(missing.map((m) => m.suite))];
-  if (suites.length > 1) fail(`the stand-ins ${missing.map((m) => m.ref).join(', ')} are on different Debian releases (${suites.join(', ')})`);
+  if (suites.length > 1)
+    fail(`the stand-ins ${missing.map((m) => m.ref).join(', ')} are on different Debian releases (${suites.join(', ')})`);
   const t0 = Date.now();
   const work = mkdtempSync(join(tmpdir(), 'base-image-'));
   const rootfs = join(work, 'rootfs');
   try {
     run('debootstrap', ['--variant=minbase', '--arch=amd64', suites[0], rootfs, mirror]);
-    log(`debootstrap ${suites[0]} from ${mirror}: Debian ${readFileSync(join(rootfs, 'etc/debian_version'), 'utf8').trim()} (${seconds(t0)})`);
+    log(
+      `debootstrap ${suites[0]} from ${mirror}: Debian ${readFileSync(join(rootfs, 'etc/debian_version'), 'utf8').trim()} (${seconds(t0)})`,
+    );
     slim(rootfs);
     // Debian first: the node stand-in is the same tree with Node added.
     for (const m of missing.filter((x) => x.kind === 'debian')) {
@@ -188,7 +219,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     },
   });
   try {
-    ensureBaseImages({ tags: values.tag, force: values.force, pull: !values['no-pull'], mirror: values.mirror, npmVersion: values['npm-version'], hostCa: values['host-ca'] });
+    ensureBaseImages({
+      tags: values.tag,
+      force: values.force,
+      pull: !values['no-pull'],
+      mirror: values.mirror,
+      npmVersion: values['npm-version'],
+      hostCa: values['host-ca'],
+    });
   } catch (err) {
     console.error(err instanceof ImageCheckFailed ? `base image FAILED: ${err.message}` : err);
     process.exit(1);

@@ -15,7 +15,9 @@ export function loadManifests(dir) {
 
 /** The Deployment or Job of an `app.kubernetes.io/component`, with its pod spec and first container. */
 export function workload(manifests, component) {
-  const w = manifests.find((m) => ['Deployment', 'Job'].includes(m.kind) && m.spec.template.metadata?.labels?.['app.kubernetes.io/component'] === component);
+  const w = manifests.find(
+    (m) => ['Deployment', 'Job'].includes(m.kind) && m.spec.template.metadata?.labels?.['app.kubernetes.io/component'] === component,
+  );
   if (!w) fail(`deploy/k8s has no Deployment or Job for component ${component}`);
   const pod = w.spec.template.spec;
   return { kind: w.kind, name: w.metadata.name, pod, container: pod.containers[0] };

@@ -54,7 +54,8 @@ export function podman(args, { input, allowFail = false, timeoutMs = 600_000 } =
   if (r.error?.code === 'ENOENT') fail('podman is not installed (Debian: apt-get install podman runc debootstrap, as .ci/run does)');
   const out = { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
   if (r.error) out.stderr += `\n${r.error.message}`;
-  if (!allowFail && out.status !== 0) fail(`podman ${args.join(' ')} exited ${out.status}:\n${`${out.stdout}\n${out.stderr}`.trim().slice(-4000)}`);
+  if (!allowFail && out.status !== 0)
+    fail(`podman ${args.join(' ')} exited ${out.status}:\n${`${out.stdout}\n${out.stderr}`.trim().slice(-4000)}`);
   return out;
 }
 

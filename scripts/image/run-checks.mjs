@@ -53,7 +53,15 @@ async function waitForRow(client, sql, params, timeoutMs) {
 
 /** `podman run` arguments for a workload: its pod's flags, its environment, this machine's limits. */
 function runArgs(name, w, env) {
-  return ['--name', name, '--network', 'host', ...ulimitFlags(), ...podmanRunFlags(w), ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`])];
+  return [
+    '--name',
+    name,
+    '--network',
+    'host',
+    ...ulimitFlags(),
+    ...podmanRunFlags(w),
+    ...Object.entries(env).flatMap(([k, v]) => ['--env', `${k}=${v}`]),
+  ];
 }
 
 export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
@@ -76,12 +84,24 @@ export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
     const migrateName = `iw-image-${id}-migrate`;
     names.push(migrateName);
     const t0 = Date.now();
-    const m = podman(['run', '--no-healthcheck', ...runArgs(migrateName, job, containerEnv(manifests, job.container, secrets)), ref, ...(job.container.command ?? []), ...(job.container.args ?? [])], { allowFail: true, timeoutMs: 180_000 });
+    const m = podman(
+      [
+        'run',
+        '--no-healthcheck',
+        ...runArgs(migrateName, job, containerEnv(manifests, job.container, secrets)),
+        ref,
+        ...(job.container.command ?? []),
+        ...(job.container.args ?? []),
+      ],
+      { allowFail: true, timeoutMs: 180_000 },
+    );
     if (m.status !== 0) fail(`the migration Job's command exited ${m.status}:\n${`${m.stdout}${m.stderr}`.slice(-4000)}`);
     const applied = (await db.query('SELECT count(*)::int AS n FROM migrations')).rows[0].n;
     if (applied < 1) fail('the migration command exited 0 but applied no migration');
     results.migrate = { ms: Date.now() - t0, applied };
-    log(`migrate (${job.kind} ${job.name}): ${applied} migrations applied to a fresh database in ${((Date.now() - t0) / 1000).toFixed(1)} s, exit 0`);
+    log(
+      `migrate (${job.kind} ${job.name}): ${applied} migrations applied to a fresh database in ${((Date.now() - t0) / 1000).toFixed(1)} s, exit 0`,
+    );
 
     // 2. api and worker, as their Deployments run them.
     const roles = [];
@@ -99,17 +119,27 @@ export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
       const liveMs = Date.now() - r.started;
       await waitForStatus(r.name, `${r.base}/health/ready`, 60_000);
       const hc = podman(['healthcheck', 'run', r.name], { allowFail: true, timeoutMs: 30_000 });
-      if (hc.status !== 0) fail(`podman healthcheck run ${r.name} (the image's HEALTHCHECK) exited ${hc.status}: ${`${hc.stdout}${hc.stderr}`.trim()}\n${logsOf(r.name)}`);
+      if (hc.status !== 0)
+        fail(
+          `podman healthcheck run ${r.name} (the image's HEALTHCHECK) exited ${hc.status}: ${`${hc.stdout}${hc.stderr}`.trim()}\n${logsOf(r.name)}`,
+        );
       const metrics = await httpStatus(`${r.base}/metrics`);
-      if (metrics.status !== 200 || !/^# TYPE app_ready gauge$/m.test(metrics.text)) fail(`${r.component}: GET /metrics answered ${metrics.status} without the app_ready gauge`);
+      if (metrics.status !== 200 || !/^# TYPE app_ready gauge$/m.test(metrics.text))
+        fail(`${r.component}: GET /metrics answered ${metrics.status} without the app_ready gauge`);
       results[r.component] = { liveMs, readyMs: Date.now() - r.started };
-      log(`${r.component}: /health/live 200 after ${(liveMs / 1000).toFixed(1)} s, /health/ready 200, HEALTHCHECK healthy, /metrics served (${podmanRunFlags(r.w).join(' ')})`);
+      log(
+        `${r.component}: /health/live 200 after ${(liveMs / 1000).toFixed(1)} s, /health/ready 200, HEALTHCHECK healthy, /metrics served (${podmanRunFlags(r.w).join(' ')})`,
+      );
     }
 
     // 3. A signed delivery through the api, processed by the worker.
     const api = roles.find((r) => r.component === 'api');
     const sessionId = `image-test-${id}`;
-    const body = JSON.stringify({ event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 4, comment: 'image test' } });
+    const body = JSON.stringify({
+      event: 'session.feedback_submitted',
+      session_id: sessionId,
+      feedback: { rating: 4, comment: 'image test' },
+    });
     const res = await fetch(`${api.base}/webhooks/ai-interview`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-webhook-signature': createHmac('sha256', secret).update(body).digest('hex') },
@@ -129,7 +159,10 @@ export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
         podman(['stop', '--time', String(processSeconds), r.name], { allowFail: true, timeoutMs: (processSeconds + 30) * 1000 });
         const ms = Date.now() - t;
         const code = podman(['inspect', '--format', '{{.State.ExitCode}}', r.name]).stdout.trim();
-        if (code !== '0') fail(`${r.component}: podman stop (SIGTERM) ended it with exit ${code} after ${ms} ms (${processSeconds} s left after the ${preStopSeconds} s preStop):\n${logsOf(r.name)}`);
+        if (code !== '0')
+          fail(
+            `${r.component}: podman stop (SIGTERM) ended it with exit ${code} after ${ms} ms (${processSeconds} s left after the ${preStopSeconds} s preStop):\n${logsOf(r.name)}`,
+          );
         const denied = /^.*\b(EACCES|EROFS|read-only file system|permission denied)\b.*$/im.exec(logsOf(r.name));
         if (denied) fail(`${r.component} tried to write where the pod does not let it: ${denied[0].slice(0, 300)}`);
         results[r.component].stopMs = ms;

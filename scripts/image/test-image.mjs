@@ -46,7 +46,18 @@ async function step(name, fn) {
 }
 
 async function build(ref) {
-  const args = ['build', '--format', 'docker', '--pull=never', '--layers', ...ulimitFlags(), '--tag', ref, '--file', join(ROOT, 'Dockerfile')];
+  const args = [
+    'build',
+    '--format',
+    'docker',
+    '--pull=never',
+    '--layers',
+    ...ulimitFlags(),
+    '--tag',
+    ref,
+    '--file',
+    join(ROOT, 'Dockerfile'),
+  ];
   if (opts['no-cache']) args.push('--no-cache');
   let lastStep = '';
   const { status, tail } = await podmanStreamed([...args, ROOT], {

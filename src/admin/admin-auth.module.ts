@@ -5,7 +5,13 @@ import { AdminAuth } from './admin-auth.js';
 
 /** One AdminAuth per process, so the admin API and the queue dashboard share one count of failed attempts. */
 @Module({
-  providers: [{ provide: AdminAuth, inject: [ConfigService], useFactory: (config: ConfigService<AppConfig, true>) => new AdminAuth(config.get('admin', { infer: true }).token ?? '') }],
+  providers: [
+    {
+      provide: AdminAuth,
+      inject: [ConfigService],
+      useFactory: (config: ConfigService<AppConfig, true>) => new AdminAuth(config.get('admin', { infer: true }).token ?? ''),
+    },
+  ],
   exports: [AdminAuth],
 })
 export class AdminAuthModule {}

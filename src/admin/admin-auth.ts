@@ -14,7 +14,11 @@ const BLOCK_SECONDS = 300;
 export class TooManyAttemptsException extends HttpException {
   constructor(readonly retryAfterSeconds: number) {
     super(
-      { statusCode: HttpStatus.TOO_MANY_REQUESTS, error: 'Too Many Requests', message: `too many failed admin token attempts; retry in ${retryAfterSeconds} s` },
+      {
+        statusCode: HttpStatus.TOO_MANY_REQUESTS,
+        error: 'Too Many Requests',
+        message: `too many failed admin token attempts; retry in ${retryAfterSeconds} s`,
+      },
       HttpStatus.TOO_MANY_REQUESTS,
     );
   }
@@ -35,7 +39,11 @@ export function bearerToken(header: string | undefined): string | undefined {
  */
 export class AdminAuth {
   private readonly expected: Buffer;
-  private readonly failures = new RateLimiterMemory({ points: MAX_FAILED_ATTEMPTS, duration: FAILURE_WINDOW_SECONDS, blockDuration: BLOCK_SECONDS });
+  private readonly failures = new RateLimiterMemory({
+    points: MAX_FAILED_ATTEMPTS,
+    duration: FAILURE_WINDOW_SECONDS,
+    blockDuration: BLOCK_SECONDS,
+  });
 
   constructor(readonly token: string) {
     if (!token) throw new Error('AdminAuth needs ADMIN_TOKEN');
@@ -49,7 +57,8 @@ export class AdminAuth {
   /** Throws TooManyAttemptsException while `client` is blocked. */
   async assertNotBlocked(client: string): Promise<void> {
     const state = await this.failures.get(client);
-    if (state !== null && state.consumedPoints > MAX_FAILED_ATTEMPTS) throw new TooManyAttemptsException(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
+    if (state !== null && state.consumedPoints > MAX_FAILED_ATTEMPTS)
+      throw new TooManyAttemptsException(Math.max(1, Math.ceil(state.msBeforeNext / 1000)));
   }
 
   async recordFailure(client: string): Promise<void> {

@@ -36,7 +36,8 @@ const MAX_PAGE = 200;
 const MAX_BULK_REPLAY = 1000;
 
 /** A filter value PostgreSQL can compare (no NUL, no lone surrogate): anything else is a 400, never a query. */
-const filterText = (max: number) => z.string().min(1).max(max).refine(isStorableString, 'must not contain NUL characters or unpaired surrogates');
+const filterText = (max: number) =>
+  z.string().min(1).max(max).refine(isStorableString, 'must not contain NUL characters or unpaired surrogates');
 
 // These schemas validate the parameters (the pipe below) and document them (@nestjs/swagger reads
 // the same `schema`), so the API and its document cannot disagree.
@@ -62,7 +63,8 @@ const replayResult = z.object({ id: z.uuid(), status: z.literal('received'), job
 function invalid(name = 'value') {
   const key = (segment: PropertyKey | { key: PropertyKey }) => String(typeof segment === 'object' ? segment.key : segment);
   return new StandardSchemaValidationPipe({
-    exceptionFactory: (issues) => new BadRequestException(issues.map((i) => `${i.path?.map(key).join('.') || name}: ${i.message}`).join('; ')),
+    exceptionFactory: (issues) =>
+      new BadRequestException(issues.map((i) => `${i.path?.map(key).join('.') || name}: ${i.message}`).join('; ')),
   });
 }
 
@@ -91,7 +93,11 @@ export class AdminController {
   /** Bulk replay of failed (default) or ignored events, oldest first, at most `limit` (100, max 1000). */
   @Post('replay')
   @HttpCode(202)
-  @ApiOperation({ operationId: 'replayEvents', summary: 'Send failed (or ignored) events back through processing, oldest first', description: ONLY_WITH_TOKEN })
+  @ApiOperation({
+    operationId: 'replayEvents',
+    summary: 'Send failed (or ignored) events back through processing, oldest first',
+    description: ONLY_WITH_TOKEN,
+  })
   @ApiAcceptedResponse({ description: 'Reopened and queued', standardSchema: bulkReplayResult })
   @ApiBadRequestResponse({ description: 'Invalid filter', standardSchema: errorBody })
   async replayMany(@Query({ schema: bulkReplayQuery, pipes: [invalid()] }) q: z.output<typeof bulkReplayQuery>): Promise<BulkReplayResult> {
@@ -112,7 +118,11 @@ export class AdminController {
   /** A failed or ignored event goes back to 'received' and through processing under a fresh job id. */
   @Post(':id/replay')
   @HttpCode(202)
-  @ApiOperation({ operationId: 'replayEvent', summary: 'Send one failed or ignored event back through processing (fresh job id)', description: ONLY_WITH_TOKEN })
+  @ApiOperation({
+    operationId: 'replayEvent',
+    summary: 'Send one failed or ignored event back through processing (fresh job id)',
+    description: ONLY_WITH_TOKEN,
+  })
   @ApiAcceptedResponse({ description: 'Reopened and queued', standardSchema: replayResult })
   @ApiBadRequestResponse({ description: 'Not a uuid', standardSchema: errorBody })
   @ApiNotFoundResponse({ description: 'No such event', standardSchema: errorBody })

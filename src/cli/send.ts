@@ -80,7 +80,10 @@ function fail(message: string): never {
 }
 
 function secret(): string {
-  const fromEnv = (process.env.WEBHOOK_SECRET ?? '').split(',').map((s) => s.trim()).find((s) => s.length > 0);
+  const fromEnv = (process.env.WEBHOOK_SECRET ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .find((s) => s.length > 0);
   if (fromEnv) return fromEnv;
   const file = resolve(process.env.DATA_DIR?.trim() || './data', 'webhook-secret');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
@@ -148,7 +151,7 @@ async function showOutcome(o: Options): Promise<void> {
     if (!res || res.status === 404) return; // not the embedded mode: nothing to show
     last = await res.json();
     const events = (last as { events?: Array<{ status: string }> }).events ?? [];
-    if (events.length > 0 && events.every((e) => !['received', 'processing'].includes(e.status) )) break;
+    if (events.length > 0 && events.every((e) => !['received', 'processing'].includes(e.status))) break;
     await new Promise((r) => setTimeout(r, 250));
   }
   console.log(`\nGET ${url.href}`);

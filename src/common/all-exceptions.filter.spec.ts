@@ -45,7 +45,7 @@ describe('AllExceptionsFilter', () => {
     expect(sent).toEqual({ status: 503, body: result });
   });
 
-  it("keeps the 4xx status of a Fastify error (body too large)", () => {
+  it('keeps the 4xx status of a Fastify error (body too large)', () => {
     const { args, sent } = host();
     filter.catch(Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' }), args);
     expect(sent).toEqual({ status: 413, body: { statusCode: 413, error: 'Payload Too Large', message: 'Request body is too large' } });
@@ -55,8 +55,21 @@ describe('AllExceptionsFilter', () => {
     const { args, sent } = host();
     filter.catch(new Error('password authentication failed for user "postgres" at 10.0.0.5'), args);
     expect(sent.status).toBe(500);
-    expect(sent.body).toEqual({ statusCode: 500, error: 'Internal Server Error', message: expect.stringContaining('req-9'), requestId: 'req-9' });
+    expect(sent.body).toEqual({
+      statusCode: 500,
+      error: 'Internal Server Error',
+      message: expect.stringContaining('req-9'),
+      requestId: 'req-9',
+    });
     expect(JSON.stringify(sent.body)).not.toContain('password');
-    expect(logged).toEqual([[expect.objectContaining({ requestId: 'req-9', err: expect.objectContaining({ message: expect.stringContaining('password authentication failed') }) }), 'unhandled error']]);
+    expect(logged).toEqual([
+      [
+        expect.objectContaining({
+          requestId: 'req-9',
+          err: expect.objectContaining({ message: expect.stringContaining('password authentication failed') }),
+        }),
+        'unhandled error',
+      ],
+    ]);
   });
 });

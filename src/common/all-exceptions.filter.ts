@@ -52,7 +52,12 @@ export class AllExceptionsFilter implements ExceptionFilter {
     // A value PostgreSQL refused that validation let through: the client's input, not our failure.
     if (isDataError(exception)) {
       this.logger.warn({ err: exception, requestId, url: redactUrl(req.url) }, 'input refused by the database (a validation gap)');
-      void reply.status(400).send({ statusCode: 400, error: 'Bad Request', message: `the request holds a value the database cannot take (SQLSTATE ${sqlState(exception)})`, requestId } satisfies ErrorBody);
+      void reply.status(400).send({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: `the request holds a value the database cannot take (SQLSTATE ${sqlState(exception)})`,
+        requestId,
+      } satisfies ErrorBody);
       return;
     }
 

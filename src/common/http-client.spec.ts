@@ -61,9 +61,12 @@ describe('nonPublicRange', () => {
     expect(nonPublicRange(ip)).toBe('invalid');
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e'])('accepts the public address %s', (ip) => {
-    expect(nonPublicRange(ip)).toBeUndefined();
-  });
+  it.each(['8.8.8.8', '1.1.1.1', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e'])(
+    'accepts the public address %s',
+    (ip) => {
+      expect(nonPublicRange(ip)).toBeUndefined();
+    },
+  );
 
   // Stricter than the hand-written classifier was: request-filtering-agent refuses these forms
   // whatever IPv4 address they carry.
@@ -90,7 +93,10 @@ describe('guarded agents', () => {
         });
       });
       expect(error).not.toBeNull();
-      expect(classifyHttpError(error)).toEqual({ kind: 'refused-address', detail: `transcripts.test resolves to a ${nonPublicRange(ip)} address (${ip})` });
+      expect(classifyHttpError(error)).toEqual({
+        kind: 'refused-address',
+        detail: `transcripts.test resolves to a ${nonPublicRange(ip)} address (${ip})`,
+      });
     },
   );
 
@@ -127,26 +133,29 @@ describe('guarded agents', () => {
       expect(connections).toBe(0);
     });
 
-    it.each(['http', 'https'])('over %s, lets onConnect see the connected address and refuse before the request is written', async (scheme) => {
-      const seen: Array<[string | undefined, number | undefined]> = [];
-      const agents = guardedAgents({
-        publicOnly: false,
-        onConnect: (address, p) => {
-          seen.push([address, p]);
-          throw new RefusedAddressError('not this one');
-        },
-      });
-      const err = await createHttpClient()
-        .get(`${scheme}://127.0.0.1:${port}/t`, agents)
-        .catch((e: unknown) => e);
-      await settle();
-      expect(seen).toEqual([['127.0.0.1', port]]);
-      expect(classifyHttpError(err)).toEqual({ kind: 'refused-address', detail: 'not this one' });
-      expect(connections).toBe(1);
-      // https has sent its TLS ClientHello by then; no request line goes out either way.
-      expect(received).not.toMatch(/GET/);
-      if (scheme === 'http') expect(received).toBe('');
-    });
+    it.each(['http', 'https'])(
+      'over %s, lets onConnect see the connected address and refuse before the request is written',
+      async (scheme) => {
+        const seen: Array<[string | undefined, number | undefined]> = [];
+        const agents = guardedAgents({
+          publicOnly: false,
+          onConnect: (address, p) => {
+            seen.push([address, p]);
+            throw new RefusedAddressError('not this one');
+          },
+        });
+        const err = await createHttpClient()
+          .get(`${scheme}://127.0.0.1:${port}/t`, agents)
+          .catch((e: unknown) => e);
+        await settle();
+        expect(seen).toEqual([['127.0.0.1', port]]);
+        expect(classifyHttpError(err)).toEqual({ kind: 'refused-address', detail: 'not this one' });
+        expect(connections).toBe(1);
+        // https has sent its TLS ClientHello by then; no request line goes out either way.
+        expect(received).not.toMatch(/GET/);
+        if (scheme === 'http') expect(received).toBe('');
+      },
+    );
   });
 });
 
@@ -190,7 +199,12 @@ describe('createHttpClient', () => {
       res.writeHead(502).end();
     });
     await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-    const saved = { HTTP_PROXY: process.env.HTTP_PROXY, http_proxy: process.env.http_proxy, NO_PROXY: process.env.NO_PROXY, no_proxy: process.env.no_proxy };
+    const saved = {
+      HTTP_PROXY: process.env.HTTP_PROXY,
+      http_proxy: process.env.http_proxy,
+      NO_PROXY: process.env.NO_PROXY,
+      no_proxy: process.env.no_proxy,
+    };
     process.env.HTTP_PROXY = process.env.http_proxy = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
     delete process.env.NO_PROXY;
     delete process.env.no_proxy;
@@ -200,15 +214,18 @@ describe('createHttpClient', () => {
       expect([res.status, (await buffer(res.data)).toString()]).toEqual([200, 'direct']);
       expect(proxied).toEqual([]);
     } finally {
-      for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
+      for (const [k, v] of Object.entries(saved))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
       await new Promise((r) => proxy.close(r));
     }
   });
 
   it('classifies the limits axios and follow-redirects enforce', async () => {
     handler = (req, res) => res.writeHead(302, { location: `${req.url}x` }).end();
-    const redirects = await createHttpClient().get(`${base}/r`, { maxRedirects: 2 }).catch((e: unknown) => e);
+    const redirects = await createHttpClient()
+      .get(`${base}/r`, { maxRedirects: 2 })
+      .catch((e: unknown) => e);
     expect(classifyHttpError(redirects).kind).toBe('too-many-redirects');
     expect(hits).toEqual(['/r', '/rx', '/rxx']);
 
@@ -217,12 +234,24 @@ describe('createHttpClient', () => {
     expect(classifyHttpError(await buffer(res.data).catch((e: unknown) => e)).kind).toBe('body-too-large');
 
     handler = (_req, res) => res.writeHead(302, { location: 'http://[::1' }).end();
-    expect(classifyHttpError(await createHttpClient().get(`${base}/bad`, { maxRedirects: 2 }).catch((e: unknown) => e)).kind).toBe('bad-redirect');
+    expect(
+      classifyHttpError(
+        await createHttpClient()
+          .get(`${base}/bad`, { maxRedirects: 2 })
+          .catch((e: unknown) => e),
+      ).kind,
+    ).toBe('bad-redirect');
 
     const closed = createHttpServer();
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    expect(classifyHttpError(await createHttpClient().get(`http://127.0.0.1:${port}/`).catch((e: unknown) => e))).toEqual({ kind: 'network', detail: 'ECONNREFUSED' });
+    expect(
+      classifyHttpError(
+        await createHttpClient()
+          .get(`http://127.0.0.1:${port}/`)
+          .catch((e: unknown) => e),
+      ),
+    ).toEqual({ kind: 'network', detail: 'ECONNREFUSED' });
   });
 });

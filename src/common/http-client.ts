@@ -128,7 +128,10 @@ export function classifyHttpError(err: unknown): HttpFailure {
     if (refused) {
       const [, address, host] = refused;
       const range = nonPublicRange(address) ?? 'refused';
-      return { kind: 'refused-address', detail: host === 'undefined' ? `${address} is a ${range} address` : `${host} resolves to a ${range} address (${address})` };
+      return {
+        kind: 'refused-address',
+        detail: host === 'undefined' ? `${address} is a ${range} address` : `${host} resolves to a ${range} address (${address})`,
+      };
     }
     if (code === 'ERR_FR_TOO_MANY_REDIRECTS') return { kind: 'too-many-redirects', detail: message };
     if (code === 'ERR_FR_REDIRECTION_FAILURE' || code === 'ERR_INVALID_URL') return { kind: 'bad-redirect', detail: message };

@@ -20,7 +20,10 @@ describe('MicroBatcher', () => {
     expect(batches).toEqual([[1, 2]]);
     release();
     expect(await Promise.all([...first, ...rest])).toEqual([10, 20, 30, 40, 50]);
-    expect(batches).toEqual([[1, 2], [3, 4, 5]]);
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ]);
   });
 
   it('caps batch size and rejects every caller of a failed batch', async () => {

@@ -14,7 +14,11 @@ export type Settled<R> = { ok: true; value: R } | { ok: false; error: unknown };
  * other one is written by exactly one successful statement (a failed statement wrote nothing).
  * Any other error fails every item of the statement that met it.
  */
-export async function flushIsolating<T, R>(items: T[], flush: (items: T[]) => Promise<R[]>, isolate: (err: unknown) => boolean): Promise<Array<Settled<R>>> {
+export async function flushIsolating<T, R>(
+  items: T[],
+  flush: (items: T[]) => Promise<R[]>,
+  isolate: (err: unknown) => boolean,
+): Promise<Array<Settled<R>>> {
   try {
     return (await flush(items)).map((value) => ({ ok: true, value }));
   } catch (error) {

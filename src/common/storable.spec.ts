@@ -36,7 +36,9 @@ describe('unstorableJsonReason', () => {
 
 describe('isStorableTimestamp', () => {
   it('takes years 0001-9999 and offsets within ±15:59', () => {
-    for (const ok of ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999999Z', '2026-11-27T10:00:00+15:59', '2026-11-27T10:00:00-1559']) expect([ok, isStorableTimestamp(ok)]).toEqual([ok, true]);
-    for (const bad of ['0000-01-01T00:00:00Z', '2026-11-27T10:00:00+16:00', '2026-11-27T10:00:00-15:60', 'yesterday']) expect([bad, isStorableTimestamp(bad)]).toEqual([bad, false]);
+    for (const ok of ['0001-01-01T00:00:00Z', '9999-12-31T23:59:59.999999Z', '2026-11-27T10:00:00+15:59', '2026-11-27T10:00:00-1559'])
+      expect([ok, isStorableTimestamp(ok)]).toEqual([ok, true]);
+    for (const bad of ['0000-01-01T00:00:00Z', '2026-11-27T10:00:00+16:00', '2026-11-27T10:00:00-15:60', 'yesterday'])
+      expect([bad, isStorableTimestamp(bad)]).toEqual([bad, false]);
   });
 });

@@ -59,7 +59,8 @@ export const envSchema = z.object({
   }),
   APP_ROLE: doc(z.enum(['all', 'api', 'worker']).default('all'), {
     group: 'Process',
-    description: '`all` runs both sides in one process; `api` takes deliveries only, `worker` only processes (probes and metrics on `PORT`). `api` and `worker` need `DATABASE_URL`',
+    description:
+      '`all` runs both sides in one process; `api` takes deliveries only, `worker` only processes (probes and metrics on `PORT`). `api` and `worker` need `DATABASE_URL`',
   }),
   LOG_LEVEL: doc(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'), {
     group: 'Process',
@@ -78,13 +79,15 @@ export const envSchema = z.object({
   PORT: doc(intFrom(3000, 0, 65535), { group: 'HTTP', description: 'HTTP port, in every role' }),
   HOST: doc(optionalString, {
     group: 'HTTP',
-    description: 'Address to listen on. The embedded mode serves its `/dev` routes without authentication, so it stays on this machine unless `HOST` says otherwise',
+    description:
+      'Address to listen on. The embedded mode serves its `/dev` routes without authentication, so it stays on this machine unless `HOST` says otherwise',
     computedDefault: '`0.0.0.0`; embedded mode: `127.0.0.1`',
     accepts: 'IP address or host name',
   }),
   HTTP_REQUEST_TIMEOUT_MS: doc(intFrom(30_000, 1000), {
     group: 'HTTP',
-    description: 'Time a client gets to send a whole request (the headers within the first 10 s); then it is answered 408 and the connection closed',
+    description:
+      'Time a client gets to send a whole request (the headers within the first 10 s); then it is answered 408 and the connection closed',
   }),
 
   WEBHOOK_SECRET: doc(list, {
@@ -119,7 +122,8 @@ export const envSchema = z.object({
   }),
   QUEUE_BACKEND: doc(z.enum(['redis', 'postgres']).optional(), {
     group: 'Queue',
-    description: "Where the queue lives: Redis, or BullMQ's PostgreSQL backend (schema `bullmq` of `DATABASE_URL`'s database). `redis` needs `REDIS_URL`",
+    description:
+      "Where the queue lives: Redis, or BullMQ's PostgreSQL backend (schema `bullmq` of `DATABASE_URL`'s database). `redis` needs `REDIS_URL`",
     computedDefault: '`redis` when `REDIS_URL` is set (and not embedded), else `postgres`',
   }),
   QUEUE_PREFIX: doc(z.string().default('bull'), { group: 'Queue', description: 'Redis key prefix of the queue (Redis backend only)' }),
@@ -137,11 +141,18 @@ export const envSchema = z.object({
 
   TRANSCRIPT_ALLOWED_HOSTS: doc(list, {
     group: 'Transcripts',
-    description: 'Hosts transcripts may be fetched from (http or https), each `host` (any port) or `host:port`; unset: only `https` URLs whose addresses are public',
+    description:
+      'Hosts transcripts may be fetched from (http or https), each `host` (any port) or `host:port`; unset: only `https` URLs whose addresses are public',
     computedDefault: '(unset); embedded mode: `127.0.0.1:PORT,localhost:PORT`',
   }),
-  TRANSCRIPT_TIMEOUT_MS: doc(intFrom(10_000, 1), { group: 'Transcripts', description: 'Bound on one transcript download, redirects included' }),
-  TRANSCRIPT_MAX_BYTES: doc(intFrom(10 * 1024 * 1024, 1), { group: 'Transcripts', description: 'Larger transcripts are refused (dead letter)' }),
+  TRANSCRIPT_TIMEOUT_MS: doc(intFrom(10_000, 1), {
+    group: 'Transcripts',
+    description: 'Bound on one transcript download, redirects included',
+  }),
+  TRANSCRIPT_MAX_BYTES: doc(intFrom(10 * 1024 * 1024, 1), {
+    group: 'Transcripts',
+    description: 'Larger transcripts are refused (dead letter)',
+  }),
 
   SLACK_WEBHOOK_URL: doc(optionalString.pipe(z.url().optional()), {
     group: 'Slack',
@@ -161,7 +172,8 @@ export const envSchema = z.object({
   }),
   INBOX_RETENTION_DAYS: doc(intFrom(0), {
     group: 'Sweeper',
-    description: 'Finished (`processed`, `ignored`) inbox rows received more than this many days ago are deleted by the sweeper; `0` keeps them all',
+    description:
+      'Finished (`processed`, `ignored`) inbox rows received more than this many days ago are deleted by the sweeper; `0` keeps them all',
   }),
 
   ADMIN_TOKEN: doc(optionalString, {
@@ -180,7 +192,7 @@ export const nodeVariables: Record<string, EnvDoc> = {
   NODE_OPTIONS: {
     group: 'Process',
     description:
-      "The image caps the V8 heap for a 1536Mi memory limit: keep the cap at about 2/3 of your limit and raise the two together (see docs/benchmarks.md, the heap ceiling)",
+      'The image caps the V8 heap for a 1536Mi memory limit: keep the cap at about 2/3 of your limit and raise the two together (see docs/benchmarks.md, the heap ceiling)',
     computedDefault: 'image: `--max-old-space-size=1024 --max-semi-space-size=16`; `npm start`: none',
     accepts: 'Node options',
   },

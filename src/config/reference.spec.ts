@@ -17,7 +17,9 @@ describe('docs/configuration.md', () => {
     if (committed !== rendered) {
       const [a, b] = [committed.split('\n'), rendered.split('\n')];
       const line = a.findIndex((l, i) => l !== b[i]);
-      throw new Error(`${REFERENCE_PATH} is stale: run ${REFERENCE_COMMAND}\n  line ${line + 1} committed: ${a[line]}\n  line ${line + 1} rendered:  ${b[line]}`);
+      throw new Error(
+        `${REFERENCE_PATH} is stale: run ${REFERENCE_COMMAND}\n  line ${line + 1} committed: ${a[line]}\n  line ${line + 1} rendered:  ${b[line]}`,
+      );
     }
   });
 
@@ -48,7 +50,9 @@ describe('renderReference', () => {
   });
 
   it('refuses a variable without documentation, naming it', () => {
-    expect(() => documentedSchema({ UNDOCUMENTED: z.string().optional() })).toThrow(/^UNDOCUMENTED: document it with \.meta\(\{ group, description \}\)/);
+    expect(() => documentedSchema({ UNDOCUMENTED: z.string().optional() })).toThrow(
+      /^UNDOCUMENTED: document it with \.meta\(\{ group, description \}\)/,
+    );
   });
 
   it('refuses a group the reference has no section for', () => {
@@ -87,14 +91,20 @@ describe('variables set by deployment files or read through process.env', () => 
       const where = `${k8s}/${file} ${doc?.kind}`;
       if (doc?.kind === 'ConfigMap') add(where, Object.keys(doc.data ?? {}));
       if (doc?.kind === 'Secret') add(where, [...Object.keys(doc.stringData ?? {}), ...Object.keys(doc.data ?? {})]);
-      for (const c of doc?.spec?.template?.spec?.containers ?? []) add(where, (c.env ?? []).map((e: { name: string }) => e.name));
+      for (const c of doc?.spec?.template?.spec?.containers ?? [])
+        add(
+          where,
+          (c.env ?? []).map((e: { name: string }) => e.name),
+        );
     }
   }
 
   for (const file of sourceFiles('src')) add(file, processEnvNames(read(file)));
 
   it('finds the variables it checks', () => {
-    expect(names.map((n) => n.name)).toEqual(expect.arrayContaining(['NODE_ENV', 'DATABASE_URL', 'WEBHOOK_SECRET', 'NODE_OPTIONS', 'INBOX_RETENTION_DAYS']));
+    expect(names.map((n) => n.name)).toEqual(
+      expect.arrayContaining(['NODE_ENV', 'DATABASE_URL', 'WEBHOOK_SECRET', 'NODE_OPTIONS', 'INBOX_RETENTION_DAYS']),
+    );
   });
 
   it('are all documented in docs/configuration.md', () => {
@@ -105,7 +115,9 @@ describe('variables set by deployment files or read through process.env', () => 
 function dockerfileEnv(): Record<string, string> {
   const text = read('Dockerfile').replace(/\\\n/g, ' ');
   const env = text.split('\n').filter((l) => /^\s*ENV\s/i.test(l));
-  return Object.fromEntries(env.flatMap((l) => [...l.matchAll(/([A-Za-z_]\w*)=("[^"]*"|\S*)/g)].map((m) => [m[1], m[2].replace(/^"|"$/g, '')])));
+  return Object.fromEntries(
+    env.flatMap((l) => [...l.matchAll(/([A-Za-z_]\w*)=("[^"]*"|\S*)/g)].map((m) => [m[1], m[2].replace(/^"|"$/g, '')])),
+  );
 }
 
 function processEnvNames(text: string): string[] {
@@ -114,6 +126,10 @@ function processEnvNames(text: string): string[] {
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(new URL(`${dir}/`, root), { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(posix.join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [posix.join(dir, e.name)] : [],
+    e.isDirectory()
+      ? sourceFiles(posix.join(dir, e.name))
+      : e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts')
+        ? [posix.join(dir, e.name)]
+        : [],
   );
 }

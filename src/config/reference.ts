@@ -53,17 +53,35 @@ export function referenceEntries(schema: z.ZodObject = envSchema, external: Reco
     if (!p.group || !ENV_GROUPS.includes(p.group) || !p.description) {
       throw new Error(`${name}: document it with .meta({ group, description }) in src/config/env.schema.ts (group: one of ENV_GROUPS)`);
     }
-    return { name, group: p.group, default: defaultText(name, defaults[name], p.computedDefault), accepts: accepts(name, p), description: p.description, node: false };
+    return {
+      name,
+      group: p.group,
+      default: defaultText(name, defaults[name], p.computedDefault),
+      accepts: accepts(name, p),
+      description: p.description,
+      node: false,
+    };
   });
   for (const [name, d] of Object.entries(external)) {
-    entries.push({ name, group: d.group, default: d.computedDefault ?? '(unset)', accepts: d.accepts ?? 'string', description: d.description, node: true });
+    entries.push({
+      name,
+      group: d.group,
+      default: d.computedDefault ?? '(unset)',
+      accepts: d.accepts ?? 'string',
+      description: d.description,
+      node: true,
+    });
   }
   // A stable sort: within a group, the schema's order.
   return entries.sort((a, b) => ENV_GROUPS.indexOf(a.group) - ENV_GROUPS.indexOf(b.group));
 }
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ');
-const anchor = (heading: string) => heading.toLowerCase().replace(/[^a-z0-9 -]/g, '').replace(/ /g, '-');
+const anchor = (heading: string) =>
+  heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, '')
+    .replace(/ /g, '-');
 
 /** docs/configuration.md, rendered from the schema. Pure: the same schema gives the same bytes. */
 export function renderReference(entries: ReferenceEntry[] = referenceEntries()): string {

@@ -24,7 +24,8 @@ function reply() {
 
 let client = 0;
 // Each request from its own address, so the failed-attempt limit stays out of these tests.
-const req = (headers: Record<string, string>, method = 'GET', url = '/admin/queues') => ({ headers, method, url, protocol: 'http', ip: `10.0.0.${++client % 250}` }) as unknown as Req;
+const req = (headers: Record<string, string>, method = 'GET', url = '/admin/queues') =>
+  ({ headers, method, url, protocol: 'http', ip: `10.0.0.${++client % 250}` }) as unknown as Req;
 const cookieValue = (setCookie: string) => setCookie.split(';')[0].split('=')[1];
 
 describe('DashboardAuth', () => {
@@ -46,7 +47,13 @@ describe('DashboardAuth', () => {
     const expired = cookieValue(auth.sessionCookie(req({}), Math.floor(Date.now() / 1000) - 9 * 3600));
     const other = cookieValue(new DashboardAuth(new AdminAuth('another-token')).sessionCookie(req({})));
     const [exp] = cookieValue(auth.sessionCookie(req({}))).split('.');
-    for (const value of [expired, other, `${exp}.${'0'.repeat(64)}`, `${Number(exp) + 1}.${cookieValue(auth.sessionCookie(req({}))).split('.')[1]}`, 'garbage']) {
+    for (const value of [
+      expired,
+      other,
+      `${exp}.${'0'.repeat(64)}`,
+      `${Number(exp) + 1}.${cookieValue(auth.sessionCookie(req({}))).split('.')[1]}`,
+      'garbage',
+    ]) {
       const { r, api } = reply();
       expect(await auth.check(req({ cookie: `${SESSION_COOKIE}=${value}` }, 'GET', '/admin/queues/api/queues'), api)).toBe(false);
       expect(r.code).toBe(401);
@@ -59,13 +66,16 @@ describe('DashboardAuth', () => {
     expect(await auth.check(req({ accept: 'text/html,*/*' }), page.api)).toBe(false);
     expect(page.r).toMatchObject({ code: 303, headers: { location: '/admin/login?next=%2Fadmin%2Fqueues' } });
     const api = reply();
-    expect(await auth.check(req({ authorization: 'Bearer nope' }, 'PUT', '/admin/queues/api/queues/webhooks/retry/failed'), api.api)).toBe(false);
+    expect(await auth.check(req({ authorization: 'Bearer nope' }, 'PUT', '/admin/queues/api/queues/webhooks/retry/failed'), api.api)).toBe(
+      false,
+    );
     expect(api.r.code).toBe(401);
   });
 
   it('answers 429 with Retry-After once a client has failed too often, even with the right token', async () => {
     const limited = new DashboardAuth(new AdminAuth('the-token'));
-    const from = (authorization: string) => ({ headers: { authorization }, method: 'GET', url: '/admin/queues', protocol: 'http', ip: '192.0.2.7' }) as unknown as Req;
+    const from = (authorization: string) =>
+      ({ headers: { authorization }, method: 'GET', url: '/admin/queues', protocol: 'http', ip: '192.0.2.7' }) as unknown as Req;
     for (let i = 0; i < 11; i++) await limited.check(from('Bearer wrong'), reply().api);
     const blocked = reply();
     expect(await limited.check(from('Bearer the-token'), blocked.api)).toBe(false);
@@ -95,7 +105,17 @@ describe('AdminAuth', () => {
 describe('safeNext and readCookie', () => {
   it('only follows dashboard paths after login (no open redirect)', () => {
     expect(safeNext('/admin/queues/queue/webhooks?status=failed')).toBe('/admin/queues/queue/webhooks?status=failed');
-    for (const bad of ['https://evil.example', '//evil.example', '/admin/queues//evil', '/admin/queues\\evil', '/admin/queues\r\nSet-Cookie: x=1', '/admin/queuesé', '/other', undefined, 42]) {
+    for (const bad of [
+      'https://evil.example',
+      '//evil.example',
+      '/admin/queues//evil',
+      '/admin/queues\\evil',
+      '/admin/queues\r\nSet-Cookie: x=1',
+      '/admin/queuesé',
+      '/other',
+      undefined,
+      42,
+    ]) {
       expect(safeNext(bad)).toBe('/admin/queues');
     }
   });

@@ -28,7 +28,10 @@ export class DashboardAuth {
     if (token !== undefined) return this.attempt(req, reply, token);
     const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
     if (wantsPage) {
-      void reply.code(303).header('location', `${LOGIN_PATH}?next=${encodeURIComponent(req.url)}`).send();
+      void reply
+        .code(303)
+        .header('location', `${LOGIN_PATH}?next=${encodeURIComponent(req.url)}`)
+        .send();
     } else {
       void reply
         .code(401)
@@ -53,7 +56,11 @@ export class DashboardAuth {
     if (this.auth.tokenMatches(candidate)) return true;
     await this.auth.recordFailure(req.ip);
     if (onFailure) await onFailure();
-    else void reply.code(401).header('www-authenticate', 'Bearer realm="admin"').send({ statusCode: 401, error: 'Unauthorized', message: 'invalid admin token' });
+    else
+      void reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="admin"')
+        .send({ statusCode: 401, error: 'Unauthorized', message: 'invalid admin token' });
     return false;
   }
 
@@ -107,7 +114,11 @@ function decodedPath(url: string): string {
  * in printable ASCII (no CR/LF or other characters a Location header cannot carry).
  */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && next.startsWith(DASHBOARD_PATH) && /^[\x21-\x7e]*$/.test(next) && !next.includes('//') && !next.includes('\\')
+  return typeof next === 'string' &&
+    next.startsWith(DASHBOARD_PATH) &&
+    /^[\x21-\x7e]*$/.test(next) &&
+    !next.includes('//') &&
+    !next.includes('\\')
     ? next
     : DASHBOARD_PATH;
 }
@@ -157,7 +168,9 @@ export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardA
       if (!(await auth.attempt(req, reply, token, () => html(reply, 401, loginPage(next, 'That is not the admin token.'))))) return reply;
       return reply.code(303).header('set-cookie', auth.sessionCookie(req)).header('location', next).send();
     });
-    scope.post(LOGOUT_PATH, (_req, reply) => reply.code(303).header('set-cookie', DashboardAuth.clearedCookie()).header('location', LOGIN_PATH).send());
+    scope.post(LOGOUT_PATH, (_req, reply) =>
+      reply.code(303).header('set-cookie', DashboardAuth.clearedCookie()).header('location', LOGIN_PATH).send(),
+    );
     done();
   });
 }

@@ -30,7 +30,11 @@ class DashboardGate implements OnModuleInit {
   imports: [
     AdminAuthModule,
     // `as never`: @bull-board/fastify pins its own copy of @bull-board/api, so the types differ (not the shape).
-    BullBoardModule.forRoot({ route: DASHBOARD_PATH, adapter: BullBoardFastifyAdapter as never, boardOptions: { uiConfig: { boardTitle: 'interview-webhooks' } } }),
+    BullBoardModule.forRoot({
+      route: DASHBOARD_PATH,
+      adapter: BullBoardFastifyAdapter as never,
+      boardOptions: { uiConfig: { boardTitle: 'interview-webhooks' } },
+    }),
     BullBoardModule.forFeature({ name: WEBHOOKS_QUEUE, adapter: BullMQAdapter }),
   ],
   providers: [DashboardGate],

@@ -6,7 +6,11 @@ import { pgPoolOf } from './pg-pool.adapter.js';
 // driver.master, this fails and pg-pool.adapter.ts needs revisiting.
 describe('pgPoolOf', () => {
   it("returns TypeORM's pg pool, on which a named statement runs", async () => {
-    const dataSource = new DataSource({ type: 'postgres', url: process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', extra: { max: 1 } });
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+      extra: { max: 1 },
+    });
     await dataSource.initialize();
     try {
       const pool = pgPoolOf(dataSource);

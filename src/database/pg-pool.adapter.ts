@@ -9,6 +9,7 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
  */
 export function pgPoolOf(dataSource: DataSource): Pool {
   const pool = (dataSource.driver as PostgresDriver).master as Pool | undefined;
-  if (!pool || typeof pool.query !== 'function') throw new Error("TypeORM's PostgreSQL driver no longer keeps its pg pool in driver.master");
+  if (!pool || typeof pool.query !== 'function')
+    throw new Error("TypeORM's PostgreSQL driver no longer keeps its pg pool in driver.master");
   return pool;
 }

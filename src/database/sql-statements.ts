@@ -44,7 +44,12 @@ export class SqlStatements implements OnApplicationShutdown {
   }
 
   /** `name` must be unique per statement text across the process. */
-  async query<R extends QueryResultRow = Record<string, unknown>>(name: string, text: string, values: unknown[], commit: Commit = 'durable'): Promise<QueryResult<R>> {
+  async query<R extends QueryResultRow = Record<string, unknown>>(
+    name: string,
+    text: string,
+    values: unknown[],
+    commit: Commit = 'durable',
+  ): Promise<QueryResult<R>> {
     if (!this.dataSource.isInitialized) throw new Error('database connection is not established');
     const pool = commit === 'async' && this.database.asyncWorkerCommits ? this.asyncCommitPool() : pgPoolOf(this.dataSource);
     return pool.query<R>(this.named ? { name, text, values } : { text, values });

@@ -30,7 +30,10 @@ export function buildApiDocument(app: NestFastifyApplication, version: string): 
     )
     .setVersion(version)
     .addApiKey({ type: 'apiKey', in: 'header', name: SIGNATURE_HEADER, description: 'Hex HMAC-SHA256 of the raw body' }, 'webhookSignature')
-    .addApiKey({ type: 'apiKey', in: 'header', name: TIMESTAMPED_SIGNATURE_HEADER, description: 'Hex HMAC-SHA256 of `${timestamp}.${body}`' }, 'timestampedSignature')
+    .addApiKey(
+      { type: 'apiKey', in: 'header', name: TIMESTAMPED_SIGNATURE_HEADER, description: 'Hex HMAC-SHA256 of `${timestamp}.${body}`' },
+      'timestampedSignature',
+    )
     .addApiKey({ type: 'apiKey', in: 'header', name: TIMESTAMP_HEADER, description: 'Unix seconds' }, 'signatureTimestamp')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, 'admin')
     .addTag('webhooks', 'What the InterviewRelay platform calls')

@@ -6,7 +6,10 @@ describe('openApiSchema (zod to OpenAPI 3.0)', () => {
   it('gives what a client sends for input: a default makes a field optional', () => {
     const query = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50).describe('Page size'), q: z.string().optional() });
     expect(openApiSchema(query, 'input')).toEqual({
-      schema: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'Page size' }, q: { type: 'string' } } },
+      schema: {
+        type: 'object',
+        properties: { limit: { type: 'integer', minimum: 1, maximum: 200, default: 50, description: 'Page size' }, q: { type: 'string' } },
+      },
       components: {},
     });
   });
@@ -26,11 +29,21 @@ describe('openApiSchema (zod to OpenAPI 3.0)', () => {
     expect(openApiSchema(page, 'output')).toEqual({
       schema: {
         type: 'object',
-        properties: { items: { type: 'array', items: { $ref: '#/components/schemas/ZodOpenApiSpecItem' } }, next: { type: 'string', nullable: true } },
+        properties: {
+          items: { type: 'array', items: { $ref: '#/components/schemas/ZodOpenApiSpecItem' } },
+          next: { type: 'string', nullable: true },
+        },
         required: ['items', 'next'],
         additionalProperties: false,
       },
-      components: { ZodOpenApiSpecItem: { type: 'object', properties: { id: { type: 'string', format: 'uuid' } }, required: ['id'], additionalProperties: false } },
+      components: {
+        ZodOpenApiSpecItem: {
+          type: 'object',
+          properties: { id: { type: 'string', format: 'uuid' } },
+          required: ['id'],
+          additionalProperties: false,
+        },
+      },
     });
     expect(openApiSchema(item, 'output').schema).toEqual({ $ref: '#/components/schemas/ZodOpenApiSpecItem' });
   });
@@ -47,6 +60,8 @@ describe('openApiSchema (zod to OpenAPI 3.0)', () => {
 
   it('is the converter @nestjs/swagger calls for standard schemas, and passes on any other library', () => {
     expect(zodSchemaConverter(z.string(), { schemaType: 'input' })).toEqual({ schema: { type: 'string' }, components: {} });
-    expect(zodSchemaConverter({ '~standard': { version: 1, vendor: 'other', validate: () => ({ value: 1 }) } }, { schemaType: 'input' })).toBeUndefined();
+    expect(
+      zodSchemaConverter({ '~standard': { version: 1, vendor: 'other', validate: () => ({ value: 1 }) } }, { schemaType: 'input' }),
+    ).toBeUndefined();
   });
 });

@@ -20,7 +20,8 @@ export function openApiSchema(schema: z.ZodType, io: 'input' | 'output'): OpenAp
   const json = z.toJSONSchema(schema, {
     target: 'openapi-3.0',
     io,
-    unrepresentable: ({ zodSchema }) => (io === 'output' && zodSchema instanceof z.ZodDate ? { type: 'string', format: 'date-time' } : 'throw'),
+    unrepresentable: ({ zodSchema }) =>
+      io === 'output' && zodSchema instanceof z.ZodDate ? { type: 'string', format: 'date-time' } : 'throw',
   }) as Record<string, unknown>;
   const { $schema: _, definitions = {}, ...root } = tidy(json) as Record<string, unknown> & { definitions?: Record<string, SchemaObject> };
   return { schema: root, components: definitions };

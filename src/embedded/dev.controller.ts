@@ -35,8 +35,12 @@ export class DevController {
     const q = (sql: string) => this.dataSource.query<Array<Record<string, unknown>>>(sql, [sessionId]);
     // One after the other: over pglite-socket, statements of concurrent connections interleave, and
     // one that fails (a table not migrated yet) can take a concurrent one down with it.
-    const events = await q(`SELECT id, event, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE session_id = $1 ORDER BY received_at`);
-    const interviews = await q(`SELECT session_id, participant_email, duration_minutes, completed_at, transcript FROM interviews WHERE session_id = $1`);
+    const events = await q(
+      `SELECT id, event, status, attempts, last_error, received_at, processed_at FROM webhook_events WHERE session_id = $1 ORDER BY received_at`,
+    );
+    const interviews = await q(
+      `SELECT session_id, participant_email, duration_minutes, completed_at, transcript FROM interviews WHERE session_id = $1`,
+    );
     const feedback = await q(`SELECT session_id, rating, comment, submitted_at FROM feedback WHERE session_id = $1`);
     const notifications = await q(`SELECT kind, status, attempts, last_error, sent_at FROM notifications WHERE session_id = $1`);
     return { session_id: sessionId, events, interview: interviews[0] ?? null, feedback: feedback[0] ?? null, notifications };

@@ -16,7 +16,14 @@ const msg = (type: string, body: Buffer) => {
   return b;
 };
 const startup = () => {
-  const body = Buffer.concat([Buffer.from([0, 3, 0, 0]), cstr('user'), cstr('postgres'), cstr('database'), cstr('postgres'), Buffer.from([0])]);
+  const body = Buffer.concat([
+    Buffer.from([0, 3, 0, 0]),
+    cstr('user'),
+    cstr('postgres'),
+    cstr('database'),
+    cstr('postgres'),
+    Buffer.from([0]),
+  ]);
   const b = Buffer.alloc(4 + body.length);
   b.writeInt32BE(4 + body.length, 0);
   body.copy(b, 4);
@@ -70,7 +77,13 @@ describe('startEmbeddedDatabase', () => {
       await other.query('COMMIT');
     })();
     await sleep(300);
-    raw.write(Buffer.concat([msg('B', Buffer.concat([cstr(''), cstr(''), Buffer.alloc(6)])), msg('E', Buffer.concat([cstr(''), Buffer.alloc(4)])), msg('S', Buffer.alloc(0))]));
+    raw.write(
+      Buffer.concat([
+        msg('B', Buffer.concat([cstr(''), cstr(''), Buffer.alloc(6)])),
+        msg('E', Buffer.concat([cstr(''), Buffer.alloc(4)])),
+        msg('S', Buffer.alloc(0)),
+      ]),
+    );
     await otherDone;
     await other.end();
     await sleep(200);

@@ -37,7 +37,12 @@ export async function startEmbeddedDatabase(dataDir: string): Promise<EmbeddedDa
     // tables, which it calls by unqualified name, resolve in schema `bullmq`.
     await db.exec('SET search_path TO public, bullmq');
 
-    const server = new PGLiteSocketServer({ db: serializeExtendedBatches(db), host: '127.0.0.1', port: 0, maxConnections: MAX_CONNECTIONS });
+    const server = new PGLiteSocketServer({
+      db: serializeExtendedBatches(db),
+      host: '127.0.0.1',
+      port: 0,
+      maxConnections: MAX_CONNECTIONS,
+    });
     await server.start();
     const [host, port] = server.getServerConn().split(':');
     const pglite = db;
@@ -126,9 +131,7 @@ function lockDataDir(dir: string): () => void {
   try {
     const pid = Number(readFileSync(lockFile, 'utf8').trim());
     if (pid && pid !== process.pid && isAlive(pid)) {
-      throw new ConfigError(
-        `the embedded database in ${dir} is in use by process ${pid}; stop it, or set DATA_DIR to another directory`,
-      );
+      throw new ConfigError(`the embedded database in ${dir} is in use by process ${pid}; stop it, or set DATA_DIR to another directory`);
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err;

@@ -25,7 +25,9 @@ export async function prepareLocalMode(config: AppConfig, logger = new Logger('L
   if (config.webhook.secrets.length === 0) {
     const { secret, file, created } = loadOrCreateWebhookSecret(dataDir);
     config.webhook.secrets = [secret];
-    logger.warn(`WEBHOOK_SECRET is not set: ${created ? 'generated a signing secret and saved it' : 'using the signing secret saved'} in ${file} (npm run send uses it too)`);
+    logger.warn(
+      `WEBHOOK_SECRET is not set: ${created ? 'generated a signing secret and saved it' : 'using the signing secret saved'} in ${file} (npm run send uses it too)`,
+    );
   }
   if (config.database.embedded) {
     const started = Date.now();
@@ -33,7 +35,9 @@ export async function prepareLocalMode(config: AppConfig, logger = new Logger('L
     config.database.url = running.url;
     const banner = '='.repeat(100);
     logger.warn(banner);
-    logger.warn(`EMBEDDED MODE: DATABASE_URL is not set, so PostgreSQL runs inside this process (PGlite), started in ${Date.now() - started} ms.`);
+    logger.warn(
+      `EMBEDDED MODE: DATABASE_URL is not set, so PostgreSQL runs inside this process (PGlite), started in ${Date.now() - started} ms.`,
+    );
     logger.warn(`Data lives in ${running.dataDir} (delete that directory to start afresh). Queue backend: ${config.queue.backend}.`);
     logger.warn(`For local development and trials only: set DATABASE_URL (and REDIS_URL) to run on a real server.`);
     logger.warn(banner);

@@ -16,7 +16,13 @@ const problem = (body: unknown) => {
 
 describe('validateDelivery', () => {
   it('accepts the first scheme and derives the idempotency key', () => {
-    const v = ok({ event: 'interview.completed', session_id: 's1', invitee_email: 'a@b.co', total_minutes: 12.5, timestamp: '2026-01-15T10:30:00Z' });
+    const v = ok({
+      event: 'interview.completed',
+      session_id: 's1',
+      invitee_email: 'a@b.co',
+      total_minutes: 12.5,
+      timestamp: '2026-01-15T10:30:00Z',
+    });
     expect(v.idempotencyKey).toBe('interview.completed:s1');
   });
 
@@ -73,11 +79,17 @@ describe('parseDelivery', () => {
   });
 
   it('refuses prototype poisoning keys', () => {
-    expect(parseDelivery(Buffer.from('{"event":"a","session_id":"s","__proto__":{"x":1}}'))).toMatchObject({ ok: false, message: expect.stringMatching(/JSON/) });
+    expect(parseDelivery(Buffer.from('{"event":"a","session_id":"s","__proto__":{"x":1}}'))).toMatchObject({
+      ok: false,
+      message: expect.stringMatching(/JSON/),
+    });
   });
 
   it('parses and validates the signed bytes of a delivery', () => {
-    expect(parseDelivery(Buffer.from('{"event":"interview.completed","session_id":"s1"}'))).toMatchObject({ ok: true, value: { sessionId: 's1' } });
+    expect(parseDelivery(Buffer.from('{"event":"interview.completed","session_id":"s1"}'))).toMatchObject({
+      ok: true,
+      value: { sessionId: 's1' },
+    });
   });
 });
 

@@ -11,7 +11,12 @@ const MAX_DEPTH = 32;
  * understand. Each known event adds the schema of its own fields (defineEvent).
  */
 export const deliveryFields = z.looseObject({
-  event: z.string().trim().min(1).max(200).regex(/^[\w.:-]+$/, 'must be a dotted event name'),
+  event: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .regex(/^[\w.:-]+$/, 'must be a dotted event name'),
   session_id: z.string().trim().min(1).max(256),
   timestamp: z.iso
     .datetime({ offset: true })
@@ -110,6 +115,11 @@ export function validateDelivery(body: unknown): ParseResult {
   const value = parsed.data as NormalisedEvent['payload'];
   return {
     ok: true,
-    value: { event: value.event, sessionId: value.session_id, idempotencyKey: idempotencyKey(value.event, value.session_id), payload: value },
+    value: {
+      event: value.event,
+      sessionId: value.session_id,
+      idempotencyKey: idempotencyKey(value.event, value.session_id),
+      payload: value,
+    },
   };
 }

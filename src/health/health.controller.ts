@@ -25,7 +25,10 @@ export class HealthController {
    */
   @Get(LIVENESS_PATH)
   @HealthCheck()
-  @ApiOperation({ summary: 'Liveness: the process can serve', description: 'No dependency is checked; stays 200 while shutting down. 503 only when the event loop is stalled.' })
+  @ApiOperation({
+    summary: 'Liveness: the process can serve',
+    description: 'No dependency is checked; stays 200 while shutting down. 503 only when the event loop is stalled.',
+  })
   async live(): Promise<HealthCheckResult> {
     if (this.lifecycle.shuttingDown) {
       // terminus reports every check as shutting_down (503) once shutdown begins; liveness must not.
@@ -38,7 +41,10 @@ export class HealthController {
   /** PostgreSQL, Redis and every loaded feature module answer; 503 with terminus's JSON otherwise. */
   @Get(READINESS_PATH)
   @HealthCheck()
-  @ApiOperation({ summary: 'Readiness: PostgreSQL, Redis and every loaded feature module answer', description: '503 while a dependency is down or the service is shutting down.' })
+  @ApiOperation({
+    summary: 'Readiness: PostgreSQL, Redis and every loaded feature module answer',
+    description: '503 while a dependency is down or the service is shutting down.',
+  })
   ready(): Promise<HealthCheckResult> {
     return this.readiness.check();
   }

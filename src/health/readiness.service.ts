@@ -1,6 +1,12 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { HealthCheckResult, HealthCheckService, HealthIndicatorFunction, HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
+import {
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorFunction,
+  HealthIndicatorResult,
+  HealthIndicatorService,
+} from '@nestjs/terminus';
 import { LifecycleService } from './lifecycle.service.js';
 import { ReadinessCheck, ReadinessIndicator } from './readiness-indicator.js';
 
@@ -24,9 +30,19 @@ export class ReadinessService implements OnModuleInit {
   onModuleInit(): void {
     const contributed = this.discovery
       .getProviders({ metadataKey: ReadinessIndicator.KEY })
-      .map((wrapper) => ({ check: wrapper.instance as ReadinessCheck, order: this.discovery.getMetadataByDecorator(ReadinessIndicator, wrapper)!.order }))
+      .map((wrapper) => ({
+        check: wrapper.instance as ReadinessCheck,
+        order: this.discovery.getMetadataByDecorator(ReadinessIndicator, wrapper)!.order,
+      }))
       .sort((a, b) => a.order - b.order);
-    this.checks.push(() => this.lifecycleCheck(), ...contributed.map(({ check }) => () => check.check()));
+    this.checks.push(
+      () => this.lifecycleCheck(),
+      ...contributed.map(
+        ({ check }) =>
+          () =>
+            check.check(),
+      ),
+    );
   }
 
   /** Resolves with terminus's result, or throws ServiceUnavailableException carrying it (503). */
@@ -62,7 +78,9 @@ export class ReadinessService implements OnModuleInit {
     if (ready) {
       this.logger.log('ready: every dependency answers');
     } else {
-      const down = Object.entries(result?.error ?? {}).map(([key, v]) => `${key}${v && typeof v === 'object' && 'message' in v ? ` (${String(v.message)})` : ''}`);
+      const down = Object.entries(result?.error ?? {}).map(
+        ([key, v]) => `${key}${v && typeof v === 'object' && 'message' in v ? ` (${String(v.message)})` : ''}`,
+      );
       this.logger.warn(`not ready: ${down.join(', ') || 'unknown'}`);
     }
   }

@@ -12,7 +12,11 @@ import { READINESS_ORDER, ReadinessCheck, ReadinessIndicator } from './readiness
  * once) adds what the feature wants to report beside it, such as which hosts it fetches from.
  * Returns a provider class for the feature module's `providers`.
  */
-export function tableReadiness(key: string, table: string, details: (config: AppConfig) => Record<string, string> = () => ({})): Type<ReadinessCheck> {
+export function tableReadiness(
+  key: string,
+  table: string,
+  details: (config: AppConfig) => Record<string, string> = () => ({}),
+): Type<ReadinessCheck> {
   @ReadinessIndicator({ order: READINESS_ORDER.feature })
   @Injectable()
   class TableReadiness implements ReadinessCheck {
@@ -23,7 +27,10 @@ export function tableReadiness(key: string, table: string, details: (config: App
       private readonly health: HealthIndicatorService,
       config: ConfigService<AppConfig, true>,
     ) {
-      this.details = details({ transcript: config.get('transcript', { infer: true }), slack: config.get('slack', { infer: true }) } as AppConfig);
+      this.details = details({
+        transcript: config.get('transcript', { infer: true }),
+        slack: config.get('slack', { infer: true }),
+      } as AppConfig);
     }
 
     check() {

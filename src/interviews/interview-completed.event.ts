@@ -6,7 +6,10 @@ export const interviewCompleted = defineEvent({
   name: 'interview.completed',
   payload: z.looseObject({
     invitee_email: z.email().max(320).optional(),
-    transcript_url: z.url({ protocol: /^https?$/ }).max(4096).optional(),
+    transcript_url: z
+      .url({ protocol: /^https?$/ })
+      .max(4096)
+      .optional(),
     total_minutes: z.number().finite().min(0).max(100_000).optional(),
   }),
   description: 'An interview ended. The service downloads `transcript_url` (JSON), stores the interview and notifies Slack.',

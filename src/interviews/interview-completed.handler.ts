@@ -26,7 +26,11 @@ interface InterviewRow {
 @Injectable()
 export class InterviewCompletedHandler implements EventHandler<typeof interviewCompleted> {
   // Transcripts can be large (up to TRANSCRIPT_MAX_BYTES each): a few per statement.
-  private readonly upserts = new MicroBatcher<InterviewRow, void>((rows) => this.upsertBatch(rows), { maxBatch: 16, maxConcurrent: 2, isolate: isDataError });
+  private readonly upserts = new MicroBatcher<InterviewRow, void>((rows) => this.upsertBatch(rows), {
+    maxBatch: 16,
+    maxConcurrent: 2,
+    isolate: isDataError,
+  });
 
   constructor(
     private readonly statements: SqlStatements,

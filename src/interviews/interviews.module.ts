@@ -22,7 +22,9 @@ import { TranscriptClient } from './transcript-client.js';
       useFactory: (config: ConfigService<AppConfig, true>) => new TranscriptClient(config.get('transcript', { infer: true })),
     },
     // Ready when the table answers; also says which hosts transcripts may come from.
-    tableReadiness('interviews', 'interviews', (config) => ({ transcriptHosts: config.transcript.allowedHosts.length > 0 ? 'allowlist' : 'public-https' })),
+    tableReadiness('interviews', 'interviews', (config) => ({
+      transcriptHosts: config.transcript.allowedHosts.length > 0 ? 'allowlist' : 'public-https',
+    })),
   ],
 })
 export class InterviewsModule {}

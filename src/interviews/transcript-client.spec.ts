@@ -42,8 +42,16 @@ describe('URL policy', () => {
 
   it("never fetches the service's own routes, even when its port is allow-listed; the embedded mode's samples excepted", () => {
     const policy = { allowedHosts: ['127.0.0.1:3000', 'localhost:3000', '[::1]:3000'], servicePort: 3000, devTranscripts: true };
-    const own = (url: string, p: object = policy) => () => checkUrl(new URL(url), p as never);
-    for (const url of ['http://127.0.0.1:3000/dev/sessions/x', 'http://localhost:3000/metrics', 'http://[::1]:3000/admin/events', 'http://127.0.0.1:3000/dev/transcripts/../sessions/x']) {
+    const own =
+      (url: string, p: object = policy) =>
+      () =>
+        checkUrl(new URL(url), p as never);
+    for (const url of [
+      'http://127.0.0.1:3000/dev/sessions/x',
+      'http://localhost:3000/metrics',
+      'http://[::1]:3000/admin/events',
+      'http://127.0.0.1:3000/dev/transcripts/../sessions/x',
+    ]) {
       expect(own(url)).toThrow(/route of this service/);
     }
     expect(own('http://127.0.0.1:3000/dev/transcripts/s1')()).toEqual({ checkAddresses: false });
@@ -67,8 +75,10 @@ describe('URL policy', () => {
 
   it("refuses a connection that lands on the service's own port on a loopback or unspecified address", () => {
     const policy = { allowedHosts: ['transcripts.internal'], servicePort: 3000, devTranscripts: true };
-    const connect = (address: string, port: string, path = '/metrics', p: object = policy) => () =>
-      checkNotServiceItself(new URL(`http://transcripts.internal:8080${path}`), address, port, p as never);
+    const connect =
+      (address: string, port: string, path = '/metrics', p: object = policy) =>
+      () =>
+        checkNotServiceItself(new URL(`http://transcripts.internal:8080${path}`), address, port, p as never);
     for (const address of ['127.0.0.1', '127.0.1.1', '::1', '::ffff:127.0.0.1', '0.0.0.0', '::']) {
       expect(connect(address, '3000')).toThrow(/route of this service/);
     }
@@ -158,7 +168,14 @@ describe('TranscriptClient against a local host', () => {
   });
 
   it('classifies statuses: 404 permanent; 500, 503, 408 and 429 transient', async () => {
-    for (const [status, permanent] of [[404, true], [403, true], [500, false], [503, false], [408, false], [429, false]] as const) {
+    for (const [status, permanent] of [
+      [404, true],
+      [403, true],
+      [500, false],
+      [503, false],
+      [408, false],
+      [429, false],
+    ] as const) {
       handler = (_req, res) => res.writeHead(status).end();
       const err = await failure(fetchVia(client(), `${base}/s`));
       expect([status, err.permanent]).toEqual([status, permanent]);
@@ -235,7 +252,8 @@ describe('TranscriptClient against a local host', () => {
   });
 
   it('asks for the identity encoding and refuses an encoded body permanently, without decoding it', async () => {
-    handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"a":1}'));
+    handler = (_req, res) =>
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync('{"a":1}'));
     const err = await failure(fetchVia(client(), `${base}/gz`));
     expect([err.permanent, err.message]).toEqual([true, expect.stringMatching(/content-encoding gzip despite accept-encoding: identity/)]);
     expect(headers[0]['accept-encoding']).toBe('identity');
@@ -274,7 +292,8 @@ describe('TranscriptClient against a local host', () => {
       '/ftp': [`ftp://127.0.0.1:${port}/x`, /scheme ftp:/],
       '/invalid': ['http://[::1', /invalid URL/],
     };
-    handler = (req, res) => (targets[req.url!] ? res.writeHead(302, { location: targets[req.url!][0] }).end() : res.writeHead(200).end('{}'));
+    handler = (req, res) =>
+      targets[req.url!] ? res.writeHead(302, { location: targets[req.url!][0] }).end() : res.writeHead(200).end('{}');
     for (const [path, [, reason]] of Object.entries(targets)) {
       const err = await failure(fetchVia(client(), `${base}${path}`));
       expect([path, err.permanent, err.message]).toEqual([path, true, expect.stringMatching(reason)]);

@@ -59,7 +59,8 @@ export function parseTranscript(body: Buffer): object {
     const why = err instanceof SyntaxError ? `invalid JSON${position ? ` at position ${position}` : ''}` : 'not valid UTF-8';
     throw new TranscriptError(`transcript is not a JSON document (${why})`, true);
   }
-  if (typeof parsed !== 'object' || parsed === null) throw new TranscriptError('transcript is not a JSON document (not an object or array)', true);
+  if (typeof parsed !== 'object' || parsed === null)
+    throw new TranscriptError('transcript is not a JSON document (not an object or array)', true);
   const problem = unstorableJsonReason(parsed, MAX_TRANSCRIPT_DEPTH);
   if (problem) throw new TranscriptError(`transcript cannot be stored: it ${problem}`, true);
   return parsed;
@@ -139,8 +140,11 @@ export class TranscriptClient {
       throw new TranscriptError(message, permanent);
     };
     if (res.status < 200 || res.status >= 300) refuse(`transcript host answered ${res.status}`, !transientStatus(res.status));
-    const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
-    if (encoding && encoding !== 'identity') refuse(`transcript host answered with content-encoding ${encoding.slice(0, 40)} despite accept-encoding: identity`);
+    const encoding = String(res.headers['content-encoding'] ?? '')
+      .trim()
+      .toLowerCase();
+    if (encoding && encoding !== 'identity')
+      refuse(`transcript host answered with content-encoding ${encoding.slice(0, 40)} despite accept-encoding: identity`);
     const type = res.headers['content-type'] as string | undefined;
     if (!isAcceptableContentType(type)) refuse(`transcript is not JSON (content-type ${type?.slice(0, 100)})`);
     if (Number(res.headers['content-length']) > this.opts.maxBytes) refuse(`transcript is larger than ${this.opts.maxBytes} bytes`);

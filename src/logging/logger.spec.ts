@@ -20,7 +20,15 @@ describe('createLogger', () => {
     const { logger, lines, parsed } = await capture();
     logger.info(
       {
-        req: { headers: { 'x-webhook-signature': 'deadbeef', 'x-interviewrelay-signature': 'cafe', authorization: 'Bearer t0ken', cookie: 'sid=1', 'content-type': 'application/json' } },
+        req: {
+          headers: {
+            'x-webhook-signature': 'deadbeef',
+            'x-interviewrelay-signature': 'cafe',
+            authorization: 'Bearer t0ken',
+            cookie: 'sid=1',
+            'content-type': 'application/json',
+          },
+        },
         payload: { invitee_email: 'alice@example.com', nested: { email: 'bob@example.com' } },
         participant_email: 'carol@example.com',
       },
@@ -34,7 +42,7 @@ describe('createLogger', () => {
     expect(line.payload.invitee_email).toBe('[redacted]');
   });
 
-  it('redacts below the depths a path list reaches, in arrays, whatever the key case, and leaves the caller\'s object alone', async () => {
+  it("redacts below the depths a path list reaches, in arrays, whatever the key case, and leaves the caller's object alone", async () => {
     const { logger, lines, parsed } = await capture();
     const logged = {
       a: { b: { c: { d: { e: { invitee_email: 'deep@example.com' } } } } },
@@ -66,20 +74,30 @@ describe('createLogger', () => {
     expect(parsed()).toEqual([expect.objectContaining({ level: 'error', msg: 'shown', service: 'test' })]);
   });
 
-  it("puts the current request id on Nest Logger lines, with the class as context", async () => {
+  it('puts the current request id on Nest Logger lines, with the class as context', async () => {
     const { logger, parsed } = await capture();
     const nest = new PinoLoggerService(logger);
     runWithLogContext({ requestId: 'req-1', eventId: 'ev-1' }, () => nest.warn('event failed', 'WebhookEventsProcessor'));
     nest.error('boom', 'Error: boom\n    at x (y.js:1:1)', 'Thing');
     const [inContext, outside] = parsed();
-    expect(inContext).toMatchObject({ level: 'warn', msg: 'event failed', context: 'WebhookEventsProcessor', requestId: 'req-1', eventId: 'ev-1' });
+    expect(inContext).toMatchObject({
+      level: 'warn',
+      msg: 'event failed',
+      context: 'WebhookEventsProcessor',
+      requestId: 'req-1',
+      eventId: 'ev-1',
+    });
     expect(outside).toMatchObject({ level: 'error', msg: 'boom', context: 'Thing', stack: expect.stringContaining('at x') });
     expect(outside.requestId).toBeUndefined();
   });
 
   it('never writes the SQL parameters of a failed statement', async () => {
     const { logger, lines } = await capture();
-    const err = Object.assign(new Error('invalid input syntax'), { query: 'SELECT $1', parameters: ['ada@example.com', 'secret-value'], driverError: { code: '22P02', parameters: ['secret-value'] } });
+    const err = Object.assign(new Error('invalid input syntax'), {
+      query: 'SELECT $1',
+      parameters: ['ada@example.com', 'secret-value'],
+      driverError: { code: '22P02', parameters: ['secret-value'] },
+    });
     logger.error({ err }, 'failed');
     const text = lines.join('\n');
     expect(text).toContain('SELECT $1');
@@ -92,7 +110,9 @@ describe('redactUrl', () => {
   it('hides secret query values and values holding an email, and keeps the rest', () => {
     expect(redactUrl('/admin/events?token=abc&limit=5')).toBe('/admin/events?token=[redacted]&limit=5');
     expect(redactUrl('/admin/events?session_id=ada%40example.com&status=failed')).toBe('/admin/events?session_id=[redacted]&status=failed');
-    expect(redactUrl('/x?api_key=1&Signature=2&invitee_email=3')).toBe('/x?api_key=[redacted]&Signature=[redacted]&invitee_email=[redacted]');
+    expect(redactUrl('/x?api_key=1&Signature=2&invitee_email=3')).toBe(
+      '/x?api_key=[redacted]&Signature=[redacted]&invitee_email=[redacted]',
+    );
     expect(redactUrl('/health/live')).toBe('/health/live');
     expect(redactUrl('/dev/sessions/bob@example.com')).toBe('/dev/sessions/[redacted]');
   });

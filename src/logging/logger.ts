@@ -90,7 +90,12 @@ function serializeError(err: unknown): unknown {
 
 /** A request as logged: method and redacted URL, and its headers (secret ones censored by REDACT_PATHS). */
 function serializeRequest(req: { method?: string; url?: unknown; headers?: unknown; ip?: string }): unknown {
-  return { method: req.method, url: typeof req.url === 'string' ? redactUrl(req.url) : undefined, headers: req.headers, remoteAddress: req.ip };
+  return {
+    method: req.method,
+    url: typeof req.url === 'string' ? redactUrl(req.url) : undefined,
+    headers: req.headers,
+    remoteAddress: req.ip,
+  };
 }
 
 export interface LoggerSettings {

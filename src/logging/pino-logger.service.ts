@@ -39,7 +39,10 @@ export class PinoLoggerService implements LoggerService {
     if (!this.logger.isLevelEnabled(level)) return;
     const rest = [...params];
     // Nest appends the context (the class name given to `new Logger(...)`) as the last argument.
-    const context = rest.length > 0 && typeof rest[rest.length - 1] === 'string' && !looksLikeStack(rest[rest.length - 1] as string) ? (rest.pop() as string) : undefined;
+    const context =
+      rest.length > 0 && typeof rest[rest.length - 1] === 'string' && !looksLikeStack(rest[rest.length - 1] as string)
+        ? (rest.pop() as string)
+        : undefined;
     const fields: Record<string, unknown> = {};
     if (context) fields.context = context;
     if (mayHaveStack && typeof rest[0] === 'string' && looksLikeStack(rest[0])) fields.stack = rest.shift();

@@ -34,7 +34,12 @@ describe('NotificationsService: the Slack POST', () => {
   });
   afterAll(() => new Promise((r) => server.close(r)));
 
-  const notice = { sessionId: 's-1', participantEmail: 'ada@example.com', durationMinutes: 12, completedAt: new Date('2026-11-27T10:00:00Z') };
+  const notice = {
+    sessionId: 's-1',
+    participantEmail: 'ada@example.com',
+    durationMinutes: 12,
+    completedAt: new Date('2026-11-27T10:00:00Z'),
+  };
   const service = (webhookUrl = `${base}/hooks/slack`, timeoutMs = 2000) => {
     const repo = { query: async () => [{ previous: null }], update: async () => ({}), findOneBy: async () => null };
     const config = { get: () => ({ webhookUrl, timeoutMs }) };
@@ -65,7 +70,13 @@ describe('NotificationsService: the Slack POST', () => {
     const limited = await failure(service().notifyInterviewCompleted(notice));
     expect(limited).toBeInstanceOf(RetryLaterError);
     expect((limited as RetryLaterError).retryAfterMs).toBe(7000);
-    for (const [status, type] of [[503, Error], [500, Error], [408, Error], [404, PermanentFailure], [400, PermanentFailure]] as const) {
+    for (const [status, type] of [
+      [503, Error],
+      [500, Error],
+      [408, Error],
+      [404, PermanentFailure],
+      [400, PermanentFailure],
+    ] as const) {
       handler = (_req, res) => res.writeHead(status).end('no');
       const err = await failure(service().notifyInterviewCompleted(notice));
       expect([status, err.constructor, err.message]).toEqual([status, type, `slack: answered ${status}`]);
@@ -73,7 +84,8 @@ describe('NotificationsService: the Slack POST', () => {
   });
 
   it('never follows a redirect', async () => {
-    handler = (req, res) => (req.url === '/hooks/slack' ? res.writeHead(302, { location: '/elsewhere' }).end() : res.writeHead(200).end('ok'));
+    handler = (req, res) =>
+      req.url === '/hooks/slack' ? res.writeHead(302, { location: '/elsewhere' }).end() : res.writeHead(200).end('ok');
     const err = await failure(service().notifyInterviewCompleted(notice));
     expect([err.constructor, err.message]).toEqual([PermanentFailure, 'slack: answered 302']);
     expect(posts.map((p) => p.url)).toEqual(['/hooks/slack']);
@@ -93,6 +105,8 @@ describe('NotificationsService: the Slack POST', () => {
     await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((r) => closed.close(r));
-    expect((await failure(service(`http://127.0.0.1:${port}/hooks/slack`).notifyInterviewCompleted(notice))).message).toBe('slack: ECONNREFUSED');
+    expect((await failure(service(`http://127.0.0.1:${port}/hooks/slack`).notifyInterviewCompleted(notice))).message).toBe(
+      'slack: ECONNREFUSED',
+    );
   });
 });

@@ -173,7 +173,12 @@ export class NotificationsService {
     return items.map(() => undefined);
   }
 
-  private async release(kind: string, sessionId: string, status: Extract<NotificationStatus, 'pending' | 'failed'>, error: string): Promise<void> {
+  private async release(
+    kind: string,
+    sessionId: string,
+    status: Extract<NotificationStatus, 'pending' | 'failed'>,
+    error: string,
+  ): Promise<void> {
     this.logger.warn(`notification ${kind} for an interview not sent: ${error}`);
     await this.repo.update({ kind, sessionId, status: 'sending' }, { status, lastError: storableText(error), updatedAt: () => 'now()' });
   }

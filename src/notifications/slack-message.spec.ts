@@ -2,7 +2,12 @@ import { interviewCompletedMessage, retryAfterMs } from './slack-message.js';
 
 describe('Slack message for a completed interview', () => {
   it('has text plus one mrkdwn section with a bold headline, the participant and the session id as code', () => {
-    const msg = interviewCompletedMessage({ sessionId: 'sess-42', participantEmail: 'ada@example.com', durationMinutes: 12.5, completedAt: null });
+    const msg = interviewCompletedMessage({
+      sessionId: 'sess-42',
+      participantEmail: 'ada@example.com',
+      durationMinutes: 12.5,
+      completedAt: null,
+    });
     expect(msg.text).toBe('Interview completed: ada@example.com (session sess-42)');
     expect(msg.blocks).toHaveLength(1);
     expect(msg.blocks[0]).toMatchObject({ type: 'section', text: { type: 'mrkdwn' } });
@@ -22,7 +27,12 @@ describe('Slack message for a completed interview', () => {
   });
 
   it('escapes payload strings in the top-level text too: no pings, no links a payload chose', () => {
-    const msg = interviewCompletedMessage({ sessionId: '<!channel>', participantEmail: '<https://evil.example|Open transcript>', durationMinutes: null, completedAt: null });
+    const msg = interviewCompletedMessage({
+      sessionId: '<!channel>',
+      participantEmail: '<https://evil.example|Open transcript>',
+      durationMinutes: null,
+      completedAt: null,
+    });
     for (const text of [msg.text, msg.blocks[0].text.text]) {
       expect(text).not.toMatch(/<[!h]/);
       expect(text).toContain('&lt;!channel&gt;');

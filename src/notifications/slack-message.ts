@@ -32,7 +32,10 @@ export function interviewCompletedMessage(n: InterviewCompletedNotice): SlackMes
   const participant = n.participantEmail ?? 'unknown participant';
   const lines = [`*Interview completed*`, `Participant: ${escapeMrkdwn(participant)}`, `Session: ${codeSpan(n.sessionId)}`];
   if (n.durationMinutes !== null) lines.push(`Duration: ${Math.round(n.durationMinutes * 10) / 10} min`);
-  if (n.completedAt !== null) lines.push(`Completed: <!date^${Math.floor(n.completedAt.getTime() / 1000)}^{date_short_pretty} {time}|${n.completedAt.toISOString()}>`);
+  if (n.completedAt !== null)
+    lines.push(
+      `Completed: <!date^${Math.floor(n.completedAt.getTime() / 1000)}^{date_short_pretty} {time}|${n.completedAt.toISOString()}>`,
+    );
   return {
     text: `Interview completed: ${escapeMrkdwn(participant)} (session ${escapeMrkdwn(n.sessionId)})`,
     blocks: [{ type: 'section', text: { type: 'mrkdwn', text: lines.join('\n') } }],

@@ -42,7 +42,9 @@ export class BatchJobs {
     const followUps: EventJob[] = [];
     const outcomes = await Promise.all(
       parsed.data.events.map((data) =>
-        this.runner.limit(() => runWithLogContext({ requestId: data.requestId, eventId: data.eventId, jobId: job.id }, () => this.attempt(data, followUps))),
+        this.runner.limit(() =>
+          runWithLogContext({ requestId: data.requestId, eventId: data.eventId, jobId: job.id }, () => this.attempt(data, followUps)),
+        ),
       ),
     );
     await this.queue.enqueueEvents(followUps);

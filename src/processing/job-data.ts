@@ -10,7 +10,12 @@ export const eventJobDataSchema = z.object({
 });
 export type EventJobData = z.infer<typeof eventJobDataSchema>;
 
-export const batchJobDataSchema = z.object({ events: z.array(eventJobDataSchema).min(1).max(10 * BATCH_JOB_MAX_EVENTS) });
+export const batchJobDataSchema = z.object({
+  events: z
+    .array(eventJobDataSchema)
+    .min(1)
+    .max(10 * BATCH_JOB_MAX_EVENTS),
+});
 
 /** What one attempt at an event came to: 'skipped' when its row was already final. */
 export type AttemptOutcome = 'processed' | 'ignored' | 'skipped';

@@ -14,6 +14,14 @@ import { WebhookEventsProcessor } from './webhook-events.processor.js';
  */
 @Module({
   imports: [InboxModule, DiscoveryModule],
-  providers: [WebhookEventsProcessor, EventRunner, BatchJobs, EventDispatcher, StaleEventsSweeper, ProcessingMetrics, ...processingMetricProviders],
+  providers: [
+    WebhookEventsProcessor,
+    EventRunner,
+    BatchJobs,
+    EventDispatcher,
+    StaleEventsSweeper,
+    ProcessingMetrics,
+    ...processingMetricProviders,
+  ],
 })
 export class ProcessingModule {}

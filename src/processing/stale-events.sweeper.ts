@@ -100,7 +100,9 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
     const rows = recovered.flatMap((r) => r.gaveUp);
     for (const row of rows) this.metrics.recordDeadLetter(eventLabel(row.event));
     if (rows.length > 0) {
-      this.logger.warn(`gave up on ${rows.length} event(s) put back through processing ${MAX_RECOVERIES} times without an outcome; they are 'failed' (dead letters): ${rows.map((r) => r.id).join(', ')}`);
+      this.logger.warn(
+        `gave up on ${rows.length} event(s) put back through processing ${MAX_RECOVERIES} times without an outcome; they are 'failed' (dead letters): ${rows.map((r) => r.id).join(', ')}`,
+      );
     }
     return rows.length;
   }

@@ -34,7 +34,10 @@ type AnyJob = Job<ProcessEventJobData> | Job<ProcessBatchJobData>;
  * before anything it uses closes.
  */
 @Processor(WEBHOOKS_QUEUE, { autorun: false })
-export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class WebhookEventsProcessor
+  extends WorkerHost
+  implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(WebhookEventsProcessor.name);
   private readonly shutdownTimeoutMs: number;
   /** Jobs whose process() has not returned yet, and who waits for there to be none (shutdown). */
@@ -80,8 +83,16 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
     this.running++;
     try {
       const data = (job.data ?? {}) as Partial<ProcessEventJobData>;
-      const context = { requestId: typeof data.requestId === 'string' ? data.requestId : undefined, eventId: typeof data.eventId === 'string' ? data.eventId : undefined, jobId: job.id };
-      return await runWithLogContext(context, () => (job.name === PROCESS_BATCH_JOB ? this.batches.process(job as Job<ProcessBatchJobData>) : this.processOwnJob(job as Job<ProcessEventJobData>, token)));
+      const context = {
+        requestId: typeof data.requestId === 'string' ? data.requestId : undefined,
+        eventId: typeof data.eventId === 'string' ? data.eventId : undefined,
+        jobId: job.id,
+      };
+      return await runWithLogContext(context, () =>
+        job.name === PROCESS_BATCH_JOB
+          ? this.batches.process(job as Job<ProcessBatchJobData>)
+          : this.processOwnJob(job as Job<ProcessEventJobData>, token),
+      );
     } finally {
       if (--this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
     }
@@ -99,7 +110,9 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
         const parsed = eventJobDataSchema.safeParse(job.data);
         if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.issues[0]?.message}`);
         const data = parsed.data;
-        const result = await this.runner.attempt(data.eventId, data.requestId, { reopenFailed: true }).catch((err: Error) => this.onFailure(job, data, err, token));
+        const result = await this.runner
+          .attempt(data.eventId, data.requestId, { reopenFailed: true })
+          .catch((err: Error) => this.onFailure(job, data, err, token));
         if (result !== 'skipped') outcome = result;
         return result;
       } catch (err) {
@@ -108,7 +121,11 @@ export class WebhookEventsProcessor extends WorkerHost implements OnModuleInit, 
         outcome = deferred || (!unrecoverable && hasAttemptsLeft(job)) ? 'retried' : 'failed';
         throw err;
       } finally {
-        this.metrics.recordRun(eventLabel(typeof job.data?.event === 'string' ? job.data.event : undefined), outcome, (performance.now() - started) / 1000);
+        this.metrics.recordRun(
+          eventLabel(typeof job.data?.event === 'string' ? job.data.event : undefined),
+          outcome,
+          (performance.now() - started) / 1000,
+        );
       }
     });
   }

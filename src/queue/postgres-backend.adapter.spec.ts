@@ -15,7 +15,11 @@ async function closedPort(): Promise<number> {
 describe('retryingPostgresBackend', () => {
   it('forgets a failed first connection, so the next operation tries again', async () => {
     const port = await closedPort();
-    const backend = retryingPostgresBackend('adapter-test', { connection: { connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 500, max: 1 } }, {});
+    const backend = retryingPostgresBackend(
+      'adapter-test',
+      { connection: { connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 500, max: 1 } },
+      {},
+    );
     const memo = backend as unknown as { readyPromise?: Promise<void> };
     const conn = backend.connection as unknown as { readyPromise?: Promise<void> };
     try {
@@ -32,7 +36,11 @@ describe('retryingPostgresBackend', () => {
   it('relies on BullMQ memoizing readiness in readyPromise', async () => {
     const { createPostgresBackend } = await import('bullmq');
     const port = await closedPort();
-    const plain = createPostgresBackend('adapter-test-plain', { connection: { connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 500, max: 1 } }, {});
+    const plain = createPostgresBackend(
+      'adapter-test-plain',
+      { connection: { connectionString: `postgres://postgres@127.0.0.1:${port}/none`, connectionTimeoutMillis: 500, max: 1 } },
+      {},
+    );
     try {
       await expect(plain.waitUntilReady()).rejects.toThrow();
       // Unwrapped, the failure is remembered: that is what the adapter undoes.

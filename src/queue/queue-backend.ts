@@ -1,5 +1,13 @@
 import { BullModule } from '@nestjs/bullmq';
-import { BackendFactory, PostgresConnectionOptions, PostgresQueueBackend, QueueOptions, setDefaultBackendFactory, Worker, WorkerOptions } from 'bullmq';
+import {
+  BackendFactory,
+  PostgresConnectionOptions,
+  PostgresQueueBackend,
+  QueueOptions,
+  setDefaultBackendFactory,
+  Worker,
+  WorkerOptions,
+} from 'bullmq';
 import { AppConfig } from '../config/configuration.js';
 import { retryingPostgresBackend } from './postgres-backend.adapter.js';
 import { webhookJobOptions } from './queue.constants.js';

@@ -66,7 +66,7 @@ export class RedisHealthIndicator implements ReadinessCheck {
     return this.health
       .check('redis')
       .attempt(async () => {
-        const client = await withTimeout((this.queue.getBackend()).client, HEALTH_CHECK_TIMEOUT_MS, () => new Error('no connection'));
+        const client = await withTimeout(this.queue.getBackend().client, HEALTH_CHECK_TIMEOUT_MS, () => new Error('no connection'));
         const redis = client as unknown as { status: string; ping(): Promise<string> };
         if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
         await redis.ping();

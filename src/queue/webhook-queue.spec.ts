@@ -18,7 +18,10 @@ async function stalledQueue(status = 'ready') {
   return { client, service };
 }
 
-const event = { jobId: '00000000-0000-4000-8000-000000000001', data: { eventId: '00000000-0000-4000-8000-000000000001', event: 'session.feedback_submitted' } };
+const event = {
+  jobId: '00000000-0000-4000-8000-000000000001',
+  data: { eventId: '00000000-0000-4000-8000-000000000001', event: 'session.feedback_submitted' },
+};
 
 describe('WebhookQueue', () => {
   it('refuses at once while Redis is not connected', async () => {

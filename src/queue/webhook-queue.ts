@@ -2,7 +2,15 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { JobsOptions, JobType, Queue, RedisQueueBackend } from 'bullmq';
 import { withTimeout } from '../common/with-timeout.js';
-import { BatchJob, EventJob, PROCESS_BATCH_JOB, PROCESS_EVENT_JOB, ProcessBatchJobData, ProcessEventJobData, WEBHOOKS_QUEUE } from './queue.constants.js';
+import {
+  BatchJob,
+  EventJob,
+  PROCESS_BATCH_JOB,
+  PROCESS_EVENT_JOB,
+  ProcessBatchJobData,
+  ProcessEventJobData,
+  WEBHOOKS_QUEUE,
+} from './queue.constants.js';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
 

@@ -19,11 +19,15 @@ export async function drainWorker(worker: Worker, idle: () => Promise<void>, tim
     () => new Error('timeout'),
   ).catch(() => false);
   if (!finished) {
-    logger.warn(`worker ${worker.name}: events in progress did not finish within ${timeoutMs} ms; closing anyway (their jobs' locks expire and another worker takes them over)`);
+    logger.warn(
+      `worker ${worker.name}: events in progress did not finish within ${timeoutMs} ms; closing anyway (their jobs' locks expire and another worker takes them over)`,
+    );
   }
   const graceful = finished && (await backendAnswers(worker));
   await worker.close(!graceful).catch((err: Error) => logger.warn(`worker ${worker.name}: close failed: ${err.message}`));
-  logger.log(`worker ${worker.name} stopped in ${Date.now() - started} ms${graceful ? '' : ' (closed without waiting for the queue backend)'}`);
+  logger.log(
+    `worker ${worker.name} stopped in ${Date.now() - started} ms${graceful ? '' : ' (closed without waiting for the queue backend)'}`,
+  );
 }
 
 /** Whether the worker's queue backend is connected now (Redis: its client is ready; other backends: assumed). */

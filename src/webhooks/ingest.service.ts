@@ -78,11 +78,16 @@ export class WebhookIngestService implements OnApplicationShutdown {
     // One statement for the batch; a delivery whose data PostgreSQL refuses fails alone.
     const written = await flushIsolating(
       unique.map((candidate, i) => ({ candidate, batchJobId: batchJobIds[i] ?? null })),
-      (part) => this.inbox.recordBatch(part.map((p) => p.candidate), part.map((p) => p.batchJobId)),
+      (part) =>
+        this.inbox.recordBatch(
+          part.map((p) => p.candidate),
+          part.map((p) => p.batchJobId),
+        ),
       isDataError,
     );
     const failed = written.filter((w) => !w.ok);
-    if (failed.length > 0) this.logger.warn(`inbox write failed for ${failed.length} of ${unique.length} deliveries: ${errorText(failed[0].error, 500)}`);
+    if (failed.length > 0)
+      this.logger.warn(`inbox write failed for ${failed.length} of ${unique.length} deliveries: ${errorText(failed[0].error, 500)}`);
     const rows: Array<InboxRow | undefined> = written.map((w) => (w.ok ? w.value : undefined));
 
     // New rows, and earlier rows not yet done (their job may have been lost): make sure a job exists.
@@ -102,7 +107,10 @@ export class WebhookIngestService implements OnApplicationShutdown {
       // A pending duplicate whose batch job will still run needs nothing; otherwise a job of its own.
       const live = await this.queue.liveJobIds(carried.map((r) => r.batchJobId!));
       ownJobs.push(...carried.filter((r) => !live.has(r.batchJobId!)).map(ownJobOf));
-      await Promise.all([this.queue.enqueueBatches([...batches].map(([jobId, events]) => ({ jobId, events }))), this.queue.enqueueEvents(ownJobs)]);
+      await Promise.all([
+        this.queue.enqueueBatches([...batches].map(([jobId, events]) => ({ jobId, events }))),
+        this.queue.enqueueEvents(ownJobs),
+      ]);
     } catch (err) {
       queued = false;
       this.logger.warn(`enqueue failed for ${pending.length} events (rows kept as 'received'): ${errorText(err, 500)}`);
@@ -114,7 +122,9 @@ export class WebhookIngestService implements OnApplicationShutdown {
       const row = rows[uniqueIdx];
       if (!row) {
         const w = written[uniqueIdx] as { ok: false; error: unknown };
-        return isDataError(w.error) ? { status: 'unstorable', reason: errorText(w.error, 300) } : { status: 'unavailable', reason: 'database unavailable' };
+        return isDataError(w.error)
+          ? { status: 'unstorable', reason: errorText(w.error, 300) }
+          : { status: 'unavailable', reason: 'database unavailable' };
       }
       if (pendingNotQueued.has(row.id)) return { status: 'unavailable', reason: 'queue unavailable' };
       const firstInBatch = unique[uniqueIdx] === items[idx];

@@ -47,7 +47,10 @@ describe('verifyWebhookSignature', () => {
     const signed = (t = ts, raw: Buffer = body) => hmac(Buffer.concat([Buffer.from(`${t}.`), raw]));
 
     it('accepts a fresh timestamped signature', () => {
-      expect(verify({ 'x-interviewrelay-signature': signed(), 'x-interviewrelay-timestamp': ts })).toEqual({ ok: true, scheme: 'timestamped' });
+      expect(verify({ 'x-interviewrelay-signature': signed(), 'x-interviewrelay-timestamp': ts })).toEqual({
+        ok: true,
+        scheme: 'timestamped',
+      });
     });
 
     it('refuses timestamps outside the tolerance window, in the past or the future', () => {

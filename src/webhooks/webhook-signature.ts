@@ -13,9 +13,7 @@ export const TIMESTAMP_PATTERN = '^[0-9]{1,12}$';
 const HEX_SHA256 = /^[0-9a-f]{64}$/i;
 const UNIX_SECONDS = new RegExp(TIMESTAMP_PATTERN);
 
-export type SignatureCheck =
-  | { ok: true; scheme: SignatureScheme }
-  | { ok: false; reason: string };
+export type SignatureCheck = { ok: true; scheme: SignatureScheme } | { ok: false; reason: string };
 
 export interface SignatureInput {
   rawBody: Buffer;
@@ -80,9 +78,7 @@ export function verifyWebhookSignature(input: SignatureInput): SignatureCheck {
   if (plain === undefined) return { ok: false, reason: 'missing signature header' };
   const signature = parseHexSignature(plain);
   if (!signature) return { ok: false, reason: 'malformed X-Webhook-Signature' };
-  return matchesAny(signature, secrets, rawBody)
-    ? { ok: true, scheme: 'signature' }
-    : { ok: false, reason: 'signature mismatch' };
+  return matchesAny(signature, secrets, rawBody) ? { ok: true, scheme: 'signature' } : { ok: false, reason: 'signature mismatch' };
 }
 
 /** Signs a body the way the platform does; used by tests, the benchmark and `npm run send`. */

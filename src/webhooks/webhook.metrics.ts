@@ -7,7 +7,15 @@ import { eventLabels } from '../events/event-definition.js';
 export const WEBHOOKS_RECEIVED = 'webhooks_received_total';
 export const INGEST_DURATION = 'webhook_ingest_duration_seconds';
 
-export const RECEIVED_STATUSES = ['accepted', 'duplicate', 'invalid_signature', 'invalid_payload', 'too_large', 'unavailable', 'error'] as const;
+export const RECEIVED_STATUSES = [
+  'accepted',
+  'duplicate',
+  'invalid_signature',
+  'invalid_payload',
+  'too_large',
+  'unavailable',
+  'error',
+] as const;
 export type ReceivedStatus = (typeof RECEIVED_STATUSES)[number];
 
 export const webhookMetricProviders = [

@@ -15,21 +15,24 @@ export const eventSchemaName = (event: string) => event.replace(/(^|[._:-])(\w)/
 export function deliverySchemas(): Record<string, z.ZodType> {
   const events = knownEvents().map((d): [string, z.ZodType] => [
     eventSchemaName(d.name),
-    deliveryFields.extend(d.payload.shape).extend({ event: z.literal(d.name) }).meta({ description: d.description, example: d.example }),
+    deliveryFields
+      .extend(d.payload.shape)
+      .extend({ event: z.literal(d.name) })
+      .meta({ description: d.description, example: d.example }),
   ]);
   return {
     ...Object.fromEntries(events),
     OtherEvent: deliveryFields.meta({
-      description: 'Any other event type: recorded and answered 200 like the others, then marked `ignored` (replayable once a handler exists).',
+      description:
+        'Any other event type: recorded and answered 200 like the others, then marked `ignored` (replayable once a handler exists).',
       example: { event: 'interview.scheduled', session_id: 'sess_8f2k1', timestamp: '2026-11-27T09:00:00Z' },
     }),
     // validateDelivery (src/events/delivery.ts) unwraps it.
-    Envelope: z
-      .object({ type: z.string().meta({ example: 'interview.completed' }), data: z.record(z.string(), z.unknown()) })
-      .meta({
-        description: 'The newer `{ type, data }` shape: `data` holds the fields of the event above it, without `event`. Normalised to the first shape before storage.',
-        example: { type: 'session.feedback_submitted', data: { session_id: 'sess_8f2k1', feedback: { rating: 4 } } },
-      }),
+    Envelope: z.object({ type: z.string().meta({ example: 'interview.completed' }), data: z.record(z.string(), z.unknown()) }).meta({
+      description:
+        'The newer `{ type, data }` shape: `data` holds the fields of the event above it, without `event`. Normalised to the first shape before storage.',
+      example: { type: 'session.feedback_submitted', data: { session_id: 'sess_8f2k1', feedback: { rating: 4 } } },
+    }),
   };
 }
 

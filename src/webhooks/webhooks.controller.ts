@@ -17,7 +17,13 @@ import { parseDelivery } from '../events/delivery.js';
 import { eventLabel } from '../events/event-definition.js';
 import { IngestResult, ingestResult, WebhookIngestService } from './ingest.service.js';
 import { WebhookRequest, WebhookSignatureGuard } from './webhook-signature.guard.js';
-import { SIGNATURE_HEADER, SIGNATURE_PATTERN, TIMESTAMP_HEADER, TIMESTAMP_PATTERN, TIMESTAMPED_SIGNATURE_HEADER } from './webhook-signature.js';
+import {
+  SIGNATURE_HEADER,
+  SIGNATURE_PATTERN,
+  TIMESTAMP_HEADER,
+  TIMESTAMP_PATTERN,
+  TIMESTAMPED_SIGNATURE_HEADER,
+} from './webhook-signature.js';
 import { WEBHOOK_PATH } from './webhook.constants.js';
 import { IngestMarks } from './webhook.metrics.js';
 import { deliveryBodySchema } from './webhook.openapi.js';
@@ -45,25 +51,56 @@ export class WebhooksController {
   @UseGuards(WebhookSignatureGuard)
   @ApiOperation({ operationId: 'receiveWebhook', summary: 'Receive an InterviewRelay "AI Interview" delivery', description: DESCRIPTION })
   @ApiHeaders([
-    { name: SIGNATURE_HEADER, required: false, description: 'HMAC-SHA256 of the raw body (first scheme)', schema: { type: 'string', pattern: SIGNATURE_PATTERN } },
-    { name: TIMESTAMPED_SIGNATURE_HEADER, required: false, description: 'HMAC-SHA256 of `${timestamp}.${body}` (timestamped scheme)', schema: { type: 'string', pattern: SIGNATURE_PATTERN } },
-    { name: TIMESTAMP_HEADER, required: false, description: 'Unix seconds, required with the timestamped scheme', schema: { type: 'string', pattern: TIMESTAMP_PATTERN } },
+    {
+      name: SIGNATURE_HEADER,
+      required: false,
+      description: 'HMAC-SHA256 of the raw body (first scheme)',
+      schema: { type: 'string', pattern: SIGNATURE_PATTERN },
+    },
+    {
+      name: TIMESTAMPED_SIGNATURE_HEADER,
+      required: false,
+      description: 'HMAC-SHA256 of `${timestamp}.${body}` (timestamped scheme)',
+      schema: { type: 'string', pattern: SIGNATURE_PATTERN },
+    },
+    {
+      name: TIMESTAMP_HEADER,
+      required: false,
+      description: 'Unix seconds, required with the timestamped scheme',
+      schema: { type: 'string', pattern: TIMESTAMP_PATTERN },
+    },
   ])
   // Either scheme. Decorators apply bottom-up: the first scheme is listed first.
   @ApiSecurity({ timestampedSignature: [], signatureTimestamp: [] })
   @ApiSecurity('webhookSignature')
   // Documentation only: the body reaches the handler as raw bytes (webhook-body.parser.ts), no pipe touches it.
-  @ApiBody({ required: true, description: 'At most WEBHOOK_MAX_BODY_BYTES (1 MiB). Signed over these exact bytes.', schema: deliveryBodySchema })
+  @ApiBody({
+    required: true,
+    description: 'At most WEBHOOK_MAX_BODY_BYTES (1 MiB). Signed over these exact bytes.',
+    schema: deliveryBodySchema,
+  })
   @ApiOkResponse({
     description: 'Stored and queued (`accepted`), or recorded before (`duplicate`)',
     standardSchema: ingestResult,
-    examples: { accepted: { summary: 'accepted', value: { status: 'accepted', id: EXAMPLE_ID } }, duplicate: { summary: 'duplicate', value: { status: 'duplicate', id: EXAMPLE_ID } } },
+    examples: {
+      accepted: { summary: 'accepted', value: { status: 'accepted', id: EXAMPLE_ID } },
+      duplicate: { summary: 'duplicate', value: { status: 'duplicate', id: EXAMPLE_ID } },
+    },
   })
-  @ApiBadRequestResponse({ description: 'Not JSON, not valid UTF-8, or a field is invalid (the message names it). Not stored; do not retry unchanged.', standardSchema: errorBody })
-  @ApiUnauthorizedResponse({ description: 'Missing, malformed or wrong signature, or a timestamp outside the tolerance window. Nothing stored.', standardSchema: errorBody })
+  @ApiBadRequestResponse({
+    description: 'Not JSON, not valid UTF-8, or a field is invalid (the message names it). Not stored; do not retry unchanged.',
+    standardSchema: errorBody,
+  })
+  @ApiUnauthorizedResponse({
+    description: 'Missing, malformed or wrong signature, or a timestamp outside the tolerance window. Nothing stored.',
+    standardSchema: errorBody,
+  })
   @ApiPayloadTooLargeResponse({ description: 'Body larger than WEBHOOK_MAX_BODY_BYTES.', standardSchema: errorBody })
   @ApiUnsupportedMediaTypeResponse({ description: 'Content-Type is not application/json.', standardSchema: errorBody })
-  @ApiServiceUnavailableResponse({ description: 'PostgreSQL or the queue cannot take the delivery right now (or the service is shutting down). Retry later.', standardSchema: errorBody })
+  @ApiServiceUnavailableResponse({
+    description: 'PostgreSQL or the queue cannot take the delivery right now (or the service is shutting down). Retry later.',
+    standardSchema: errorBody,
+  })
   async receive(@Req() req: WebhookRequest & IngestMarks): Promise<IngestResult> {
     // The guard verified the signature over these bytes; only now are they decoded and parsed.
     const parsed = parseDelivery(req.rawBody);

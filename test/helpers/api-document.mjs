@@ -19,9 +19,12 @@ if (process.env.DOCS_TEST_DEV_ROUTES === '1') config.database.embedded = true;
 const app = await createApp(config);
 const served = [];
 // Nest registers the controllers' routes on init (the document's own routes were registered by createApp).
-app.getHttpAdapter().getInstance().addHook('onRoute', (route) => {
-  for (const method of [route.method].flat()) if (method !== 'HEAD') served.push(`${method} ${route.url}`);
-});
+app
+  .getHttpAdapter()
+  .getInstance()
+  .addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) if (method !== 'HEAD') served.push(`${method} ${route.url}`);
+  });
 try {
   await app.init();
   const res = await app.inject({ method: 'GET', url: `/${DOCS_PATH}-json` });

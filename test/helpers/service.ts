@@ -91,7 +91,10 @@ export async function startService(env: Record<string, string | undefined>, opts
     const client = new Client({ connectionString: fullEnv.DATABASE_URL });
     await client.connect();
     try {
-      await waitFor(async () => (await client.query(`SELECT to_regclass('public.notifications') IS NOT NULL AS ok`)).rows[0].ok, deadline - Date.now());
+      await waitFor(
+        async () => (await client.query(`SELECT to_regclass('public.notifications') IS NOT NULL AS ok`)).rows[0].ok,
+        deadline - Date.now(),
+      );
     } finally {
       await client.end();
     }
@@ -136,11 +139,15 @@ export async function queueIdle(t: RunningService, timeoutMs = 15_000): Promise<
   const queue = new Queue('webhooks', { connection: { url: t.env.REDIS_URL ?? TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
   try {
     let quietChecks = 0;
-    await waitFor(async () => {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
-      quietChecks = Object.values(counts).every((n) => n === 0) ? quietChecks + 1 : 0;
-      return quietChecks >= 2;
-    }, timeoutMs, 150);
+    await waitFor(
+      async () => {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        quietChecks = Object.values(counts).every((n) => n === 0) ? quietChecks + 1 : 0;
+        return quietChecks >= 2;
+      },
+      timeoutMs,
+      150,
+    );
   } finally {
     await queue.close();
   }

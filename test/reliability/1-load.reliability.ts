@@ -29,10 +29,15 @@ describe('reliability 1: load with duplicates', () => {
     const loadSeconds = (Date.now() - started) / 1000;
     const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 90_000, allKeys: true });
     const total = (Date.now() - started) / 1000;
-    report('1. 5,000 deliveries / 3,000 keys / 50 senders', outcome, {
-      timing: `load ${loadSeconds.toFixed(1)} s, all processed after ${total.toFixed(1)} s`,
-      'slack posts': peers.slackPosts.length,
-    }, svc.output());
+    report(
+      '1. 5,000 deliveries / 3,000 keys / 50 senders',
+      outcome,
+      {
+        timing: `load ${loadSeconds.toFixed(1)} s, all processed after ${total.toFixed(1)} s`,
+        'slack posts': peers.slackPosts.length,
+      },
+      svc.output(),
+    );
 
     expect(svc.process.exitCode).toBeNull();
     expect(outcome.problems).toEqual([]);

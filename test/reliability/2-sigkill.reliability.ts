@@ -1,8 +1,28 @@
 // Scenario 2: the service is SIGKILLed in the middle of the load and started again (same database,
 // same queue prefix, same port). Every event acknowledged before the kill is processed after the
 // restart, none twice (rows or Slack posts).
-import { createTestDatabase, freePort, queuePrefix, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
-import { dropQueueKeys, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers } from './harness.js';
+import {
+  createTestDatabase,
+  freePort,
+  queuePrefix,
+  RunningService,
+  sleep,
+  startService,
+  TestDatabase,
+  waitFor,
+} from '../helpers/service.js';
+import {
+  dropQueueKeys,
+  FAST_RECOVERY_ENV,
+  expectRecovery,
+  makeWorkload,
+  peerEnv,
+  Peers,
+  report,
+  settle,
+  startLoad,
+  startPeers,
+} from './harness.js';
 
 describe('reliability 2: SIGKILL mid-load', () => {
   let db: TestDatabase;
@@ -46,11 +66,16 @@ describe('reliability 2: SIGKILL mid-load', () => {
     const tally = await load.done;
     const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 60_000, allKeys: true, quietMs: 4000 });
     const notProcessedAfterRestart = [...ackedBeforeKill].filter((k) => outcome.lostKeys.includes(k));
-    report('2. SIGKILL mid-load, restart', outcome, {
-      'acknowledged before the kill': `${ackedBeforeKill.size} keys, ${notProcessedAfterRestart.length} of them not processed`,
-      'service down': `${downSeconds.toFixed(1)} s (senders retried)`,
-      'slack posts': peers.slackPosts.length,
-    }, svc.output());
+    report(
+      '2. SIGKILL mid-load, restart',
+      outcome,
+      {
+        'acknowledged before the kill': `${ackedBeforeKill.size} keys, ${notProcessedAfterRestart.length} of them not processed`,
+        'service down': `${downSeconds.toFixed(1)} s (senders retried)`,
+        'slack posts': peers.slackPosts.length,
+      },
+      svc.output(),
+    );
 
     expect(notProcessedAfterRestart).toEqual([]);
     expect(outcome.problems).toEqual([]);

@@ -5,7 +5,18 @@
 // file with a SIGKILL (up to a second of writes lost).
 import { createTestDatabase, queuePrefix, RunningService, sleep, startService, TestDatabase, waitFor } from '../helpers/service.js';
 import { privateRedis, PrivateRedis } from '../../scripts/local-services.mjs';
-import { FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
+import {
+  FAST_RECOVERY_ENV,
+  expectRecovery,
+  makeWorkload,
+  peerEnv,
+  Peers,
+  report,
+  settle,
+  startLoad,
+  startPeers,
+  statusesBetween,
+} from './harness.js';
 
 const OUTAGE_MS = 3000;
 
@@ -55,10 +66,15 @@ describe.each([
     const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 60_000, allKeys: true, quietMs: 3000 });
     // Answers that began during the outage; a little slack at the end for requests in flight.
     const during = statusesBetween(tally, outageStart + 200, outageEnd);
-    report(`3. Redis outage (${name}), ${OUTAGE_MS / 1000} s`, outcome, {
-      'answers during the outage': during,
-      'slack posts': peers.slackPosts.length,
-    }, svc.output());
+    report(
+      `3. Redis outage (${name}), ${OUTAGE_MS / 1000} s`,
+      outcome,
+      {
+        'answers during the outage': during,
+        'slack posts': peers.slackPosts.length,
+      },
+      svc.output(),
+    );
 
     expect(svc.process.exitCode).toBeNull(); // the same process recovered by itself
     expect(during['503'] ?? 0).toBeGreaterThan(0); // the outage was seen by deliveries

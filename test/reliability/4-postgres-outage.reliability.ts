@@ -4,7 +4,20 @@
 // same service process resumes by itself.
 import { queuePrefix, RunningService, sleep, startService, waitFor } from '../helpers/service.js';
 import { createDatabase, privatePostgres, PrivatePostgres, ThrowawayDatabase } from '../../scripts/local-services.mjs';
-import { dropQueueKeys, FAST_RECOVERY_ENV, expectRecovery, makeWorkload, peerEnv, Peers, RELIABILITY_PG_SETTINGS, report, settle, startLoad, startPeers, statusesBetween } from './harness.js';
+import {
+  dropQueueKeys,
+  FAST_RECOVERY_ENV,
+  expectRecovery,
+  makeWorkload,
+  peerEnv,
+  Peers,
+  RELIABILITY_PG_SETTINGS,
+  report,
+  settle,
+  startLoad,
+  startPeers,
+  statusesBetween,
+} from './harness.js';
 
 const OUTAGE_MS = 3000;
 
@@ -49,10 +62,15 @@ describe('reliability 4: PostgreSQL outage', () => {
     const tally = await load.done;
     const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 60_000, allKeys: true, quietMs: 3000 });
     const during = statusesBetween(tally, outageStart + 200, outageEnd);
-    report(`4. PostgreSQL outage (pg_ctl -m immediate), ${OUTAGE_MS / 1000} s`, outcome, {
-      'answers during the outage': during,
-      'slack posts': peers.slackPosts.length,
-    }, svc.output());
+    report(
+      `4. PostgreSQL outage (pg_ctl -m immediate), ${OUTAGE_MS / 1000} s`,
+      outcome,
+      {
+        'answers during the outage': during,
+        'slack posts': peers.slackPosts.length,
+      },
+      svc.output(),
+    );
 
     expect(svc.process.exitCode).toBeNull();
     expect(during['503'] ?? 0).toBeGreaterThan(0);

@@ -25,11 +25,20 @@ interface Case {
 }
 
 const hmac = (body: Buffer | string, secret = TEST_SECRET) => createHmac('sha256', secret).update(body).digest('hex');
-const signed = (body: Buffer, extra: Record<string, string> = {}) => ({ 'content-type': 'application/json', 'x-webhook-signature': hmac(body), ...extra });
+const signed = (body: Buffer, extra: Record<string, string> = {}) => ({
+  'content-type': 'application/json',
+  'x-webhook-signature': hmac(body),
+  ...extra,
+});
 
 function baseBodies(i: number): Array<Record<string, unknown>> {
   return [
-    { event: 'session.feedback_submitted', session_id: `bad-f${i}`, feedback: { rating: 4, comment: 'Clear questions' }, timestamp: '2026-11-27T10:00:00Z' },
+    {
+      event: 'session.feedback_submitted',
+      session_id: `bad-f${i}`,
+      feedback: { rating: 4, comment: 'Clear questions' },
+      timestamp: '2026-11-27T10:00:00Z',
+    },
     {
       event: 'interview.completed',
       session_id: `bad-i${i}`,
@@ -68,13 +77,52 @@ function generateCases(): Case[] {
       if (invalid(mutated)) add('broken JSON', `byte ${pos} -> ${JSON.stringify(ch)}`, mutated);
     }
   }
-  for (const text of ['', ' ', 'null', 'true', '0', '"string"', '[]', '[{}]', '{}', '{"event":}', "{'event':'x'}", '{"a":1,}', 'NaN', '{"event":"a","session_id":"b"}{"x":1}', '\u0000', '{"__proto__":{"polluted":1},"event":"x.y","session_id":"p"}', '{"constructor":{"prototype":{"x":1}},"event":"x.y","session_id":"c"}']) {
+  for (const text of [
+    '',
+    ' ',
+    'null',
+    'true',
+    '0',
+    '"string"',
+    '[]',
+    '[{}]',
+    '{}',
+    '{"event":}',
+    "{'event':'x'}",
+    '{"a":1,}',
+    'NaN',
+    '{"event":"a","session_id":"b"}{"x":1}',
+    '\u0000',
+    '{"__proto__":{"polluted":1},"event":"x.y","session_id":"p"}',
+    '{"constructor":{"prototype":{"x":1}},"event":"x.y","session_id":"c"}',
+  ]) {
     const raw = Buffer.from(text);
     if (invalid(raw)) add('broken JSON', `literal ${JSON.stringify(text).slice(0, 40)}`, raw);
   }
 
   // 3. Wrong types, field by field.
-  const wrongValues: unknown[] = [null, 0, -1, 1.5, true, false, [], [1, 2], {}, { a: 1 }, '', '   ', 'x'.repeat(5000), 'not an email', 'javascript:alert(1)', 'ftp://host/x', '2026-13-45', 1e308, -1e308, 'yesterday'];
+  const wrongValues: unknown[] = [
+    null,
+    0,
+    -1,
+    1.5,
+    true,
+    false,
+    [],
+    [1, 2],
+    {},
+    { a: 1 },
+    '',
+    '   ',
+    'x'.repeat(5000),
+    'not an email',
+    'javascript:alert(1)',
+    'ftp://host/x',
+    '2026-13-45',
+    1e308,
+    -1e308,
+    'yesterday',
+  ];
   let w = 0;
   for (const base of baseBodies(2)) {
     for (const field of ['event', 'session_id', 'invitee_email', 'transcript_url', 'total_minutes', 'timestamp', 'feedback']) {
@@ -89,7 +137,14 @@ function generateCases(): Case[] {
       add('wrong types', `missing ${field}`, Buffer.from(JSON.stringify(copy)));
     }
   }
-  for (const env of [{ type: 5 }, { type: 'session.feedback_submitted', data: null }, { type: 'session.feedback_submitted', data: [] }, { type: 'session.feedback_submitted', data: 'x' }, { type: 'session.feedback_submitted', data: { session_id: 7 } }, { type: '', data: { session_id: 'bad-e' } }]) {
+  for (const env of [
+    { type: 5 },
+    { type: 'session.feedback_submitted', data: null },
+    { type: 'session.feedback_submitted', data: [] },
+    { type: 'session.feedback_submitted', data: 'x' },
+    { type: 'session.feedback_submitted', data: { session_id: 7 } },
+    { type: '', data: { session_id: 'bad-e' } },
+  ]) {
     const raw = Buffer.from(JSON.stringify(env));
     if (invalid(raw)) add('wrong types', `envelope ${JSON.stringify(env).slice(0, 40)}`, raw);
   }
@@ -103,10 +158,18 @@ function generateCases(): Case[] {
   }
   for (const size of [MAX_BODY + 1, MAX_BODY * 2, 1_048_576, 5 * 1_048_576]) {
     const pad = 'x'.repeat(size);
-    const raw = Buffer.from(JSON.stringify({ event: 'session.feedback_submitted', session_id: `bad-h${size}`, feedback: { comment: pad } }));
+    const raw = Buffer.from(
+      JSON.stringify({ event: 'session.feedback_submitted', session_id: `bad-h${size}`, feedback: { comment: pad } }),
+    );
     add('huge', `${raw.length} bytes`, raw, undefined, true);
   }
-  add('huge', 'nested arrays over the limit', Buffer.from(`{"event":"a.b","session_id":"bad-hn","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), undefined, true);
+  add(
+    'huge',
+    'nested arrays over the limit',
+    Buffer.from(`{"event":"a.b","session_id":"bad-hn","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`),
+    undefined,
+    true,
+  );
 
   // 5. Bad and missing signatures on otherwise valid bodies.
   const ts = String(Math.floor(Date.now() / 1000));
@@ -123,12 +186,30 @@ function generateCases(): Case[] {
     ['other body', () => ({ 'x-webhook-signature': hmac('{"event":"x.y","session_id":"other"}') })],
     ['base64', (b) => ({ 'x-webhook-signature': createHmac('sha256', TEST_SECRET).update(b).digest('base64') })],
     ['two headers, first wrong', (b) => ({ 'x-webhook-signature': ['0'.repeat(64), hmac(b)] })],
-    ['timestamped, stale', (b) => ({ 'x-interviewrelay-signature': hmac(Buffer.concat([Buffer.from(`${Number(ts) - 3600}.`), b])), 'x-interviewrelay-timestamp': String(Number(ts) - 3600) })],
-    ['timestamped, future', (b) => ({ 'x-interviewrelay-signature': hmac(Buffer.concat([Buffer.from(`${Number(ts) + 3600}.`), b])), 'x-interviewrelay-timestamp': String(Number(ts) + 3600) })],
+    [
+      'timestamped, stale',
+      (b) => ({
+        'x-interviewrelay-signature': hmac(Buffer.concat([Buffer.from(`${Number(ts) - 3600}.`), b])),
+        'x-interviewrelay-timestamp': String(Number(ts) - 3600),
+      }),
+    ],
+    [
+      'timestamped, future',
+      (b) => ({
+        'x-interviewrelay-signature': hmac(Buffer.concat([Buffer.from(`${Number(ts) + 3600}.`), b])),
+        'x-interviewrelay-timestamp': String(Number(ts) + 3600),
+      }),
+    ],
     ['timestamped, missing timestamp', (b) => ({ 'x-interviewrelay-signature': hmac(Buffer.concat([Buffer.from(`${ts}.`), b])) })],
-    ['timestamped, non-numeric timestamp', (b) => ({ 'x-interviewrelay-signature': hmac(Buffer.concat([Buffer.from('abc.'), b])), 'x-interviewrelay-timestamp': 'abc' })],
+    [
+      'timestamped, non-numeric timestamp',
+      (b) => ({ 'x-interviewrelay-signature': hmac(Buffer.concat([Buffer.from('abc.'), b])), 'x-interviewrelay-timestamp': 'abc' }),
+    ],
     ['timestamped, body-only HMAC', (b) => ({ 'x-interviewrelay-signature': hmac(b), 'x-interviewrelay-timestamp': ts })],
-    ['new header wrong, old right', (b) => ({ 'x-interviewrelay-signature': '0'.repeat(64), 'x-interviewrelay-timestamp': ts, 'x-webhook-signature': hmac(b) })],
+    [
+      'new header wrong, old right',
+      (b) => ({ 'x-interviewrelay-signature': '0'.repeat(64), 'x-interviewrelay-timestamp': ts, 'x-webhook-signature': hmac(b) }),
+    ],
   ];
   for (let i = 0; i < 15; i++) {
     for (const base of baseBodies(100 + i)) {
@@ -138,7 +219,18 @@ function generateCases(): Case[] {
   }
 
   // 6. Wrong content types on correctly signed, otherwise valid deliveries.
-  const contentTypes = ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'text/json', 'application/jsonx', 'application/octet-stream', 'application/json-patch+json', 'application/x-json', ''];
+  const contentTypes = [
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'multipart/form-data; boundary=x',
+    'application/xml',
+    'text/json',
+    'application/jsonx',
+    'application/octet-stream',
+    'application/json-patch+json',
+    'application/x-json',
+    '',
+  ];
   for (let i = 0; i < 12; i++) {
     for (const base of baseBodies(200 + i)) {
       const json = Buffer.from(JSON.stringify(base));
@@ -148,38 +240,98 @@ function generateCases(): Case[] {
         add('wrong content types', ct || '(none)', json, headers);
       }
       // A form body that carries the fields, signed: still not a platform delivery.
-      const form = Buffer.from(new URLSearchParams({ event: String(base.event), session_id: `${String(base.session_id)}-form` }).toString());
-      add('wrong content types', 'form-encoded fields', form, { 'content-type': 'application/x-www-form-urlencoded', 'x-webhook-signature': hmac(form) });
+      const form = Buffer.from(
+        new URLSearchParams({ event: String(base.event), session_id: `${String(base.session_id)}-form` }).toString(),
+      );
+      add('wrong content types', 'form-encoded fields', form, {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-webhook-signature': hmac(form),
+      });
     }
   }
 
   // 7. Unicode edge cases, signed: NUL, lone surrogates, invalid/overlong UTF-8, UTF-16, BOM + broken
   // JSON, RTL overrides and emoji where the schema does not allow them.
   const json = (s: string) => Buffer.from(s, 'utf8');
-  const u = (id: string) => [
-    ['escaped NUL in session_id', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}\\u0000x","feedback":{}}`)],
-    ['escaped NUL in comment', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"comment":"a\\u0000b"}}`)],
-    ['escaped NUL in a key', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"a\\u0000":1}}`)],
-    ['raw NUL byte in a string', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0]), json('"}')])],
-    ['lone high surrogate', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}\\ud800","feedback":{}}`)],
-    ['lone low surrogate', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"c":"\\udfff"}}`)],
-    ['reversed surrogate pair', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"c":"\\udc00\\ud800"}}`)],
-    ['CESU-8 surrogate bytes', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xed, 0xa0, 0x80]), json('"}')])],
-    ['overlong slash C0 AF', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xc0, 0xaf]), json('"}')])],
-    ['overlong 3-byte', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xe0, 0x80, 0xaf]), json('"}')])],
-    ['overlong 4-byte', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xf0, 0x80, 0x80, 0xaf]), json('"}')])],
-    ['invalid byte FF', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xff]), json('"}')])],
-    ['invalid byte FE in comment', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"c":"`), Buffer.from([0xfe]), json('"}}')])],
-    ['truncated multibyte', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xe2, 0x82]), json('"}')])],
-    ['code point above U+10FFFF', Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xf4, 0x90, 0x80, 0x80]), json('"}')])],
-    ['UTF-16LE body with BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`{"event":"session.feedback_submitted","session_id":"bad-${id}"}`, 'utf16le')])],
-    ['UTF-8 BOM + broken JSON', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json(`{"event":"session.feedback_submitted","session_id":"bad-${id}"`)])],
-    ['RTL override in event', json(`{"event":"session.\u202efeedback_submitted","session_id":"bad-${id}"}`)],
-    ['emoji event', json(`{"event":"\ud83d\udd25.\ud83d\udd25","session_id":"bad-${id}"}`)],
-    ['RTL email', json(`{"event":"interview.completed","session_id":"bad-${id}","invitee_email":"\u05e9\u05dc\u05d5\u05dd@\u202e"}`)],
-    ['emoji transcript URL scheme', json(`{"event":"interview.completed","session_id":"bad-${id}","transcript_url":"\ud83d\udd25://x"}`)],
-    ['zero-width session_id', json(`{"event":"session.feedback_submitted","session_id":"   ","feedback":{}}`)],
-  ] as Array<[string, Buffer]>;
+  const u = (id: string) =>
+    [
+      ['escaped NUL in session_id', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}\\u0000x","feedback":{}}`)],
+      [
+        'escaped NUL in comment',
+        json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"comment":"a\\u0000b"}}`),
+      ],
+      ['escaped NUL in a key', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"a\\u0000":1}}`)],
+      [
+        'raw NUL byte in a string',
+        Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0]), json('"}')]),
+      ],
+      ['lone high surrogate', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}\\ud800","feedback":{}}`)],
+      ['lone low surrogate', json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"c":"\\udfff"}}`)],
+      [
+        'reversed surrogate pair',
+        json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"c":"\\udc00\\ud800"}}`),
+      ],
+      [
+        'CESU-8 surrogate bytes',
+        Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xed, 0xa0, 0x80]), json('"}')]),
+      ],
+      [
+        'overlong slash C0 AF',
+        Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xc0, 0xaf]), json('"}')]),
+      ],
+      [
+        'overlong 3-byte',
+        Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xe0, 0x80, 0xaf]), json('"}')]),
+      ],
+      [
+        'overlong 4-byte',
+        Buffer.concat([
+          json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`),
+          Buffer.from([0xf0, 0x80, 0x80, 0xaf]),
+          json('"}'),
+        ]),
+      ],
+      [
+        'invalid byte FF',
+        Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xff]), json('"}')]),
+      ],
+      [
+        'invalid byte FE in comment',
+        Buffer.concat([
+          json(`{"event":"session.feedback_submitted","session_id":"bad-${id}","feedback":{"c":"`),
+          Buffer.from([0xfe]),
+          json('"}}'),
+        ]),
+      ],
+      [
+        'truncated multibyte',
+        Buffer.concat([json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`), Buffer.from([0xe2, 0x82]), json('"}')]),
+      ],
+      [
+        'code point above U+10FFFF',
+        Buffer.concat([
+          json(`{"event":"session.feedback_submitted","session_id":"bad-${id}`),
+          Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+          json('"}'),
+        ]),
+      ],
+      [
+        'UTF-16LE body with BOM',
+        Buffer.concat([
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from(`{"event":"session.feedback_submitted","session_id":"bad-${id}"}`, 'utf16le'),
+        ]),
+      ],
+      [
+        'UTF-8 BOM + broken JSON',
+        Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), json(`{"event":"session.feedback_submitted","session_id":"bad-${id}"`)]),
+      ],
+      ['RTL override in event', json(`{"event":"session.\u202efeedback_submitted","session_id":"bad-${id}"}`)],
+      ['emoji event', json(`{"event":"\ud83d\udd25.\ud83d\udd25","session_id":"bad-${id}"}`)],
+      ['RTL email', json(`{"event":"interview.completed","session_id":"bad-${id}","invitee_email":"\u05e9\u05dc\u05d5\u05dd@\u202e"}`)],
+      ['emoji transcript URL scheme', json(`{"event":"interview.completed","session_id":"bad-${id}","transcript_url":"\ud83d\udd25://x"}`)],
+      ['zero-width session_id', json(`{"event":"session.feedback_submitted","session_id":"   ","feedback":{}}`)],
+    ] as Array<[string, Buffer]>;
   for (let i = 0; i < 25; i++) {
     for (const [name, raw] of u(`u${i}`)) if (invalid(raw)) add('unicode', name, raw);
   }
@@ -195,7 +347,9 @@ function controls(): Array<{ key: string; sessionId: string; comment: string; bo
     ['ok-astral-\ud800\udc00', 'Linear B \ud800\udc00 and CJK \u4f60\u597d'],
   ];
   return values.map(([sessionId, comment]) => {
-    const body = Buffer.from(JSON.stringify({ event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 5, comment } }));
+    const body = Buffer.from(
+      JSON.stringify({ event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 5, comment } }),
+    );
     return { key: `session.feedback_submitted:${sessionId}`, sessionId, comment, body };
   });
 }
@@ -203,7 +357,15 @@ function controls(): Array<{ key: string; sessionId: string; comment: string; bo
 function send(agent: Agent, port: number, c: Pick<Case, 'body' | 'headers'>): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
     const req = request(
-      { agent, host: '127.0.0.1', port, path: WEBHOOK_URL_PATH, method: 'POST', headers: { ...c.headers, 'content-length': String(c.body.length) }, timeout: 15_000 },
+      {
+        agent,
+        host: '127.0.0.1',
+        port,
+        path: WEBHOOK_URL_PATH,
+        method: 'POST',
+        headers: { ...c.headers, 'content-length': String(c.body.length) },
+        timeout: 15_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (d: Buffer) => chunks.push(d));
@@ -268,12 +430,20 @@ describe('reliability 5: bad input', () => {
     const strays = stored.filter((r) => !controlKeys.has(r.idempotency_key));
     for (const r of stored) {
       const ctl = controlKeys.get(r.idempotency_key);
-      if (ctl && r.payload?.feedback?.comment !== ctl.comment) failures.push(`control ${ctl.sessionId} stored altered: ${JSON.stringify(r.payload?.feedback?.comment)}`);
+      if (ctl && r.payload?.feedback?.comment !== ctl.comment)
+        failures.push(`control ${ctl.sessionId} stored altered: ${JSON.stringify(r.payload?.feedback?.comment)}`);
     }
 
     // A good delivery afterwards is accepted and processed.
-    const good = await deliver(svc.baseUrl, { event: 'session.feedback_submitted', session_id: 'after-bad-input', feedback: { rating: 5 } });
-    const processed = await waitFor(async () => (await db.query(`SELECT 1 FROM feedback WHERE session_id = 'after-bad-input'`)).length === 1, 30_000).catch(() => false);
+    const good = await deliver(svc.baseUrl, {
+      event: 'session.feedback_submitted',
+      session_id: 'after-bad-input',
+      feedback: { rating: 5 },
+    });
+    const processed = await waitFor(
+      async () => (await db.query(`SELECT 1 FROM feedback WHERE session_id = 'after-bad-input'`)).length === 1,
+      30_000,
+    ).catch(() => false);
 
     const fiveXX = results.filter((r) => r.status >= 500).length;
     const lines = [

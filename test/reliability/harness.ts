@@ -133,7 +133,11 @@ export interface LoadHandle {
  * platform, a delivery that is not acknowledged (503, no answer) is sent again after `retryDelayMs`,
  * until `deadline` (then it counts in gaveUp). `baseUrl()` is read per attempt.
  */
-export function startLoad(baseUrl: () => string, deliveries: Delivery[], opts: { concurrency?: number; retryDelayMs?: number; deadlineMs?: number; timeoutMs?: number } = {}): LoadHandle {
+export function startLoad(
+  baseUrl: () => string,
+  deliveries: Delivery[],
+  opts: { concurrency?: number; retryDelayMs?: number; deadlineMs?: number; timeoutMs?: number } = {},
+): LoadHandle {
   const tally: LoadTally = { sent: 0, attempts: [], acknowledgedKeys: new Set(), acknowledged: 0, unexpected: [], gaveUp: 0 };
   const deadline = Date.now() + (opts.deadlineMs ?? 120_000);
   let next = 0;
@@ -209,7 +213,9 @@ export async function expectRecovery(load: LoadHandle, since: number, output: ()
   }
   load.stop();
   const seen = statusesBetween(load.tally, since, Date.now());
-  throw new Error(`the service acknowledged nothing within ${timeoutMs / 1000} s after the fault ended (answers since: ${JSON.stringify(seen)}); service output (last 2 kB):\n${output().slice(-2048)}`);
+  throw new Error(
+    `the service acknowledged nothing within ${timeoutMs / 1000} s after the fault ended (answers since: ${JSON.stringify(seen)}); service output (last 2 kB):\n${output().slice(-2048)}`,
+  );
 }
 
 export function statusesBetween(tally: LoadTally, from: number, to: number): Record<string, number> {
@@ -234,7 +240,9 @@ export interface Peers {
   close(): Promise<void>;
 }
 
-async function listen(handler: (req: IncomingMessage, res: ServerResponse, body: string) => void): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+async function listen(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -264,7 +272,13 @@ export async function startPeers(): Promise<Peers> {
     const m = /^\/transcripts\/([\w-]+)\.json$/.exec(req.url ?? '');
     if (req.method !== 'GET' || !m) return void res.writeHead(404).end();
     res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({ session_id: m[1], segments: [{ speaker: 'ai', text: 'Tell me about a hard bug.' }, { speaker: 'candidate', text: 'A lost webhook.' }] }),
+      JSON.stringify({
+        session_id: m[1],
+        segments: [
+          { speaker: 'ai', text: 'Tell me about a hard bug.' },
+          { speaker: 'candidate', text: 'A lost webhook.' },
+        ],
+      }),
     );
   });
   const slack = await listen((req, res, body) => {
@@ -322,7 +336,12 @@ export async function inspect(dbUrl: string, workload: Workload, peers: Peers, t
   return withClient(dbUrl, (q) => inspectWith(q, workload, peers, tally));
 }
 
-async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[]>, workload: Workload, peers: Peers, tally: LoadTally): Promise<Outcome> {
+async function inspectWith(
+  q: <R>(sql: string, params?: unknown[]) => Promise<R[]>,
+  workload: Workload,
+  peers: Peers,
+  tally: LoadTally,
+): Promise<Outcome> {
   const db = { query: q };
   const rows = await db.query<{ idempotency_key: string; status: string; n: number }>(
     `SELECT idempotency_key, min(status) AS status, count(*)::int AS n FROM webhook_events GROUP BY idempotency_key`,
@@ -330,12 +349,16 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
   const interviews = await db.query<{ session_id: string; n: number; with_transcript: number }>(
     `SELECT session_id, count(*)::int AS n, count(transcript)::int AS with_transcript FROM interviews GROUP BY session_id`,
   );
-  const feedback = await db.query<{ session_id: string; n: number }>(`SELECT session_id, count(*)::int AS n FROM feedback GROUP BY session_id`);
+  const feedback = await db.query<{ session_id: string; n: number }>(
+    `SELECT session_id, count(*)::int AS n FROM feedback GROUP BY session_id`,
+  );
   const rowByKey = new Map(rows.map((r) => [r.idempotency_key, r]));
   const interviewBySession = new Map(interviews.map((r) => [r.session_id, r]));
   const feedbackBySession = new Map(feedback.map((r) => [r.session_id, r.n]));
   const flaggedRepeats = new Set(
-    (await db.query<{ session_id: string }>(`SELECT session_id FROM notifications WHERE last_error = $1`, [REPEAT_NOTE])).map((r) => r.session_id),
+    (await db.query<{ session_id: string }>(`SELECT session_id FROM notifications WHERE last_error = $1`, [REPEAT_NOTE])).map(
+      (r) => r.session_id,
+    ),
   );
   let repeatedAfterCrash = 0;
   const slackBySession = new Map<string, number>();
@@ -376,12 +399,18 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
   const duplicated = dup.inboxRows + dup.interviewRows + dup.feedbackRows + dup.slackPosts;
   if (duplicated) problems.push(`duplicated effects: ${JSON.stringify(dup)}`);
   if (failed.length) problems.push(`${failed.length} inbox row(s) ended 'failed', e.g. ${failed.slice(0, 3).join(', ')}`);
-  if (missingSlack.length) problems.push(`${missingSlack.length} processed interview(s) without a Slack post, e.g. ${missingSlack.slice(0, 3).join(', ')}`);
-  if (missingTranscript.length) problems.push(`${missingTranscript.length} processed interview(s) without a transcript, e.g. ${missingTranscript.slice(0, 3).join(', ')}`);
+  if (missingSlack.length)
+    problems.push(`${missingSlack.length} processed interview(s) without a Slack post, e.g. ${missingSlack.slice(0, 3).join(', ')}`);
+  if (missingTranscript.length)
+    problems.push(
+      `${missingTranscript.length} processed interview(s) without a transcript, e.g. ${missingTranscript.slice(0, 3).join(', ')}`,
+    );
   if (tally.unexpected.length) {
     const byStatus = new Map<number, number>();
     for (const u of tally.unexpected) byStatus.set(u.status, (byStatus.get(u.status) ?? 0) + 1);
-    problems.push(`unexpected answers: ${[...byStatus].map(([s, n]) => `${n}× ${s}`).join(', ')} (first: ${tally.unexpected[0].status} ${tally.unexpected[0].body})`);
+    problems.push(
+      `unexpected answers: ${[...byStatus].map(([s, n]) => `${n}× ${s}`).join(', ')} (first: ${tally.unexpected[0].status} ${tally.unexpected[0].body})`,
+    );
   }
   return {
     sent: tally.sent,
@@ -400,7 +429,13 @@ async function inspectWith(q: <R>(sql: string, params?: unknown[]) => Promise<R[
  * Polls until every acknowledged key is processed (or `timeoutMs`), then waits `quietMs` more and
  * inspects again, so that a late duplicate (a job re-run after a stall) is still counted.
  */
-export async function settle(dbUrl: string, workload: Workload, peers: Peers, tally: LoadTally, opts: { timeoutMs: number; quietMs?: number; allKeys?: boolean }): Promise<Outcome> {
+export async function settle(
+  dbUrl: string,
+  workload: Workload,
+  peers: Peers,
+  tally: LoadTally,
+  opts: { timeoutMs: number; quietMs?: number; allKeys?: boolean },
+): Promise<Outcome> {
   const deadline = Date.now() + opts.timeoutMs;
   const look = () => inspect(dbUrl, workload, peers, tally).catch(() => undefined);
   let outcome = await look();

@@ -13,7 +13,9 @@ export class UnambiguousKey1796083200000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE webhook_events ADD COLUMN recoveries integer NOT NULL DEFAULT 0`);
-    await q.query(`UPDATE webhook_events SET idempotency_key = replace(event, ':', '%3A') || ':' || session_id WHERE strpos(event, ':') > 0`);
+    await q.query(
+      `UPDATE webhook_events SET idempotency_key = replace(event, ':', '%3A') || ':' || session_id WHERE strpos(event, ':') > 0`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {

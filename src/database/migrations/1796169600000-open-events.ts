@@ -20,7 +20,9 @@ export class OpenEvents1796169600000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`CREATE TABLE webhook_events_open (id uuid PRIMARY KEY, received_at timestamptz NOT NULL)`);
     await q.query(`CREATE INDEX ix_webhook_events_open_received_at ON webhook_events_open (received_at)`);
-    await q.query(`INSERT INTO webhook_events_open (id, received_at) SELECT id, received_at FROM webhook_events WHERE status IN ('received', 'processing', 'failed')`);
+    await q.query(
+      `INSERT INTO webhook_events_open (id, received_at) SELECT id, received_at FROM webhook_events WHERE status IN ('received', 'processing', 'failed')`,
+    );
     await q.query(`
       CREATE FUNCTION webhook_events_track_open() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN

@@ -8,6 +8,10 @@ import {
   TEST_SECRET,
   waitFor,
 } from './helpers/service.js';
+import pg from 'pg';
+import { SqlStatements } from '../src/database/sql-statements.js';
+import { idempotencyKey } from '../src/events/delivery.js';
+import { InboxCandidate, InboxIngestRepository } from '../src/inbox/ingest.repository.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 
 describe('POST /webhooks/ai-interview (ingestion)', () => {
@@ -49,6 +53,33 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
       's-accept',
     ]);
     expect(fb).toEqual({ rating: 5, comment: 'great' });
+  });
+
+  it('records concurrent batches that share keys in opposite orders without a deadlock', async () => {
+    // Two batches in flight, each holding keys the other is about to insert: in arrival order
+    // PostgreSQL aborted one ("deadlock detected") and its deliveries were answered 503.
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    const statements = { query: (_name: string, text: string, values: unknown[]) => pool.query(text, values) };
+    const inbox = new InboxIngestRepository(statements as unknown as SqlStatements);
+    const candidate = (round: number, i: number): InboxCandidate => {
+      const event = 'interview.completed';
+      const sessionId = `s-lock-order-${round}-${i}`;
+      return {
+        event: { event, sessionId, idempotencyKey: idempotencyKey(event, sessionId), payload: { event, session_id: sessionId } },
+        scheme: 'signature',
+      };
+    };
+    try {
+      for (let round = 0; round < 20; round++) {
+        const batch = Array.from({ length: 200 }, (_, i) => candidate(round, i));
+        const [a, b] = await Promise.all([inbox.recordBatch(batch), inbox.recordBatch([...batch].reverse())]);
+        // One row per key, whichever batch inserted it.
+        expect(a.map((r) => r.id)).toEqual([...b].reverse().map((r) => r.id));
+        expect(a.filter((r) => r.inserted).length + b.filter((r) => r.inserted).length).toBe(batch.length);
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   it('answers a duplicate with the first id and no second row', async () => {

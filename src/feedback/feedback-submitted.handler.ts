@@ -43,6 +43,7 @@ export class FeedbackSubmittedHandler implements EventHandler<typeof feedbackSub
 
   private async upsertBatch(rows: FeedbackRow[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row only once per statement: the last write per session wins.
+    // Rows go in in key order, so that concurrent batches lock shared rows in one order (no deadlock).
     const latest = [...new Map(rows.map((r) => [r.session_id, r])).values()];
     await this.statements.query(
       'feedback-upsert',
@@ -50,6 +51,7 @@ export class FeedbackSubmittedHandler implements EventHandler<typeof feedbackSub
        SELECT session_id, rating, comment, payload, submitted_at
        FROM jsonb_to_recordset($1::jsonb)
          AS x(session_id text, rating double precision, comment text, payload jsonb, submitted_at timestamptz)
+       ORDER BY session_id
        ON CONFLICT (session_id) DO UPDATE
          SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, payload = EXCLUDED.payload,
              submitted_at = EXCLUDED.submitted_at, updated_at = now()`,

@@ -27,6 +27,11 @@ export class InboxIngestRepository {
    * Records a batch of deliveries in one statement (one commit). Returns one row per candidate, in
    * order: inserted now, or the row that already held the key. Candidates must have distinct keys.
    * `batchJobIds[i]`, when given, is recorded on the row of candidate i as the batch job that will carry it.
+   *
+   * Rows go in in key order: two batches in flight that share keys (a retried delivery, duplicates
+   * racing) then wait on each other's keys in the same order, one after the other, never in a
+   * cycle. In arrival order, each could hold a key the other waits on: PostgreSQL's deadlock
+   * detector would abort one of them, and every delivery in it would be answered 503.
    */
   async recordBatch(candidates: InboxCandidate[], batchJobIds: Array<string | null> = []): Promise<InboxRow[]> {
     const rows = candidates.map((c, i) => ({
@@ -46,6 +51,7 @@ export class InboxIngestRepository {
        FROM jsonb_to_recordset($1::jsonb)
          AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
               request_id text, batch_job_id text)
+       ORDER BY idempotency_key
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id, idempotency_key, batch_job_id`,
       [JSON.stringify(rows)],

@@ -68,6 +68,7 @@ export class InterviewCompletedHandler implements EventHandler<typeof interviewC
 
   private async upsertBatch(rows: InterviewRow[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row only once per statement: the last write per session wins.
+    // Rows go in in key order, so that concurrent batches lock shared rows in one order (no deadlock).
     const latest = [...new Map(rows.map((r) => [r.session_id, r])).values()];
     await this.statements.query(
       'interview-upsert',
@@ -75,6 +76,7 @@ export class InterviewCompletedHandler implements EventHandler<typeof interviewC
        SELECT session_id, participant_email, duration_minutes, completed_at, transcript
        FROM jsonb_to_recordset($1::jsonb)
          AS x(session_id text, participant_email text, duration_minutes double precision, completed_at timestamptz, transcript jsonb)
+       ORDER BY session_id
        ON CONFLICT (session_id) DO UPDATE
          SET participant_email = EXCLUDED.participant_email, duration_minutes = EXCLUDED.duration_minutes,
              completed_at = EXCLUDED.completed_at, transcript = EXCLUDED.transcript, updated_at = now()`,

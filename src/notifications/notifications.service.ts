@@ -159,12 +159,16 @@ export class NotificationsService {
     return this.skipped.submit({ kind, sessionId });
   }
 
-  /** Notifications recorded as skipped (no SLACK_WEBHOOK_URL), one statement for those of concurrent events. */
+  /**
+   * Notifications recorded as skipped (no SLACK_WEBHOOK_URL), one statement for those of concurrent
+   * events, in key order (concurrent batches lock shared rows in one order: no deadlock).
+   */
   private async recordSkippedBatch(items: Array<{ kind: string; sessionId: string }>): Promise<void[]> {
     const unique = [...new Map(items.map((i) => [`${i.kind}\u0000${i.sessionId}`, i])).values()];
     await this.statements.query(
       'notification-skipped',
       `INSERT INTO notifications (kind, session_id, status) SELECT kind, session_id, 'skipped' FROM unnest($1::text[], $2::text[]) AS x(kind, session_id)
+       ORDER BY kind, session_id
        ON CONFLICT (kind, session_id) DO UPDATE SET status = 'skipped', updated_at = now()
          WHERE notifications.status IN ('pending', 'failed')`,
       [unique.map((i) => i.kind), unique.map((i) => i.sessionId)],

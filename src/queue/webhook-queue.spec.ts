@@ -51,4 +51,26 @@ describe('WebhookQueue', () => {
     service.onModuleInit();
     await expect(service.enqueueEvents([event])).rejects.toThrow(/redis connecting/);
   });
+
+  it('holds the boot (before the server listens) until Redis first answers, for at most 2 s', async () => {
+    const answering = Object.create(RedisQueueBackend.prototype) as RedisQueueBackend;
+    let answer!: (client: unknown) => void;
+    Object.defineProperty(answering, 'client', { value: new Promise((r) => (answer = r)) });
+    const booting = new WebhookQueue({ getBackend: () => answering } as unknown as Queue);
+    booting.onModuleInit();
+    let booted = false;
+    const boot = booting.onApplicationBootstrap().then(() => (booted = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(booted).toBe(false);
+    answer({ status: 'ready', on: () => undefined });
+    await boot;
+
+    const silent = Object.create(RedisQueueBackend.prototype) as RedisQueueBackend;
+    Object.defineProperty(silent, 'client', { value: new Promise(() => undefined) });
+    const alone = new WebhookQueue({ getBackend: () => silent } as unknown as Queue);
+    alone.onModuleInit();
+    const started = Date.now();
+    await alone.onApplicationBootstrap();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
+  });
 });

@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
 import { JobsOptions, JobType, Queue, RedisQueueBackend } from 'bullmq';
 import { withTimeout } from '../common/with-timeout.js';
 import {
@@ -13,6 +13,8 @@ import {
 } from './queue.constants.js';
 
 const ENQUEUE_TIMEOUT_MS = 3000;
+/** How long the boot waits for Redis's first answer before the service listens without it. */
+const BOOT_CONNECT_WAIT_MS = 2000;
 
 /** A job in one of these states will still run. */
 const LIVE_JOB_STATES: ReadonlySet<JobType | 'unknown'> = new Set(['waiting', 'waiting-children', 'prioritized', 'delayed', 'active']);
@@ -36,11 +38,12 @@ interface RedisClient {
  * QueueUnavailableError when the backend does not take the jobs in time.
  */
 @Injectable()
-export class WebhookQueue implements OnModuleInit {
+export class WebhookQueue implements OnModuleInit, OnApplicationBootstrap {
   /** Rejecters of the operations in flight, failed at once when the Redis connection drops. */
   private readonly inFlight = new Set<(err: Error) => void>();
   /** The Redis backend's client once it first connected; `connecting` until then (other backends: neither). */
   private redis?: RedisClient | 'connecting';
+  private firstConnection?: Promise<void>;
 
   constructor(@InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue<AnyJobData>) {}
 
@@ -49,10 +52,20 @@ export class WebhookQueue implements OnModuleInit {
     if (!(backend instanceof RedisQueueBackend)) return;
     this.redis = 'connecting';
     // BullMQ hands out its client once Redis first answered (not awaited: the process boots while Redis is down).
-    void backend.client.then(
+    this.firstConnection = backend.client.then(
       (client) => this.watch(client as unknown as RedisClient),
       () => undefined,
     );
+  }
+
+  /**
+   * Runs before the HTTP server listens: it waits (a little) for Redis's first answer, so that the
+   * first deliveries after a start are not refused while the connection is still being made. A
+   * Redis that is down does not hold the boot: deliveries get 503 until it answers.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.redis !== 'connecting' || !this.firstConnection) return;
+    await withTimeout(this.firstConnection, BOOT_CONNECT_WAIT_MS, () => new Error('Redis did not answer yet')).catch(() => undefined);
   }
 
   private watch(client: RedisClient): void {

@@ -185,6 +185,26 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     ]);
   });
 
+  it('runs an event once when its duplicate arrives while it is being processed', async () => {
+    // The transcript host holds the first attempt while the duplicate arrives: the row is
+    // 'processing', and a job added for it then would run the event a second time beside the first.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    host.route('/t/held.json', (_req, res) => void held.then(() => json(res, 200, TRANSCRIPT)));
+    const body = interview('s-held', { transcript_url: `${host.url}/t/held.json` });
+    const first = await deliver(t.baseUrl, body);
+    await waitFor(
+      async () => host.hits('/t/held.json').length === 1 && (await inbox('interview.completed', 's-held')).status === 'processing',
+    );
+    expect(await deliver(t.baseUrl, body)).toEqual({ status: 200, body: { status: 'duplicate', id: first.body.id } });
+    release();
+    expect(await settled('interview.completed', 's-held')).toMatchObject({ status: 'processed', attempts: 1 });
+    await queueIdle(t);
+    expect(host.hits('/t/held.json')).toHaveLength(1);
+    expect(slackPostsFor('s-held')).toHaveLength(1);
+    expect(await inbox('interview.completed', 's-held')).toMatchObject({ status: 'processed', attempts: 1 });
+  });
+
   it('retries a transcript host that fails twice (500), then stores the transcript', async () => {
     let calls = 0;
     host.route('/t/flaky.json', (_req, res) => (++calls <= 2 ? json(res, 500, { error: 'boom' }) : json(res, 200, TRANSCRIPT)));

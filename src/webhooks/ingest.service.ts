@@ -90,13 +90,15 @@ export class WebhookIngestService implements OnApplicationShutdown {
       this.logger.warn(`inbox write failed for ${failed.length} of ${unique.length} deliveries: ${errorText(failed[0].error, 500)}`);
     const rows: Array<InboxRow | undefined> = written.map((w) => (w.ok ? w.value : undefined));
 
-    // New rows, and earlier rows not yet done (their job may have been lost): make sure a job exists.
+    // New rows, and earlier rows still 'received' (their job may have been lost): make sure a job
+    // exists. A 'processing' row is in a job's hands; were that job lost, the sweeper reopens the
+    // row. (A job added for it here would run the event a second time, beside the first.)
     const batches = new Map<string, ProcessEventJobData[]>();
     const ownJobs: EventJob[] = [];
     const carried: InboxRow[] = [];
     const pending: string[] = [];
     for (const r of rows) {
-      if (!r || !(r.inserted || r.status === 'received' || r.status === 'processing')) continue;
+      if (!r || !(r.inserted || r.status === 'received')) continue;
       pending.push(r.id);
       if (!r.batchJobId || r.jobSuffix) ownJobs.push(ownJobOf(r));
       else if (!r.inserted) carried.push(r);

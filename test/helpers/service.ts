@@ -139,15 +139,26 @@ export async function queueIdle(t: RunningService, timeoutMs = 15_000): Promise<
   const queue = new Queue('webhooks', { connection: { url: t.env.REDIS_URL ?? TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
   try {
     let quietChecks = 0;
+    let counts: Record<string, number> = {};
     await waitFor(
       async () => {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         quietChecks = Object.values(counts).every((n) => n === 0) ? quietChecks + 1 : 0;
         return quietChecks >= 2;
       },
       timeoutMs,
       150,
-    );
+    ).catch(async (err: Error) => {
+      const busy = await queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'], 0, 4);
+      const jobs = busy.map((j) => `${j.id} ${j.name} attempts ${j.attemptsMade} delay ${j.delay} ${JSON.stringify(j.data).slice(0, 200)}`);
+      // What the service logged about those events (at its LOG_LEVEL).
+      const ids = busy.map((j) => (j.data as { eventId?: string }).eventId ?? String(j.id));
+      const logged = t
+        .output()
+        .split('\n')
+        .filter((line) => ids.some((id) => line.includes(id)));
+      throw new Error(`queue not idle: ${JSON.stringify(counts)} (${err.message})\n${[...jobs, ...logged.slice(-10)].join('\n')}`);
+    });
   } finally {
     await queue.close();
   }

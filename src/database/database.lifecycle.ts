@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout } from '../common/with-timeout.js';
 
 // Any constant works; it only has to be the same for every instance of this service.
@@ -14,7 +15,8 @@ const RETRY_DELAY_MS = 2000;
 @Injectable()
 export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(DatabaseLifecycle.name);
-  private stopped = false;
+  /** Aborted at shutdown: ends the retry loop, and its wait between attempts at once. */
+  private readonly stopping = new AbortController();
   private resolveReady!: () => void;
   private readonly readyPromise = new Promise<void>((resolve) => (this.resolveReady = resolve));
   private connecting?: Promise<void>;
@@ -35,7 +37,7 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async connectLoop(): Promise<void> {
-    for (let attempt = 1; !this.stopped; attempt++) {
+    for (let attempt = 1; !this.stopping.signal.aborted; attempt++) {
       try {
         if (!this.dataSource.isInitialized) await this.dataSource.initialize();
         await this.migrate();
@@ -46,7 +48,9 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
         if (attempt === 1 || attempt % 15 === 0) {
           this.logger.warn(`PostgreSQL not available yet (attempt ${attempt}): ${(err as Error).message}`);
         }
-        await new Promise((r) => setTimeout(r, RETRY_DELAY_MS).unref());
+        // Not holding the process open; a shutdown cuts the wait short (an awaited timer that
+        // never fires would leave the shutdown unsettled: the process exits 13, not 0).
+        await sleep(RETRY_DELAY_MS, undefined, { ref: false, signal: this.stopping.signal }).catch(() => undefined);
       }
     }
   }
@@ -64,7 +68,7 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
+    this.stopping.abort();
     // TypeOrmModule closes the pool itself; only the retry loop is ours to stop.
     await this.connecting?.catch(() => undefined);
   }

@@ -384,6 +384,23 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     expect(await db.query(`SELECT count(*)::int AS n FROM feedback WHERE session_id LIKE 's-burst-%'`)).toEqual([{ n: sessions.length }]);
   });
 
+  it('keeps running when PostgreSQL drops its idle connections (a restart, a failover)', async () => {
+    // The burst above left idle connections in every pool, the async-commit one included.
+    const [{ n }] = await db.query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [db.name],
+    );
+    expect(n).toBeGreaterThan(0);
+    // As the platform would, deliver until accepted: the pools replace the connections they lost.
+    await waitFor(
+      async () =>
+        (await deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: 's-after-drop', feedback: { rating: 5 } })).status ===
+        200,
+    );
+    expect(await settled('session.feedback_submitted', 's-after-drop')).toMatchObject({ status: 'processed' });
+    expect(t.process.exitCode).toBeNull();
+  });
+
   it('hands events whose first attempt fails in a batch to jobs of their own: retried, deferred or dead-lettered', async () => {
     let flaky = 0;
     host.route('/t/batch-flaky.json', (_req, res) => (++flaky <= 2 ? json(res, 500, { error: 'boom' }) : json(res, 200, TRANSCRIPT)));

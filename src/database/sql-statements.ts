@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg, { type Pool, type QueryResult, type QueryResultRow } from 'pg';
@@ -31,6 +31,7 @@ const ASYNC_POOL_MAX = 6;
  */
 @Injectable()
 export class SqlStatements implements OnApplicationShutdown {
+  private readonly logger = new Logger(SqlStatements.name);
   private readonly named: boolean;
   private readonly database: AppConfig['database'];
   private asyncPool?: Pool;
@@ -60,12 +61,17 @@ export class SqlStatements implements OnApplicationShutdown {
   }
 
   private asyncCommitPool(): Pool {
-    this.asyncPool ??= new pg.Pool({
-      connectionString: this.database.url,
-      max: ASYNC_POOL_MAX,
-      connectionTimeoutMillis: 5000,
-      options: '-c synchronous_commit=off',
-    });
+    if (!this.asyncPool) {
+      this.asyncPool = new pg.Pool({
+        connectionString: this.database.url,
+        max: ASYNC_POOL_MAX,
+        connectionTimeoutMillis: 5000,
+        options: '-c synchronous_commit=off',
+      });
+      // An idle connection that PostgreSQL drops (a restart, a failover) is reported here, and the
+      // pool replaces it. Without a listener, Node treats the 'error' event as uncaught: the process dies.
+      this.asyncPool.on('error', (err) => this.logger.warn(`async-commit pool: idle connection lost: ${err.message}`));
+    }
     return this.asyncPool;
   }
 }

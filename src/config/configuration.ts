@@ -1,7 +1,6 @@
 import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_WEBHOOK_SECRET } from './env.schema.js';
 
-export { envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_WEBHOOK_SECRET };
-export type { Env };
+export { envSchema };
 export type QueueBackend = 'redis' | 'postgres';
 
 export interface AppConfig {

@@ -15,7 +15,7 @@ import { READINESS_ORDER, ReadinessCheck, ReadinessIndicator } from './readiness
 export function tableReadiness(
   key: string,
   table: string,
-  details: (config: AppConfig) => Record<string, string> = () => ({}),
+  details: (config: ConfigService<AppConfig, true>) => Record<string, string> = () => ({}),
 ): Type<ReadinessCheck> {
   @ReadinessIndicator({ order: READINESS_ORDER.feature })
   @Injectable()
@@ -27,10 +27,7 @@ export function tableReadiness(
       private readonly health: HealthIndicatorService,
       config: ConfigService<AppConfig, true>,
     ) {
-      this.details = details({
-        transcript: config.get('transcript', { infer: true }),
-        slack: config.get('slack', { infer: true }),
-      } as AppConfig);
+      this.details = details(config);
     }
 
     check() {

@@ -23,7 +23,7 @@ import { TranscriptClient } from './transcript-client.js';
     },
     // Ready when the table answers; also says which hosts transcripts may come from.
     tableReadiness('interviews', 'interviews', (config) => ({
-      transcriptHosts: config.transcript.allowedHosts.length > 0 ? 'allowlist' : 'public-https',
+      transcriptHosts: config.get('transcript', { infer: true }).allowedHosts.length > 0 ? 'allowlist' : 'public-https',
     })),
   ],
 })

@@ -7,7 +7,7 @@ import { MemoryBudget } from '../common/memory-budget.js';
 import { unstorableJsonReason } from '../common/storable.js';
 import { checkNotServiceItself, checkUrl, TranscriptError, TranscriptPolicy } from './transcript-policy.js';
 
-export { DEV_TRANSCRIPTS_PATH, TranscriptError } from './transcript-policy.js';
+export { TranscriptError } from './transcript-policy.js';
 
 export interface TranscriptClientOptions extends TranscriptPolicy {
   timeoutMs: number;

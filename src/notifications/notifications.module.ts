@@ -13,7 +13,9 @@ import { NotificationsService } from './notifications.service.js';
     NotificationMetrics,
     ...notificationMetricProviders,
     // Ready when the table answers; reports whether Slack is configured, without calling it.
-    tableReadiness('notifications', 'notifications', (config) => ({ slack: config.slack.webhookUrl ? 'configured' : 'skipped' })),
+    tableReadiness('notifications', 'notifications', (config) => ({
+      slack: config.get('slack', { infer: true }).webhookUrl ? 'configured' : 'skipped',
+    })),
   ],
   exports: [NotificationsService],
 })

@@ -102,7 +102,11 @@ export class WebhookIngestService implements OnApplicationShutdown {
       pending.push(r.id);
       if (!r.batchJobId || r.jobSuffix) ownJobs.push(ownJobOf(r));
       else if (!r.inserted) carried.push(r);
-      else batches.set(r.batchJobId, [...(batches.get(r.batchJobId) ?? []), ownJobOf(r).data]);
+      else {
+        const events = batches.get(r.batchJobId);
+        if (events) events.push(ownJobOf(r).data);
+        else batches.set(r.batchJobId, [ownJobOf(r).data]);
+      }
     }
     let queued = true;
     try {

@@ -4,7 +4,7 @@ import { deliveryFields } from '../events/delivery.js';
 import { knownEvents } from '../events/event-definition.js';
 
 /** Component name of an event's schema: interview.completed → InterviewCompleted. */
-export const eventSchemaName = (event: string) => event.replace(/(^|[._:-])(\w)/g, (_m, _sep: string, c: string) => c.toUpperCase());
+const eventSchemaName = (event: string) => event.replace(/(^|[._:-])(\w)/g, (_m, _sep: string, c: string) => c.toUpperCase());
 
 /**
  * What a delivery may be, by component name: each known event (the common fields, its own, and its

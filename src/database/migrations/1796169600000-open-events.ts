@@ -12,7 +12,7 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   sweeper and the dead-letter desk find open rows here instead of through an index on status.
  * - The (status, received_at) index gives way to (received_at, id): the admin listing's keyset
  *   order and retention.
- * - fillfactor 80 leaves room in each page for the updated versions of its rows.
+ * - fillfactor 70 leaves room in each page for the updated versions of its rows.
  */
 export class OpenEvents1796169600000 implements MigrationInterface {
   name = 'OpenEvents1796169600000';

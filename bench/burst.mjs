@@ -95,14 +95,14 @@ export async function runServiceBurst(opts, svc, client, sign, postmasterPid) {
     const tLoadEnd = performance.now();
     result.cpu = cpuDelta(cpu0, cpuSnapshot(svc.pids, postmasterPid), result.total);
     const target = accepted + result.ok;
-    // Requests still in flight when autocannon stops are not counted as accepted but may be stored.
-    result.backlogAtEnd = Math.max(0, target - (await feedbackCount(client)));
     if (ingestOnly) {
       result.e2eEventsPerSec = result.e2eSeconds = result.drainSeconds = result.backlogAtEnd = NaN;
       finishMemory(result);
       result.inbox = {};
       return result;
     }
+    // Requests still in flight when autocannon stops are not counted as accepted but may be stored.
+    result.backlogAtEnd = Math.max(0, target - (await feedbackCount(client)));
     const drained = await waitFor(async () => (await feedbackCount(client)) >= target, opts.drainTimeout * 1000, 50);
     const tDone = performance.now();
     if (!drained)

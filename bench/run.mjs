@@ -170,17 +170,21 @@ async function burst(opts, snapshot, server, sign, machine) {
     );
   }
   if (opts.cpuProf) console.log(`  CPU profile of the service written under ${join(tmpdir(), 'bench-profiles')}`);
-  if (svc.statements?.length) {
-    console.log('  PostgreSQL time by statement (pg_stat_statements, whole run): calls, total s, mean ms');
-    for (const s of svc.statements)
-      console.log(`    ${f0(s.calls).padStart(10)} ${f1(s.total_ms / 1000).padStart(8)} ${s.mean_ms.toFixed(3).padStart(8)}  ${s.query}`);
-  }
+  printStatements('  PostgreSQL time by statement (pg_stat_statements, whole run)', svc.statements);
   if (svc.redisCommands) {
     console.log('  Redis INFO commandstats during the measured run (calls, usec):');
     for (const s of svc.redisCommands) console.log(`    ${s.cmd.padEnd(14)} ${String(s.calls).padStart(8)} ${String(s.usec).padStart(10)}`);
   }
   printWarnings(svc.output);
   return burstReport(opts, base, svc, machine, servers);
+}
+
+/** pg_stat_statements rows (calls, total and mean time, query) under `title`; nothing when there are none. */
+function printStatements(title, statements) {
+  if (!statements?.length) return;
+  console.log(`${title}: calls, total s, mean ms`);
+  for (const s of statements)
+    console.log(`    ${f0(s.calls).padStart(10)} ${f1(s.total_ms / 1000).padStart(8)} ${s.mean_ms.toFixed(3).padStart(8)}  ${s.query}`);
 }
 
 async function soak(opts, snapshot, server, sign, machine) {
@@ -195,11 +199,7 @@ async function soak(opts, snapshot, server, sign, machine) {
     return runSoak(opts, svc, client, sign, server.pid(), (line) => console.log(line));
   });
   console.log(`\n${soakTotals(opts, r).join('\n')}`);
-  if (r.statements.length) {
-    console.log('- PostgreSQL time by statement (pg_stat_statements, top 5): calls, total s, mean ms');
-    for (const s of r.statements)
-      console.log(`    ${f0(s.calls).padStart(10)} ${f1(s.total_ms / 1000).padStart(8)} ${s.mean_ms.toFixed(3).padStart(8)}  ${s.query}`);
-  }
+  printStatements('- PostgreSQL time by statement (pg_stat_statements, top 5)', r.statements);
   printWarnings(r.output);
   const targets = soakTargets(r);
   console.log(

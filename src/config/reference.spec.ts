@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
+import { imageEnv } from '../../scripts/dockerfile.mjs';
 import { envSchema, nodeVariables } from './env.schema.js';
 import { REFERENCE_COMMAND, REFERENCE_PATH, referenceEntries, renderReference } from './reference.js';
 
@@ -30,7 +31,7 @@ describe('docs/configuration.md', () => {
   });
 
   it("keeps NODE_OPTIONS' documented image default in step with the Dockerfile", () => {
-    expect(nodeVariables.NODE_OPTIONS.computedDefault).toContain(`\`${dockerfileEnv().NODE_OPTIONS}\``);
+    expect(nodeVariables.NODE_OPTIONS.computedDefault).toContain(`\`${imageEnv(read('Dockerfile')).NODE_OPTIONS}\``);
   });
 });
 
@@ -74,7 +75,7 @@ describe('variables set by deployment files or read through process.env', () => 
   const names: { where: string; name: string }[] = [];
   const add = (where: string, keys: Iterable<string>) => names.push(...[...keys].map((name) => ({ where, name })));
 
-  add('Dockerfile ENV', Object.keys(dockerfileEnv()));
+  add('Dockerfile ENV', Object.keys(imageEnv(read('Dockerfile'))));
   add('Dockerfile process.env', processEnvNames(read('Dockerfile')));
 
   const compose = YAML.parse(read('docker-compose.yml'), { merge: true });
@@ -111,14 +112,6 @@ describe('variables set by deployment files or read through process.env', () => 
     expect(names.filter((n) => !documented.has(n.name))).toEqual([]);
   });
 });
-
-function dockerfileEnv(): Record<string, string> {
-  const text = read('Dockerfile').replace(/\\\n/g, ' ');
-  const env = text.split('\n').filter((l) => /^\s*ENV\s/i.test(l));
-  return Object.fromEntries(
-    env.flatMap((l) => [...l.matchAll(/([A-Za-z_]\w*)=("[^"]*"|\S*)/g)].map((m) => [m[1], m[2].replace(/^"|"$/g, '')])),
-  );
-}
 
 function processEnvNames(text: string): string[] {
   return [...text.matchAll(/process\.env\.([A-Za-z_]\w*)|process\.env\[['"]([A-Za-z_]\w*)['"]\]/g)].map((m) => m[1] ?? m[2]);

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { imageEnv } from '../scripts/dockerfile.mjs';
-import { createDatabase, dropKeys, privatePostgres, startService } from '../scripts/local-services.mjs';
+import { createDatabase, dropKeys, privatePostgres, sleep, startService, waitFor } from '../scripts/local-services.mjs';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -37,16 +37,7 @@ export const PRODUCTION_PG_SETTINGS = {
 };
 const SHOWN_SETTINGS = Object.keys(PRODUCTION_PG_SETTINGS);
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-export async function waitFor(fn, timeoutMs, intervalMs = 50) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return true;
-    await sleep(intervalMs);
-  }
-  return false;
-}
+export { sleep, waitFor };
 
 /** A copy of dist/ (and package.json) to run, so that a rebuild in the work tree cannot pull the service out from under a run. */
 export function snapshotDist(distDir = join(ROOT, 'dist')) {

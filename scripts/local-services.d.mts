@@ -1,5 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 
+export function sleep(ms: number): Promise<void>;
+/** Polls `fn` every `intervalMs` (default 50) until it returns something truthy, and returns that; false after `timeoutMs`. */
+export function waitFor<T>(fn: () => Promise<T>, timeoutMs: number, intervalMs?: number): Promise<T | false>;
 /** Runs `hook` (synchronous) when the process exits; returns a function that unregisters it. */
 export function onExit(hook: () => void): () => void;
 /** A TCP port free on 127.0.0.1 right now (also used as a port nothing listens on). */

@@ -12,7 +12,18 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `fn` every `intervalMs` until it returns something truthy, and returns that; false after `timeoutMs`. */
+export async function waitFor(fn, timeoutMs, intervalMs = 50) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await fn();
+    if (value) return value;
+    await sleep(intervalMs);
+  }
+  return false;
+}
 
 // Cleanup of last resort: private servers are stopped when this process exits, however it exits.
 const exitHooks = new Set();

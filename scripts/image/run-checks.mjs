@@ -5,11 +5,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createDatabase, dropKeys, freePort } from '../local-services.mjs';
+import { createDatabase, dropKeys, freePort, sleep, waitFor } from '../local-services.mjs';
 import { containerEnv, loadManifests, podmanRunFlags, stopBudget, workload } from './manifests.mjs';
 import { fail, podman, ulimitFlags } from './podman.mjs';
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function httpStatus(url) {
   try {
@@ -39,16 +37,6 @@ async function waitForStatus(name, url, timeoutMs) {
     await sleep(250);
   }
   fail(`${url} answered ${last.status || 'nothing'} after ${timeoutMs / 1000} s (container ${name}):\n${logsOf(name)}`);
-}
-
-async function waitForRow(client, sql, params, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const { rows } = await client.query(sql, params);
-    if (rows.length) return rows[0];
-    await sleep(250);
-  }
-  return undefined;
 }
 
 /** `podman run` arguments for a workload: its pod's flags, its environment, this machine's limits. */
@@ -146,7 +134,11 @@ export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
       body,
     });
     if (res.status < 200 || res.status > 299) fail(`the signed delivery was answered ${res.status}: ${await res.text()}`);
-    const row = await waitForRow(db, 'SELECT rating FROM feedback WHERE session_id = $1', [sessionId], 30_000);
+    const row = await waitFor(
+      async () => (await db.query('SELECT rating FROM feedback WHERE session_id = $1', [sessionId])).rows[0],
+      30_000,
+      250,
+    );
     if (!row) fail(`the delivery was accepted (${res.status}) but no feedback row appeared within 30 s:\n${logsOf(roles[1].name)}`);
     if (Number(row.rating) !== 4) fail(`the feedback row holds rating ${row.rating}, expected 4`);
     log(`delivery: signed session.feedback_submitted answered ${res.status}; the worker stored it in feedback`);

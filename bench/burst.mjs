@@ -1,7 +1,9 @@
-// The burst: the platform's example handler (bench/baseline.mjs), then the service, each driven by
-// autocannon with as many requests as the connections keep in flight.
+// The burst: the platform's example handler (bench/baseline.mjs), with --floor the durable floor
+// (bench/floor.mjs), then the service, each driven by autocannon with as many requests as the
+// connections keep in flight.
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import pg from 'pg';
 import { startService } from '../scripts/local-services.mjs';
 import { cannon, deliveries } from './load.mjs';
 import {
@@ -14,7 +16,7 @@ import {
   redisCommandStats,
   topStatements,
 } from './measure.mjs';
-import { ROOT, SECRET, waitFor } from './setup.mjs';
+import { benchDatabase, dropQueueKeys, REDIS_URL, ROOT, SECRET, waitFor } from './setup.mjs';
 
 const runId = (tag) => `${tag}-${randomBytes(3).toString('hex')}`;
 
@@ -32,19 +34,67 @@ function summarise(result) {
   };
 }
 
-export async function runBaseline(opts, sign, postmasterPid) {
-  const env = { WEBHOOK_SECRET: SECRET, NODE_ENV: 'production' };
-  const base = await startService({ entry: join(ROOT, 'bench', 'baseline.mjs'), env, readyPath: '/__ping', timeoutMs: 10_000 });
+/**
+ * A reference handler under the same load as the service: warm-up, then the measured run with the CPU
+ * of every process. `processed()`, where the reference processes what it accepts, counts the events
+ * done: the warm-up's drain before the measured run, and end to end after it, as for the service.
+ */
+async function runReference(opts, sign, postmasterPid, { entry, env, processed }) {
+  const ref = await startService({ entry, env, readyPath: '/__ping', timeoutMs: 10_000 });
+  const drain = async (target, what) => {
+    if (!(await waitFor(async () => (await processed()) >= target, opts.drainTimeout * 1000, 50)))
+      throw new Error(`${what} did not drain in ${opts.drainTimeout} s (${await processed()}/${target})`);
+  };
   try {
+    let accepted = 0;
     if (opts.warmup > 0)
-      await cannon(base.baseUrl, { connections: opts.connections, duration: opts.warmup }, deliveries(sign, runId('bw')));
-    const cpu0 = cpuSnapshot({ target: base.child.pid }, postmasterPid);
-    const result = summarise(await cannon(base.baseUrl, opts, deliveries(sign, runId('b'))));
-    result.cpu = cpuDelta(cpu0, cpuSnapshot({ target: base.child.pid }, postmasterPid), result.total);
-    result.hwmMb = memoryOf(base.child.pid).hwmMb;
+      accepted += (await cannon(ref.baseUrl, { connections: opts.connections, duration: opts.warmup }, deliveries(sign, runId('bw'))))[
+        '2xx'
+      ];
+    if (processed) await drain(accepted, 'the warm-up backlog');
+    const cpu0 = cpuSnapshot({ target: ref.child.pid }, postmasterPid);
+    const t0 = performance.now();
+    const result = summarise(await cannon(ref.baseUrl, opts, deliveries(sign, runId('b'))));
+    result.cpu = cpuDelta(cpu0, cpuSnapshot({ target: ref.child.pid }, postmasterPid), result.total);
+    if (processed) {
+      await drain(accepted + result.ok, 'the events');
+      result.e2eEventsPerSec = result.ok / ((performance.now() - t0) / 1000);
+    }
+    result.hwmMb = memoryOf(ref.child.pid).hwmMb;
     return result;
   } finally {
-    await base.stop('SIGTERM', 20_000);
+    await ref.stop('SIGTERM', 20_000);
+  }
+}
+
+/** The platform's example handler (bench/baseline.mjs): nothing persisted. */
+export const runBaseline = (opts, sign, postmasterPid) =>
+  runReference(opts, sign, postmasterPid, {
+    entry: join(ROOT, 'bench', 'baseline.mjs'),
+    env: { WEBHOOK_SECRET: SECRET, NODE_ENV: 'production' },
+  });
+
+/**
+ * The durable floor (bench/floor.mjs) on a database and queue prefix of its own, with its worker
+ * in the same process unless the run is the front door alone (APP_ROLE=api).
+ */
+export async function runFloor(opts, sign, server) {
+  const db = await benchDatabase(server);
+  const prefix = `floor-${randomBytes(4).toString('hex')}`;
+  const withWorker = opts.env.APP_ROLE !== 'api';
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    const env = { WEBHOOK_SECRET: SECRET, NODE_ENV: 'production', DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix };
+    return await runReference(opts, sign, server.pid(), {
+      entry: join(ROOT, 'bench', 'floor.mjs'),
+      env: { ...env, FLOOR_WORKER: withWorker ? '1' : '0' },
+      processed: withWorker ? async () => (await client.query('SELECT count(*)::int AS n FROM floor_feedback')).rows[0].n : undefined,
+    });
+  } finally {
+    await client.end().catch(() => undefined);
+    await db.drop().catch((e) => console.error(`could not drop ${db.name}: ${e.message}`));
+    await dropQueueKeys(prefix);
   }
 }
 

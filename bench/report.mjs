@@ -40,7 +40,7 @@ function command(opts) {
   return `\`npm run bench -- ${flags.filter(Boolean).join(' ')}\``;
 }
 
-export function burstReport(opts, base, svc, machine, servers) {
+export function burstReport(opts, base, svc, machine, servers, floor) {
   const ratio = base ? svc.rps / base.rps : NaN;
   // Issue 15's targets: the front door alone (APP_ROLE=api) is held to more than the whole service.
   const frontDoorOnly = opts.env.APP_ROLE === 'api';
@@ -78,9 +78,15 @@ export function burstReport(opts, base, svc, machine, servers) {
     '| target | requests/s | p50 ms | p99 ms | max ms | 2xx | non-2xx | errors |',
     '|---|---|---|---|---|---|---|---|',
     ...(base ? [row('baseline (Express, platform example)', base)] : []),
+    ...(floor ? [row(`durable floor (bench/floor.mjs${frontDoorOnly ? ', no worker' : ''})`, floor)] : []),
     row(`service (durable, queue: ${opts.queue}${split ? ', api + worker' : ''})`, svc),
     '',
     `- service / baseline requests/s: **${base ? f2(ratio) + 'x' : 'n/a'}**`,
+    ...(floor
+      ? [
+          `- durable floor / baseline requests/s: **${base ? f2(floor.rps / base.rps) + 'x' : 'n/a'}**; service / floor: **${f2(svc.rps / floor.rps)}x**${frontDoorOnly ? '' : `; floor end to end ${f0(floor.e2eEventsPerSec)} events/s`}`,
+        ]
+      : []),
     `- end-to-end: **${f0(svc.e2eEventsPerSec)} events/s** (${f0(svc.ok)} accepted events, first request to last \`feedback\` row in ${f1(svc.e2eSeconds)} s; ${f0(svc.backlogAtEnd)} still queued when the load stopped, drained in ${f1(svc.drainSeconds)} s)`,
     `- service peak RSS: **${f0(svc.peakRssMb)} MB**${
       svc.peakRssByRole
@@ -91,6 +97,7 @@ export function burstReport(opts, base, svc, machine, servers) {
     }${base ? ` (baseline ${f0(base.hwmMb)} MB)` : ''}`,
     ...[
       ['baseline', base],
+      ['floor', floor],
       ['service', svc],
     ]
       .filter(([, r]) => r)

@@ -1,12 +1,15 @@
 // `npm run bench`: the service against the platform's example handler (the burst), or the service
 // alone at a steady rate for minutes (the soak). docs/benchmarks-howto.md has examples.
 //
-//   npm run bench -- [--connections 50] [--duration 10] [--warmup 3] [--skip-baseline]
+//   npm run bench -- [--connections 50] [--duration 10] [--warmup 3] [--skip-baseline] [--floor]
 //   npm run bench -- --soak [--rate 1000] [--minutes 10] [--connections 20]
 //     either with [--queue redis|postgres] [--topology single|split] [--pg private|shared]
 //                 [--env KEY=VALUE ...] [--cpu-prof] [--keep-db] [--no-write] [--dist DIR] [--pg-socket]
 //                 [--drain-timeout SECONDS]
 //
+// --floor: the durable floor (bench/floor.mjs) under the same load after the example: the example's
+// handler plus only what durability needs (a committed INSERT per loop turn, a BullMQ job per INSERT,
+// and, unless APP_ROLE=api, a worker that handles a job in one statement).
 // --topology single (default): one process, APP_ROLE=all, as `npm start` runs it; split: an
 // APP_ROLE=api and an APP_ROLE=worker process, as docker-compose.yml and deploy/k8s run them.
 // --pg private (default): a PostgreSQL cluster of the bench's own, configured as production runs it
@@ -23,7 +26,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { runBaseline, runServiceBurst } from './burst.mjs';
+import { runBaseline, runFloor, runServiceBurst } from './burst.mjs';
 import { burstReport, f0, f1, runKey, soakReport, soakTotals, writeResults } from './report.mjs';
 import {
   benchDatabase,
@@ -46,6 +49,7 @@ function options(argv) {
       duration: { type: 'string', short: 'd' },
       warmup: { type: 'string', short: 'w' },
       'skip-baseline': { type: 'boolean', default: false },
+      floor: { type: 'boolean', default: false },
       soak: { type: 'boolean', default: false },
       rate: { type: 'string' },
       minutes: { type: 'string' },
@@ -76,7 +80,7 @@ function options(argv) {
   const only = (mode, names) => {
     for (const name of names) if (v[name] !== undefined && v[name] !== false) throw new Error(`--${name} is for the ${mode} only`);
   };
-  if (v.soak) only('burst', ['duration', 'warmup', 'skip-baseline']);
+  if (v.soak) only('burst', ['duration', 'warmup', 'skip-baseline', 'floor']);
   else only('soak (--soak)', ['rate', 'minutes']);
   const env = {};
   for (const pair of v.env) {
@@ -91,6 +95,7 @@ function options(argv) {
     rate: number('rate', 1000, { min: 1 }),
     minutes: number('minutes', 10, { min: 1, integer: true }),
     baseline: !v.soak && !v['skip-baseline'],
+    floor: v.floor,
     queue: v.queue,
     topology: v.topology,
     pg: v.pg,
@@ -148,6 +153,14 @@ async function burst(opts, snapshot, server, sign, machine) {
     base = await runBaseline(opts, sign, server.pid());
     console.log(`  baseline: ${f0(base.rps)} req/s, p50 ${base.p50} ms, p99 ${base.p99} ms, max ${base.max} ms, non-2xx ${base.non2xx}`);
   }
+  let floor;
+  if (opts.floor) {
+    console.log('running the durable floor (bench/floor.mjs) ...');
+    floor = await runFloor(opts, sign, server);
+    console.log(
+      `  floor:    ${f0(floor.rps)} req/s, p50 ${floor.p50} ms, p99 ${floor.p99} ms, max ${floor.max} ms, non-2xx ${floor.non2xx}`,
+    );
+  }
   console.log(
     `running the service (dist/main.js, NODE_ENV=production${opts.topology === 'split' ? ', an api and a worker process' : ''}) ...`,
   );
@@ -160,6 +173,7 @@ async function burst(opts, snapshot, server, sign, machine) {
   console.log(`  service:  ${f0(svc.rps)} req/s, p50 ${svc.p50} ms, p99 ${svc.p99} ms, max ${svc.max} ms, non-2xx ${svc.non2xx}`);
   for (const [name, r] of [
     ['baseline', base],
+    ['floor', floor],
     ['service', svc],
   ]) {
     if (!r) continue;
@@ -176,7 +190,7 @@ async function burst(opts, snapshot, server, sign, machine) {
     for (const s of svc.redisCommands) console.log(`    ${s.cmd.padEnd(14)} ${String(s.calls).padStart(8)} ${String(s.usec).padStart(10)}`);
   }
   printWarnings(svc.output);
-  return burstReport(opts, base, svc, machine, servers);
+  return burstReport(opts, base, svc, machine, servers, floor);
 }
 
 /** pg_stat_statements rows (calls, total and mean time, query) under `title`; nothing when there are none. */

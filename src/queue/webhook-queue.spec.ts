@@ -9,6 +9,7 @@ async function stalledQueue(status = 'ready') {
   Object.defineProperty(backend, 'client', { value: Promise.resolve(client) });
   const queue = {
     getBackend: () => backend,
+    add: () => new Promise(() => undefined),
     addBulk: () => new Promise(() => undefined),
     getJobState: () => new Promise(() => undefined),
   };

@@ -4,7 +4,8 @@
 // INSERT per event-loop turn, at most two in flight, first writer wins per key) and its batch is a
 // BullMQ job (one per INSERT). With FLOOR_WORKER=1 a BullMQ worker in the same process handles each
 // job in one statement: its rows marked processed and their feedback rows written, asynchronously
-// committed, as the service's worker commits its bookkeeping.
+// committed, as the service's worker commits its bookkeeping. FLOOR_QUEUE=postgres puts the queue in
+// PostgreSQL (BullMQ's Postgres backend, as the service's QUEUE_BACKEND=postgres does).
 //
 // No framework, validation, metrics, logging, retries, dead letters, sweeper or crash recovery: the
 // floor is what durability alone costs on a machine, so that the service's figures can be read
@@ -12,7 +13,7 @@
 //
 //   PORT=3998 DATABASE_URL=... REDIS_URL=... QUEUE_PREFIX=... FLOOR_WORKER=1 node bench/floor.mjs
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { Queue, Worker } from 'bullmq';
+import { createPostgresBackend, Queue, setDefaultBackendFactory, Worker } from 'bullmq';
 import express from 'express';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -20,13 +21,18 @@ import pg from 'pg';
 const port = Number(process.env.PORT ?? 3998);
 const secret = process.env.WEBHOOK_SECRET ?? 'bench-secret-0123456789abcdef0123456789';
 const prefix = process.env.QUEUE_PREFIX ?? 'floor';
-const redis = () => new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+const onPostgres = process.env.FLOOR_QUEUE === 'postgres';
+if (onPostgres) setDefaultBackendFactory(createPostgresBackend);
+const connection = () =>
+  onPostgres
+    ? { connectionString: process.env.DATABASE_URL, max: 8, migrate: true }
+    : new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 await pool.query(`CREATE TABLE IF NOT EXISTS floor_inbox (
   id bigserial PRIMARY KEY, idempotency_key text NOT NULL UNIQUE, payload jsonb NOT NULL, processed_at timestamptz)`);
 await pool.query(`CREATE TABLE IF NOT EXISTS floor_feedback (session_id text PRIMARY KEY, rating int, payload jsonb NOT NULL)`);
-const queue = new Queue('floor', { connection: redis(), prefix });
+const queue = new Queue('floor', { connection: connection(), prefix });
 
 if (process.env.FLOOR_WORKER === '1') {
   const workerPool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10, options: '-c synchronous_commit=off' });
@@ -42,7 +48,7 @@ if (process.env.FLOOR_WORKER === '1') {
                ON CONFLICT (session_id) DO NOTHING`,
         values: [job.data.ids],
       }),
-    { connection: redis(), prefix, concurrency: 32, removeOnComplete: { count: 1000 } },
+    { connection: connection(), prefix, concurrency: 32, removeOnComplete: { count: 1000 } },
   );
 }
 

@@ -43,7 +43,7 @@ export function queueRootOptions(config: AppConfig): QueueOptions<unknown> {
   return {
     connection: queueConnection(config),
     prefix: queue.prefix,
-    defaultJobOptions: webhookJobOptions(queue.attempts, queue.backoffMs),
+    defaultJobOptions: webhookJobOptions(queue.attempts, queue.backoffMs, queue.backend),
   };
 }
 

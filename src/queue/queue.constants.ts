@@ -1,4 +1,5 @@
 import { DefaultJobOptions, JobsOptions } from 'bullmq';
+import type { QueueBackend } from '../config/configuration.js';
 
 /**
  * The queue every accepted delivery goes through. Renaming it strands the jobs already waiting
@@ -52,13 +53,18 @@ export interface BatchJob {
   events: ProcessEventJobData[];
 }
 
-export function webhookJobOptions(attempts: number, backoffMs: number): DefaultJobOptions {
+export function webhookJobOptions(attempts: number, backoffMs: number, backend: QueueBackend): DefaultJobOptions {
   return {
     attempts,
     backoff: { type: 'exponential', delay: backoffMs },
     // Completed jobs are only bookkeeping (the inbox row records the outcome); failed ones stay a
-    // week for the queue dashboard. The admin API replays from the inbox, not from these.
-    removeOnComplete: { age: 3600, count: 1000 },
+    // week for the queue dashboard. The admin API replays from the inbox, not from these. On Redis
+    // the dashboard keeps the last hour's completed jobs, at most 1,000. BullMQ's PostgreSQL backend
+    // enforces such a cap by ranking every completed job of the queue at each completion, and
+    // concurrent completions deadlock on the rows they trim (bench: a finish took 48 ms on average
+    // instead of 2, and jobs were retried); an age alone would keep an hour of jobs, millions at a
+    // steady 1,000 deliveries/s. There a completed job is deleted when it completes.
+    removeOnComplete: backend === 'postgres' ? true : { age: 3600, count: 1000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
   };
 }

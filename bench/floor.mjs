@@ -48,7 +48,7 @@ if (process.env.FLOOR_WORKER === '1') {
                ON CONFLICT (session_id) DO NOTHING`,
         values: [job.data.ids],
       }),
-    { connection: connection(), prefix, concurrency: 32, removeOnComplete: { count: 1000 } },
+    { connection: connection(), prefix, concurrency: 32 },
   );
 }
 
@@ -83,7 +83,7 @@ async function flush(batch) {
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`,
       values: [JSON.stringify(batch.map((d) => ({ k: d.key, p: d.payload })))],
     });
-    if (rows.length > 0) await queue.add('batch', { ids: rows.map((r) => r.id) }, { removeOnComplete: { count: 1000 } });
+    if (rows.length > 0) await queue.add('batch', { ids: rows.map((r) => r.id) }, { removeOnComplete: true });
     const inserted = new Set(rows.map((r) => r.idempotency_key));
     for (const d of batch) d.res.status(200).json(inserted.has(d.key) ? { received: true } : { received: true, duplicate: true });
   } catch {

@@ -103,8 +103,8 @@ export class WebhookQueue implements OnModuleInit, OnApplicationBootstrap {
     this.assertReachable();
     // One job (the common case: one batch job per ingest INSERT) goes through add: BullMQ's
     // PostgreSQL backend runs addBulk through temporary tables made and dropped per call, several
-    // times the cost of its add_job; on Redis the two are the same script. Either way an add under
-    // an existing job id is a no-op.
+    // times the cost of its add_job; on Redis both run the same script (addBulk inside a MULTI).
+    // Either way an add under an existing job id is a no-op.
     const added: Promise<unknown> = jobs.length === 1 ? this.queue.add(jobs[0].name, jobs[0].data, jobs[0].opts) : this.queue.addBulk(jobs);
     try {
       await withTimeout(

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import { faithfulJson } from '../src/common/faithful-json.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 import { createTestDatabase, RunningService, startService, TestDatabase, TEST_SECRET } from './helpers/service.js';
 
@@ -53,64 +54,6 @@ const EVENT_NAME = /^[\w.:-]+$/;
 
 function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/**
- * The JSON value of a text JSON.parse accepted, read without JSON.parse where that can be wrong:
- * V8 in Node 24 and 26 (nodejs/node#63785, open) may return an escaped object key as `\` once an
- * object with the key `\` at the same position was parsed before, in this process or earlier in the
- * same text. Only a text with a backslash can hold an escaped key; the others go to JSON.parse.
- * Both the oracle's reading of a body and the stored payloads (jsonb as text) go through here.
- */
-function faithfulJson(text: string): Json {
-  if (!text.includes('\\')) return JSON.parse(text) as Json;
-  const LITERAL = /true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
-  const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
-  let i = 0;
-  const skip = () => {
-    while (text[i] === ' ' || text[i] === '\t' || text[i] === '\n' || text[i] === '\r') i++;
-  };
-  const string = (): string => {
-    let out = '';
-    i++;
-    for (;;) {
-      const c = text[i++];
-      if (c === '"') return out;
-      if (c !== '\\') out += c;
-      else if (text[i] === 'u') {
-        out += String.fromCharCode(parseInt(text.slice(i + 1, i + 5), 16));
-        i += 5;
-      } else out += ESCAPES[text[i++]];
-    }
-  };
-  const value = (): Json => {
-    skip();
-    if (text[i] === '"') return string();
-    if (text[i] === '{' || text[i] === '[') {
-      const isArray = text[i++] === '[';
-      const out: Json[] | JsonObject = isArray ? [] : {};
-      skip();
-      if (text[i] === (isArray ? ']' : '}')) return (i++, out);
-      for (;;) {
-        if (isArray) (out as Json[]).push(value());
-        else {
-          skip();
-          const key = string();
-          skip();
-          i++; // ':'
-          // Defined, not assigned: a "__proto__" key is an own property, as JSON.parse makes it.
-          Object.defineProperty(out, key, { value: value(), enumerable: true, writable: true, configurable: true });
-        }
-        skip();
-        if (text[i++] !== ',') return out;
-      }
-    }
-    LITERAL.lastIndex = i;
-    const token = LITERAL.exec(text)![0];
-    i += token.length;
-    return token === 'true' ? true : token === 'false' ? false : token === 'null' ? null : Number(token);
-  };
-  return value();
 }
 
 function worse(a: Verdict, b: Verdict): Verdict {
@@ -952,7 +895,7 @@ async function inPool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<
 
 /** Rows whose payload was selected as text (`payload::text`), read by faithfulJson. */
 function storedRows(rows: Row[]): Row[] {
-  return rows.map((r) => ({ ...r, payload: faithfulJson(r.payload as unknown as string) }));
+  return rows.map((r) => ({ ...r, payload: faithfulJson(r.payload as unknown as string) as Json }));
 }
 
 interface Row {

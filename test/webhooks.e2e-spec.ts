@@ -103,6 +103,26 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
     expect(res.status).toBe(401);
   });
 
+  it('stores escaped keys as sent, also after a delivery with a backslash key (the Node 24 JSON.parse bug)', async () => {
+    // nodejs/node#63785: on Node 24, once {"first-of-its-kind":0,"\\":1} was parsed, JSON.parse read
+    // the key after "first-of-its-kind" in the next object, "\u00e9", as "\\" (V8 follows the only map
+    // transition from there). The keys are read in SQL: this process's JSON.parse has the bug too.
+    const raw = (session: string, key: string) =>
+      `{"event":"session.feedback_submitted","session_id":"${session}","feedback":{"first-of-its-kind":0,${key}:1}}`;
+    expect((await deliver(t.baseUrl, undefined, { raw: raw('s-escaped-1', String.raw`"\\"`) })).status).toBe(200);
+    expect((await deliver(t.baseUrl, undefined, { raw: raw('s-escaped-2', String.raw`"\u00e9"`) })).status).toBe(200);
+    expect((await deliver(t.baseUrl, undefined, { raw: raw('s-escaped-3', String.raw`"\n"`) })).status).toBe(200);
+    const keys = await db.query<{ session_id: string; keys: string[] }>(
+      `SELECT session_id, array(SELECT jsonb_object_keys(payload->'feedback')) AS keys FROM webhook_events
+       WHERE session_id LIKE 's-escaped-%' ORDER BY session_id`,
+    );
+    expect(keys).toEqual([
+      { session_id: 's-escaped-1', keys: ['\\', 'first-of-its-kind'] },
+      { session_id: 's-escaped-2', keys: ['\u00e9', 'first-of-its-kind'] },
+      { session_id: 's-escaped-3', keys: ['\n', 'first-of-its-kind'] },
+    ]);
+  });
+
   it('accepts the timestamped scheme with the { type, data } envelope and normalises it', async () => {
     const body = { type: 'session.feedback_submitted', data: { session_id: 's-ts', feedback: { rating: 3 } } };
     const res = await deliver(t.baseUrl, body, { scheme: 'timestamped' });

@@ -1,4 +1,4 @@
-import { faithfulJson, hasBackslashKey } from './faithful-json.js';
+import { faithfulJson, hasBackslashKey, parseJsonFaithfully } from './faithful-json.js';
 
 const codePoints = (o: object) => Object.keys(o).map((k) => [...k].map((c) => c.codePointAt(0)));
 
@@ -34,5 +34,22 @@ describe('hasBackslashKey', () => {
 
   it('is false for a value nested deeper than the limit (refused by the caller anyway)', () => {
     expect(hasBackslashKey({ '\\': { a: { b: {} } } }, 2)).toBe(false);
+  });
+});
+
+describe('parseJsonFaithfully', () => {
+  it("keeps the parser's value unless a key begins with a backslash, and passes its errors on", () => {
+    const parsed: string[] = [];
+    const parse = (text: string): unknown => (parsed.push(text), JSON.parse(text));
+    expect(parseJsonFaithfully('{"a":[1]}', 32, parse)).toEqual({ a: [1] });
+    expect(parseJsonFaithfully('{"a":"\\\\"}', 32, parse)).toEqual({ a: '\\' });
+    expect(parsed).toHaveLength(2);
+    expect(() => parseJsonFaithfully('{"a":', 32)).toThrow(SyntaxError);
+  });
+
+  it('reads a body with a key beginning with a backslash again, faithfully', () => {
+    JSON.parse(String.raw`{"only-here":0,"\\":1}`);
+    const value = parseJsonFaithfully(String.raw`{"only-here":0,"\u00e9":1,"\\x":2}`, 32) as object;
+    expect(codePoints(value)).toEqual([[...'only-here'].map((c) => c.codePointAt(0)), [0xe9], [0x5c, 0x78]]);
   });
 });

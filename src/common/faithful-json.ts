@@ -83,3 +83,13 @@ export function hasBackslashKey(root: unknown, maxDepth: number): boolean {
   }
   return found;
 }
+
+/**
+ * `parse(text)` (JSON.parse by default), read again by faithfulJson when the result has a key
+ * beginning with a backslash and is nested no deeper than `maxDepth`: where Node 24 may have misread
+ * an escaped key. Throws what `parse` throws.
+ */
+export function parseJsonFaithfully(text: string, maxDepth: number, parse: (text: string) => unknown = JSON.parse): unknown {
+  const value = parse(text);
+  return text.includes('\\') && hasBackslashKey(value, maxDepth) ? faithfulJson(text) : value;
+}

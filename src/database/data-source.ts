@@ -1,10 +1,19 @@
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { DataSource, DataSourceOptions } from 'typeorm';
+import { parseJsonFaithfully } from '../common/faithful-json.js';
 import { Init1764230400000 } from './migrations/1764230400000-init.js';
 import { BatchJobId1764244800000 } from './migrations/1764244800000-batch-job-id.js';
 import { UnambiguousKey1796083200000 } from './migrations/1796083200000-unambiguous-key.js';
 import { OpenEvents1796169600000 } from './migrations/1796169600000-open-events.js';
+
+// json and jsonb columns as the pg driver reads them (for TypeORM and SqlStatements alike): Node 24's
+// JSON.parse can misread an escaped key (faithful-json.ts), and the worker processes the payloads it
+// reads back. 100 levels is deeper than anything the service stores (payloads 32, transcripts 64).
+const JSON_COLUMN_MAX_DEPTH = 100;
+for (const oid of [pg.types.builtins.JSON, pg.types.builtins.JSONB])
+  pg.types.setTypeParser(oid, (text: string) => parseJsonFaithfully(text, JSON_COLUMN_MAX_DEPTH));
 
 // Listed explicitly (not a glob) so the same list works from ts-jest and dist/.
 export const migrations = [Init1764230400000, BatchJobId1764244800000, UnambiguousKey1796083200000, OpenEvents1796169600000];

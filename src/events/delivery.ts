@@ -1,6 +1,6 @@
 import secureJsonParse from 'secure-json-parse';
 import { z } from 'zod';
-import { faithfulJson, hasBackslashKey } from '../common/faithful-json.js';
+import { parseJsonFaithfully } from '../common/faithful-json.js';
 import { isStorableTimestamp, storableText, unstorableJsonReason } from '../common/storable.js';
 import { eventDefinition } from './event-definition.js';
 
@@ -75,13 +75,11 @@ export function parseDelivery(raw: Buffer | undefined): ParseResult {
   }
   let body: unknown;
   try {
-    body = secureJsonParse(text);
+    // Node 24's JSON.parse can misread an escaped key (faithful-json.ts).
+    body = parseJsonFaithfully(text, MAX_DEPTH, (t) => secureJsonParse(t));
   } catch (err) {
     return { ok: false, message: `request body is not valid JSON: ${storableText((err as Error).message, 200)}` };
   }
-  // Node 24's JSON.parse can misread an escaped key as `\` (faithful-json.ts); every key it misreads
-  // begins with a backslash, so a body with such a key is read again without JSON.parse.
-  if (text.includes('\\') && hasBackslashKey(body, MAX_DEPTH)) body = faithfulJson(text);
   return validateDelivery(body);
 }
 

@@ -2,6 +2,7 @@ import type { AxiosResponse } from 'axios';
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { getHeapStatistics } from 'node:v8';
+import { parseJsonFaithfully } from '../common/faithful-json.js';
 import { classifyHttpError, createHttpClient, findCause, guardedAgents } from '../common/http-client.js';
 import { MemoryBudget } from '../common/memory-budget.js';
 import { unstorableJsonReason } from '../common/storable.js';
@@ -53,7 +54,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 export function parseTranscript(body: Buffer): object {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(strictUtf8.decode(body));
+    // Node 24's JSON.parse can misread an escaped key (faithful-json.ts).
+    parsed = parseJsonFaithfully(strictUtf8.decode(body), MAX_TRANSCRIPT_DEPTH);
   } catch (err) {
     const position = /position (\d+)/.exec((err as Error).message)?.[1];
     const why = err instanceof SyntaxError ? `invalid JSON${position ? ` at position ${position}` : ''}` : 'not valid UTF-8';

@@ -85,10 +85,17 @@ export async function runFloor(opts, sign, server) {
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   try {
-    const env = { WEBHOOK_SECRET: SECRET, NODE_ENV: 'production', DATABASE_URL: db.url, REDIS_URL, QUEUE_PREFIX: prefix };
     return await runReference(opts, sign, server.pid(), {
       entry: join(ROOT, 'bench', 'floor.mjs'),
-      env: { ...env, FLOOR_WORKER: withWorker ? '1' : '0', FLOOR_QUEUE: opts.queue },
+      env: {
+        WEBHOOK_SECRET: SECRET,
+        NODE_ENV: 'production',
+        DATABASE_URL: db.url,
+        REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        FLOOR_WORKER: withWorker ? '1' : '0',
+        FLOOR_QUEUE: opts.queue,
+      },
       processed: withWorker ? async () => (await client.query('SELECT count(*)::int AS n FROM floor_feedback')).rows[0].n : undefined,
     });
   } finally {

@@ -211,6 +211,13 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
     const idsByKey = new Map<string, Set<string>>();
     results.forEach((r, i) => idsByKey.set(bodies[i].session_id, (idsByKey.get(bodies[i].session_id) ?? new Set()).add(r.body.id)));
     expect([...idsByKey.values()].every((ids) => ids.size === 1)).toBe(true);
+    // Forty distinct UUIDv7 ids (time-ordered: their first 48 bits are the milliseconds they were made at).
+    const ids = [...idsByKey.values()].map((set) => [...set][0]);
+    expect(new Set(ids).size).toBe(40);
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(Math.abs(parseInt(id.replaceAll('-', '').slice(0, 12), 16) - Date.now())).toBeLessThan(60_000);
+    }
   });
 });
 

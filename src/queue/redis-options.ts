@@ -6,9 +6,10 @@ export function redisConnection(url: string, overrides: RedisOptions = {}): Redi
     url,
     // Reconnect forever with a capped delay: a Redis restart must heal without a pod restart.
     retryStrategy: (times: number) => Math.min(times * 200, 2000),
-    // Commands issued in the same tick (a worker's many concurrent jobs) go out in one write:
-    // socket writes were the largest item in the service's CPU profile under load.
-    enableAutoPipelining: true,
+    // No auto-pipelining: ioredis builds a Pipeline object for each write it groups and copies every
+    // one of BullMQ's 64 scripts onto it (76-96 µs a pipeline on this project's bench host), more
+    // than the socket writes it saves now that one job carries a batch of events (docs/benchmarks.md).
+    enableAutoPipelining: false,
     ...overrides,
   };
 }

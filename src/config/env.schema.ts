@@ -112,7 +112,7 @@ export const envSchema = z.object({
   DATABASE_ASYNC_WORKER_COMMITS: doc(flag(true), {
     group: 'Database',
     description:
-      "The worker's claims, outcomes and handler upserts (feedback, interviews, skipped notifications) commit without waiting for the WAL flush (`synchronous_commit=off` on connections of their own): a PostgreSQL crash can undo their last fraction of a second, which the stale-row sweeper redoes (handlers are idempotent). Deliveries, dead letters and Slack records always commit synchronously. Set `false` behind PgBouncer in transaction mode (it refuses the `options` startup parameter) or to keep every commit synchronous. The embedded mode never uses it",
+      "The worker's claims, outcomes and handler upserts (feedback, interviews, skipped notifications) commit without waiting for the WAL flush (`synchronous_commit=off` on connections of their own): a PostgreSQL crash can undo their last fraction of a second, which the stale-row sweeper redoes (handlers are idempotent). Deliveries, dead letters and Slack records always commit synchronously. Those connections also rule out sequential scans, so that the plans PostgreSQL keeps for the worker's statements stay on the primary key while a new inbox grows. Set `false` behind PgBouncer in transaction mode (it refuses the `options` startup parameter) or to keep every commit synchronous. The embedded mode never uses it",
   }),
 
   REDIS_URL: doc(optionalString, {

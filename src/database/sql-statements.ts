@@ -25,6 +25,13 @@ const ASYNC_POOL_MAX = 6;
  * pool of their own whose sessions have `synchronous_commit=off` (DATABASE_ASYNC_WORKER_COMMITS;
  * measured: +37-46 % requests/s in the burst bench when every commit was async).
  *
+ * Those sessions also have `enable_seqscan=off`. A named statement's plan is made once and kept
+ * (PostgreSQL's generic plan, until the table's statistics change): made while a new inbox held a
+ * few rows, the claims' and outcomes' plans scanned the whole table and kept scanning it as it grew
+ * until autovacuum first analysed it, a minute or two later (the soak's first minute: 1,800 buffers
+ * read per outcome, PostgreSQL at 86-92 % of a core). Every statement on that pool looks rows up by
+ * a key, so an index is always the right plan.
+ *
  * Unnamed (parsed every time) when DATABASE_PREPARED_STATEMENTS=false (PgBouncer in transaction
  * mode before 1.21, or without max_prepared_statements) and in the embedded mode, whose
  * connections share one PostgreSQL session, so a name prepared by one would clash with another's.
@@ -66,7 +73,7 @@ export class SqlStatements implements OnApplicationShutdown {
         connectionString: this.database.url,
         max: ASYNC_POOL_MAX,
         connectionTimeoutMillis: 5000,
-        options: '-c synchronous_commit=off',
+        options: '-c synchronous_commit=off -c enable_seqscan=off',
       });
       // An idle connection that PostgreSQL drops (a restart, a failover) is reported here, and the
       // pool replaces it. Without a listener, Node treats the 'error' event as uncaught: the process dies.

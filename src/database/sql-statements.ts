@@ -51,16 +51,20 @@ export class SqlStatements implements OnApplicationShutdown {
     this.named = this.database.preparedStatements;
   }
 
-  /** `name` must be unique per statement text across the process. */
+  /**
+   * `name` must be unique per statement text across the process. `null` runs the statement unnamed,
+   * planned with its values at every run: for a lookup by a list of keys on the main pool, whose
+   * kept plan could be a scan of the whole table (see enable_seqscan above).
+   */
   async query<R extends QueryResultRow = Record<string, unknown>>(
-    name: string,
+    name: string | null,
     text: string,
     values: unknown[],
     commit: Commit = 'durable',
   ): Promise<QueryResult<R>> {
     if (!this.dataSource.isInitialized) throw new Error('database connection is not established');
     const pool = commit === 'async' && this.database.asyncWorkerCommits ? this.asyncCommitPool() : pgPoolOf(this.dataSource);
-    return pool.query<R>(this.named ? { name, text, values } : { text, values });
+    return pool.query<R>(this.named && name !== null ? { name, text, values } : { text, values });
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -86,7 +86,8 @@ export class InboxIngestRepository {
     const missing = rows.filter((r) => !byKey.has(r.idempotency_key)).map((r) => r.idempotency_key);
     if (missing.length > 0) {
       // A separate statement (fresh snapshot) also sees rows that a concurrent batch committed
-      // while our INSERT waited on their keys.
+      // while our INSERT waited on their keys. Unnamed: a plan kept from when the inbox was small
+      // would read all of it for every duplicate (SqlStatements).
       const { rows: existing } = await this.statements.query<{
         id: string;
         idempotency_key: string;
@@ -94,7 +95,7 @@ export class InboxIngestRepository {
         batch_job_id: string | null;
         job_suffix: string | null;
       }>(
-        'inbox-existing',
+        null,
         `SELECT id, idempotency_key, status, batch_job_id, ${JOB_SUFFIX_SQL} FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
         [missing],
       );

@@ -37,12 +37,18 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
       { rating: 4, comment: 'ok' },
     ]);
     // The job went through BullMQ's tables in schema bullmq of the same database: it completed there,
-    // and a completed job is deleted when it completes (queue.constants.ts), leaving its events.
-    const [{ completed }] = await db.query<{ completed: string }>(
-      `SELECT count(*) AS completed FROM bullmq.event WHERE event = 'completed' AND data->>'jobId' = $1`,
-      [res.body.id],
-    );
-    expect(Number(completed)).toBe(1);
+    // and a completed job is deleted when it completes (queue.constants.ts), leaving its events. The
+    // job completes after its event's outcome is on the row, in a transaction of its own.
+    const completed = async () =>
+      Number(
+        (
+          await db.query<{ n: string }>(`SELECT count(*) AS n FROM bullmq.event WHERE event = 'completed' AND data->>'jobId' = $1`, [
+            res.body.id,
+          ])
+        )[0].n,
+      );
+    await waitFor(async () => (await completed()) > 0);
+    expect(await completed()).toBe(1);
     expect(await db.query(`SELECT id FROM bullmq.job WHERE id = $1`, [res.body.id])).toEqual([]);
   });
 

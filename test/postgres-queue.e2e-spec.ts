@@ -47,8 +47,7 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
           ])
         )[0].n,
       );
-    await waitFor(async () => (await completed()) > 0);
-    expect(await completed()).toBe(1);
+    expect(await waitFor(completed)).toBe(1);
     expect(await db.query(`SELECT id FROM bullmq.job WHERE id = $1`, [res.body.id])).toEqual([]);
   });
 

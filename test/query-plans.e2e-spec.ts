@@ -54,7 +54,7 @@ describe('the worker’s statements on an inbox that grew after they were planne
     );
     for (let i = 0; i < 8; i++) await processOne(`plan-grown-${i}`);
 
-    // A claim and an outcome per event (16 events); the services' statistics reach the shared
+    // A claim and an outcome per event (16 events); the service's statistics reach the shared
     // counters within seconds, those of their scans with their updates.
     const stats = await waitFor(async () => {
       const s = await inboxStats();

@@ -69,6 +69,26 @@ export class Histogram {
 const tally = () => ({ offered: 0, sent: 0, skipped: 0, ok: 0, non2xx: 0, errors: 0, timeouts: 0, latency: new Histogram() });
 
 /**
+ * The stretches of consecutive seconds (by when requests were due) in which more than 1 % of the
+ * 2xx answers were late (pacedLoad's `lateMs` or longer): where a minute's p99 comes from, one stall
+ * or spread out. `perSecond[s]` is `{ ok, over, max }`; returns `[{ from, to, over, max }]` (seconds,
+ * inclusive).
+ */
+export function lateStretches(perSecond) {
+  const stretches = [];
+  let open;
+  perSecond.forEach((sec, s) => {
+    const late = sec !== undefined && sec.over > sec.ok / 100;
+    if (late && open && open.to === s - 1) {
+      open.to = s;
+      open.over += sec.over;
+      open.max = Math.max(open.max, sec.max);
+    } else if (late) stretches.push((open = { from: s, to: s, over: sec.over, max: sec.max }));
+  });
+  return stretches;
+}
+
+/**
  * An open-loop sender: request i is due at start + i/rate seconds whether or not earlier ones were
  * answered, on up to `connections` keep-alive connections (requests wait for a free one). Latency is
  * counted from the moment a request was due, so a slow service cannot hide behind a slower sender
@@ -76,10 +96,11 @@ const tally = () => ({ offered: 0, sent: 0, skipped: 0, ok: 0, non2xx: 0, errors
  * `rate * maxQueuedSeconds` are already waiting or in flight is counted as skipped, not sent.
  * `take()` returns the tally since the last take; `totals` is the whole run's.
  */
-export function pacedLoad(url, { rate, connections, seconds, source, timeoutMs = 10_000, maxQueuedSeconds = 5 }) {
+export function pacedLoad(url, { rate, connections, seconds, source, timeoutMs = 10_000, maxQueuedSeconds = 5, lateMs = 50 }) {
   const agent = new Agent({ keepAlive: true, maxSockets: connections, scheduling: 'fifo' });
   const { hostname, port } = new URL(url);
-  const totals = { ...tally(), lag: new Histogram() };
+  // perSecond: each second's 2xx answers (by when they were due), those that took lateMs or longer, the slowest.
+  const totals = { ...tally(), lag: new Histogram(), perSecond: [] };
   let window = tally();
   let scheduled = 0;
   let pending = 0;
@@ -118,6 +139,10 @@ export function pacedLoad(url, { rate, connections, seconds, source, timeoutMs =
           count('ok');
           window.latency.record(ms);
           totals.latency.record(ms);
+          const sec = (totals.perSecond[Math.floor((due - t0) / 1000)] ??= { ok: 0, over: 0, max: 0 });
+          sec.ok++;
+          if (ms >= lateMs) sec.over++;
+          if (ms > sec.max) sec.max = ms;
         } else count('non2xx');
         settle();
       });

@@ -2,6 +2,7 @@
 // each between `<!-- run: KEY -->` and `<!-- /run -->`, replaced by the next run of its kind.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { lateStretches } from './load.mjs';
 import { IMAGE_NODE_OPTIONS, ROOT } from './setup.mjs';
 
 export const f0 = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
@@ -164,12 +165,24 @@ export function soakRow(m, roles) {
   return `| ${cells.join(' | ')} |`;
 }
 
+/** Where the minutes' p99 comes from: each stretch of seconds that alone would miss the p99 target. */
+function lateLine(perSecond, lateMs) {
+  const stretches = lateStretches(perSecond);
+  const seconds = stretches.reduce((n, s) => n + s.to - s.from + 1, 0);
+  const shown = [...stretches].sort((a, b) => b.over - a.over).slice(0, 12);
+  const list = stretches
+    .filter((s) => shown.includes(s))
+    .map((s) => `${s.from === s.to ? `${s.from} s` : `${s.from}–${s.to} s`} (${f0(s.over)}, slowest ${f0(s.max)} ms)`);
+  return `- late seconds (more than 1 % of a second's 2xx answers at ${lateMs} ms or more, by when they were due): ${f0(seconds)} of ${f0(perSecond.length)}${stretches.length ? ` in ${f0(stretches.length)} stretches${stretches.length > shown.length ? `, the ${shown.length} with the most late answers` : ''}: ${list.join('; ')}` : ''}`;
+}
+
 export function soakTotals(opts, r) {
   const t = r.totals;
   const cpu = Object.entries(r.cpu).map(([k, v]) => `${k} ${f0(v.usPerRequest)}`);
   return [
     `- offered ${f0(t.offered)} deliveries in ${f1(r.loadSeconds)} s (${f0(opts.rate)}/s); sent ${f0(t.sent)}${t.skipped ? `, skipped ${f0(t.skipped)} (more than 5 s of load waiting)` : ''}; 2xx ${f0(t.ok)} (**${f0(t.ok / r.loadSeconds)}/s** achieved), non-2xx ${f0(t.non2xx)}, errors ${f0(t.errors)}, timeouts ${f0(t.timeouts)}`,
     `- ack latency over the run (from when each request was due): p50 ${f1(t.latency.percentile(50))} ms, p99 ${f1(t.latency.percentile(99))} ms, max ${f1(t.latency.max)} ms; the sender issued requests late by p99 ${f1(t.lag.percentile(99))} ms, max ${f1(t.lag.max)} ms`,
+    lateLine(t.perSecond, r.lateMs),
     r.ingestOnly
       ? '- nothing processes (APP_ROLE=api): no drain, lost n/a'
       : `- drain: ${r.drained ? `every accepted delivery processed ${f1(r.drainSeconds)} s after the load` : `**not drained** within ${f0(opts.drainTimeout)} s`}; processed (feedback rows) ${f0(r.processed)} of ${f0(t.ok)} accepted; **lost ${f0(r.lost)}**`,

@@ -21,6 +21,7 @@ export async function runSoak(opts, svc, client, sign, postmasterPid, print) {
     connections: opts.connections,
     seconds: opts.minutes * 60,
     source: deliveries(sign, `soak-${randomBytes(3).toString('hex')}`),
+    lateMs: SOAK_TARGETS.p99Ms,
   });
   const t0 = performance.now();
   // RSS sampled every second; each minute reports its highest sample per process.
@@ -84,6 +85,7 @@ export async function runSoak(opts, svc, client, sign, postmasterPid, print) {
     return {
       minutes,
       totals,
+      lateMs: SOAK_TARGETS.p99Ms,
       loadSeconds,
       cpu,
       drained,

@@ -77,8 +77,9 @@ const tally = () => ({ offered: 0, sent: 0, skipped: 0, ok: 0, non2xx: 0, errors
 export function lateStretches(perSecond) {
   const stretches = [];
   let open;
+  // forEach skips the seconds with no 2xx answer (holes in the array).
   perSecond.forEach((sec, s) => {
-    const late = sec !== undefined && sec.over > sec.ok / 100;
+    const late = sec.over > sec.ok / 100;
     if (late && open && open.to === s - 1) {
       open.to = s;
       open.over += sec.over;
@@ -100,7 +101,7 @@ export function pacedLoad(url, { rate, connections, seconds, source, timeoutMs =
   const agent = new Agent({ keepAlive: true, maxSockets: connections, scheduling: 'fifo' });
   const { hostname, port } = new URL(url);
   // perSecond: each second's 2xx answers (by when they were due), those that took lateMs or longer, the slowest.
-  const totals = { ...tally(), lag: new Histogram(), perSecond: [] };
+  const totals = { ...tally(), lag: new Histogram(), perSecond: [], lateMs };
   let window = tally();
   let scheduled = 0;
   let pending = 0;

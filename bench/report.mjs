@@ -182,7 +182,7 @@ export function soakTotals(opts, r) {
   return [
     `- offered ${f0(t.offered)} deliveries in ${f1(r.loadSeconds)} s (${f0(opts.rate)}/s); sent ${f0(t.sent)}${t.skipped ? `, skipped ${f0(t.skipped)} (more than 5 s of load waiting)` : ''}; 2xx ${f0(t.ok)} (**${f0(t.ok / r.loadSeconds)}/s** achieved), non-2xx ${f0(t.non2xx)}, errors ${f0(t.errors)}, timeouts ${f0(t.timeouts)}`,
     `- ack latency over the run (from when each request was due): p50 ${f1(t.latency.percentile(50))} ms, p99 ${f1(t.latency.percentile(99))} ms, max ${f1(t.latency.max)} ms; the sender issued requests late by p99 ${f1(t.lag.percentile(99))} ms, max ${f1(t.lag.max)} ms`,
-    lateLine(t.perSecond, r.lateMs),
+    lateLine(t.perSecond, t.lateMs),
     r.ingestOnly
       ? '- nothing processes (APP_ROLE=api): no drain, lost n/a'
       : `- drain: ${r.drained ? `every accepted delivery processed ${f1(r.drainSeconds)} s after the load` : `**not drained** within ${f0(opts.drainTimeout)} s`}; processed (feedback rows) ${f0(r.processed)} of ${f0(t.ok)} accepted; **lost ${f0(r.lost)}**`,

@@ -85,7 +85,6 @@ export async function runSoak(opts, svc, client, sign, postmasterPid, print) {
     return {
       minutes,
       totals,
-      lateMs: SOAK_TARGETS.p99Ms,
       loadSeconds,
       cpu,
       drained,

@@ -1,12 +1,14 @@
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { DataSource, DataSourceOptions } from 'typeorm';
+import { DataSource, DataSourceOptions, Migration } from 'typeorm';
 import { parseJsonFaithfully } from '../common/faithful-json.js';
 import { Init1764230400000 } from './migrations/1764230400000-init.js';
 import { BatchJobId1764244800000 } from './migrations/1764244800000-batch-job-id.js';
 import { UnambiguousKey1796083200000 } from './migrations/1796083200000-unambiguous-key.js';
+import { withMigrationLock } from './migration-lock.js';
 import { OpenEvents1796169600000 } from './migrations/1796169600000-open-events.js';
+import { JobCarriers1796428800000 } from './migrations/1796428800000-job-carriers.js';
 
 // json and jsonb columns as the pg driver reads them (for TypeORM and SqlStatements alike): Node 24's
 // JSON.parse can misread an escaped key (faithful-json.ts), and the worker processes the payloads it
@@ -16,7 +18,13 @@ for (const oid of [pg.types.builtins.JSON, pg.types.builtins.JSONB])
   pg.types.setTypeParser(oid, (text: string) => parseJsonFaithfully(text, JSON_COLUMN_MAX_DEPTH));
 
 // Listed explicitly (not a glob) so the same list works from ts-jest and dist/.
-export const migrations = [Init1764230400000, BatchJobId1764244800000, UnambiguousKey1796083200000, OpenEvents1796169600000];
+export const migrations = [
+  Init1764230400000,
+  BatchJobId1764244800000,
+  UnambiguousKey1796083200000,
+  OpenEvents1796169600000,
+  JobCarriers1796428800000,
+];
 
 /**
  * The connection options shared by the app and the TypeORM CLI. Entities are not listed here: each
@@ -30,17 +38,27 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     synchronize: false,
     migrationsRun: false,
     migrationsTableName: 'migrations',
+    // Each in a transaction of its own, unless it says otherwise (migrations of a table in use:
+    // migrations/live-table.ts); the CLI's default ('all') refuses such a migration.
+    migrationsTransactionMode: 'each',
     uuidExtension: 'pgcrypto',
     // The ingest path batches, so a small pool goes far; workers share it.
     extra: { max: 20, connectionTimeoutMillis: 5000 },
   };
 }
 
+/** The CLI's data source: migrations run under the same advisory lock as the service's at boot. */
+class CliDataSource extends DataSource {
+  override runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): Promise<Migration[]> {
+    return withMigrationLock(this, () => super.runMigrations(options));
+  }
+}
+
 /**
  * The TypeORM CLI's data source (`npm run migration:run`, the migrate Job and compose service):
  * migrations, and the built entity files by path, for `migration:generate` to compare against.
  */
-export default new DataSource({
+export default new CliDataSource({
   ...dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'),
   entities: [fileURLToPath(new URL('../**/*.entity.js', import.meta.url))],
 });

@@ -3,9 +3,8 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout } from '../common/with-timeout.js';
+import { withMigrationLock } from './migration-lock.js';
 
-// Any constant works; it only has to be the same for every instance of this service.
-const MIGRATION_LOCK_ID = 727_274_001;
 const RETRY_DELAY_MS = 2000;
 
 /**
@@ -56,15 +55,8 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async migrate(): Promise<void> {
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
-      const applied = await this.dataSource.runMigrations({ transaction: 'each' });
-      for (const m of applied) this.logger.log(`Applied migration ${m.name}`);
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
-      await runner.release();
-    }
+    const applied = await withMigrationLock(this.dataSource, () => this.dataSource.runMigrations({ transaction: 'each' }));
+    for (const m of applied) this.logger.log(`Applied migration ${m.name}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -471,24 +471,95 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     host.route('/t/missing.json', (_req, res) => json(res, 200, TRANSCRIPT));
     host.route('/t/batch-missing.json', (_req, res) => json(res, 200, TRANSCRIPT));
     const queue = new Queue('webhooks', { connection: { url: TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
+    // The dashboard's own Retry route (what its button calls), as the logged-in operator would.
+    const retryFromDashboard = (jobId: string) =>
+      fetch(`${t.baseUrl}/admin/queues/api/queues/webhooks/${encodeURIComponent(jobId)}/retry`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
     try {
       for (const sessionId of ['s-404', 's-batch-404']) {
         const row = await inbox('interview.completed', sessionId);
         expect(row.status).toBe('failed');
-        const job = await queue.getJob(row.id);
-        await job!.retry('failed'); // what the dashboard's Retry button does
-        expect(await settled('interview.completed', sessionId, ['processed'])).toMatchObject({ attempts: 1, last_error: null });
+        expect(await queue.getJobState(row.id)).toBe('failed');
+        expect((await retryFromDashboard(row.id)).status).toBe(204);
+        // A replay: the row reopened under a fresh job, attempts anew; the retried job is gone.
+        const replayed = await settled('interview.completed', sessionId, ['processed']);
+        expect(replayed).toMatchObject({ attempts: 1, last_error: null });
+        const [{ job_id: jobId }] = await db.query<{ job_id: string }>('SELECT job_id FROM webhook_events WHERE id = $1', [row.id]);
+        expect(jobId).toMatch(new RegExp(`^${row.id}-r\\d+$`));
+        expect(await queue.getJobState(row.id)).toBe('unknown');
         expect(await db.query(`SELECT transcript FROM interviews WHERE session_id = $1`, [sessionId])).toEqual([
           { transcript: TRANSCRIPT },
         ]);
         expect(slackPostsFor(sessionId)).toHaveLength(1);
-        // Retrying the now completed job changes nothing.
-        await waitFor(async () => (await queue.getJobState(row.id)) === 'completed');
-        await (await queue.getJob(row.id))!.retry('completed');
-        await waitFor(async () => (await queue.getJobState(row.id)) === 'completed');
+        // Retrying the replay's completed job changes nothing: the event is done.
+        await waitFor(async () => (await queue.getJobState(jobId)) === 'completed');
+        expect((await retryFromDashboard(jobId)).status).toBe(204);
+        await queueIdle(t);
         expect(await inbox('interview.completed', sessionId)).toMatchObject({ status: 'processed', attempts: 1 });
         expect(slackPostsFor(sessionId)).toHaveLength(1);
       }
+    } finally {
+      await queue.close();
+    }
+  });
+});
+
+describe('retries whose backoff outlasts SWEEP_STUCK_AFTER_MS', () => {
+  // A platform outage can call for minutes of backoff: the sweeper must leave a row alone while its
+  // retry waits, however long, and count only real losses (the job gone) as recoveries.
+  let db: TestDatabase;
+  let t: RunningService;
+  let host: Peer;
+
+  setups.longBackoff = async () => {
+    db = await createTestDatabase();
+    host = await startPeer((_req, res) => json(res, 500, { error: 'down' }));
+    t = await startService(
+      {
+        DATABASE_URL: db.url,
+        TRANSCRIPT_ALLOWED_HOSTS: host.host,
+        ADMIN_TOKEN,
+        JOB_ATTEMPTS: '3',
+        JOB_BACKOFF_MS: '4000',
+        SWEEP_STUCK_AFTER_MS: '500',
+        SWEEP_STALE_AFTER_MS: '500',
+        SWEEP_INTERVAL_MS: '200',
+      },
+      BOOT,
+    );
+  };
+
+  teardowns.longBackoff = async () => {
+    await t?.stop();
+    await host?.close();
+    await db?.drop();
+  };
+
+  it('runs each event JOB_ATTEMPTS times, in one job at a time, and dead-letters it without a recovery', async () => {
+    // A lone delivery (a job of its own from the start) and two at once (a batch job, then jobs of their own).
+    const lone = interview('s-long-lone', { transcript_url: `${host.url}/t/lone.json` });
+    const pair = ['s-long-a', 's-long-b'].map((id) => interview(id, { transcript_url: `${host.url}/t/${id}.json` }));
+    const answers = [await deliver(t.baseUrl, lone), ...(await Promise.all(pair.map((b) => deliver(t.baseUrl, b))))];
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    const ids = answers.map((a) => a.body.id as string);
+    const rows = async () =>
+      db.query<{ id: string; status: string; attempts: number; recoveries: number; job_id: string | null }>(
+        'SELECT id, status, attempts, recoveries, job_id FROM webhook_events WHERE id = ANY($1::uuid[]) ORDER BY id',
+        [ids],
+      );
+    // Attempts at 0 s, 4 s and 12 s; the sweeper looks every 200 ms at rows idle for 500 ms.
+    await waitFor(async () => (await rows()).every((r) => r.status === 'failed'), 30_000, 250);
+    await queueIdle(t); // what a stray job would still do, it does now
+    expect(await rows()).toEqual(ids.sort().map((id) => ({ id, status: 'failed', attempts: 3, recoveries: 0, job_id: null })));
+    for (const sessionId of ['lone', 's-long-a', 's-long-b']) expect(host.hits(`/t/${sessionId}.json`)).toHaveLength(3);
+    // One job per event, failed, under the row's id; nothing else in the queue.
+    const queue = new Queue('webhooks', { connection: { url: TEST_REDIS_URL }, prefix: t.env.QUEUE_PREFIX });
+    try {
+      const jobs = (await queue.getJobs(['failed', 'completed', 'waiting', 'delayed', 'active'])).filter((j) => j.name === 'process-event');
+      expect(jobs.map((j) => j.id).sort()).toEqual([...ids].sort());
+      expect(await queue.getJobCounts('failed')).toEqual({ failed: 3 });
     } finally {
       await queue.close();
     }

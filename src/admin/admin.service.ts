@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import type { Job } from 'bullmq';
 import { z } from 'zod';
 import { errorText } from '../common/storable.js';
 import { EventDetail, EventListFilter, eventSummary, InboxAdminRepository } from '../inbox/admin.repository.js';
@@ -52,6 +53,19 @@ export class AdminService {
     const row = result.reopened;
     const queued = await this.enqueue([row]);
     return { outcome: 'replayed', id: row.id, jobId: jobIdOf(row), queued };
+  }
+
+  /**
+   * The queue dashboard's Retry on the job of one event: a replay of that event when it is failed or
+   * ignored (true), else nothing (false: the dashboard retries the job as it is).
+   */
+  async replayJob(job: Job): Promise<boolean> {
+    const eventId = (job.data as { eventId?: unknown } | undefined)?.eventId;
+    if (typeof eventId !== 'string' || !z.uuid().safeParse(eventId).success) return false;
+    const result = await this.replay(eventId);
+    if (result.outcome !== 'replayed') return false;
+    this.logger.log(`event ${eventId} replayed from the queue dashboard (job ${job.id} retried), now job ${result.jobId}`);
+    return true;
   }
 
   async replayMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<BulkReplayResult> {

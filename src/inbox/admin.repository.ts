@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { IS_OPEN_SQL, SignatureScheme, WEBHOOK_EVENT_STATUSES, WebhookEventStatus } from './webhook-event.entity.js';
+import { DEAD_LETTER_SQL, SignatureScheme, UNFINISHED_SQL, WEBHOOK_EVENT_STATUSES, WebhookEventStatus } from './webhook-event.entity.js';
 
 export interface EventListFilter {
   status?: WebhookEventStatus;
@@ -40,7 +40,12 @@ export const eventDetail = eventSummary
   .meta({ id: 'EventDetail' });
 export type EventDetail = z.infer<typeof eventDetail>;
 
-const OPEN_STATUSES: ReadonlySet<WebhookEventStatus> = new Set(['received', 'processing', 'failed']);
+/** Rows in these states are found through webhook_events_open (status itself is not indexed). */
+const OPEN_STATUS_SQL: Partial<Record<WebhookEventStatus, string>> = {
+  received: UNFINISHED_SQL,
+  processing: UNFINISHED_SQL,
+  failed: DEAD_LETTER_SQL,
+};
 
 const SUMMARY_COLUMNS = 'id, event, session_id, status, attempts, last_error, request_id, received_at, processed_at, updated_at';
 
@@ -68,8 +73,8 @@ export class InboxAdminRepository {
       where.push(`(received_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
     }
     params.push(filter.limit);
-    // Rows not finished are found through webhook_events_open (status itself is not indexed).
-    if (filter.status && OPEN_STATUSES.has(filter.status)) where.push(IS_OPEN_SQL);
+    const open = filter.status && OPEN_STATUS_SQL[filter.status];
+    if (open) where.push(open);
     const rows: Array<EventSummary & { received_key: string }> = await this.dataSource.query(
       `SELECT ${SUMMARY_COLUMNS}, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_key
        FROM webhook_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''}

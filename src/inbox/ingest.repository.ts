@@ -3,7 +3,7 @@ import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { SqlStatements } from '../database/sql-statements.js';
 import { NormalisedEvent } from '../events/delivery.js';
-import { JOB_SUFFIX_SQL, QueuedRow } from './job-ids.js';
+import { JOB_ID_SQL, QueuedRow } from './job-ids.js';
 import { SignatureScheme, WebhookEventStatus } from './webhook-event.entity.js';
 
 export interface InboxCandidate {
@@ -93,10 +93,10 @@ export class InboxIngestRepository {
         idempotency_key: string;
         status: WebhookEventStatus;
         batch_job_id: string | null;
-        job_suffix: string | null;
+        job_id: string | null;
       }>(
         null,
-        `SELECT id, idempotency_key, status, batch_job_id, ${JOB_SUFFIX_SQL} FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
+        `SELECT id, idempotency_key, status, batch_job_id, ${JOB_ID_SQL} FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
         [missing],
       );
       for (const r of existing) {
@@ -106,7 +106,7 @@ export class InboxIngestRepository {
           status: r.status,
           inserted: false,
           batchJobId: r.batch_job_id ?? undefined,
-          jobSuffix: r.job_suffix ?? undefined,
+          jobId: r.job_id ?? undefined,
         });
       }
     }

@@ -2,30 +2,48 @@ import { randomUUID } from 'node:crypto';
 import { BATCH_JOB_MAX_EVENTS, EventJob } from '../queue/queue.constants.js';
 
 /**
- * Which queue job carries an inbox row, in one place:
- * - a row's own job: its id, while the row was never reopened (updated_at still equals
- *   received_at); `${id}-r<updated_at in µs>` after a reopen (replay, sweeper), because the finished
- *   job under the old id may still sit in the queue and an add under an existing id is a no-op.
- *   Replays and sweepers compute the same id for the same reopen, so racing enqueues collapse;
+ * Which queue job carries an inbox row, in one place. At any time one job carries a row, and only
+ * that job may claim it (InboxProcessingRepository.claim):
  * - a batch job, `batch-<uuid>`, recorded on each of its rows (`batch_job_id`): the first attempts
- *   of the new rows of one ingest INSERT. A batch only ever carries never-reopened rows, so an event
- *   that leaves its batch gets its own job under its row id.
+ *   of the new rows of one ingest INSERT;
+ * - the row's own job under its row id: a lone delivery's, or the one an event gets when it leaves
+ *   its batch (a retry, a deferral, a dead letter's stand-in);
+ * - after a reopen (a replay, the sweeper), `${id}-r<reopen time in µs>`, recorded in `job_id`:
+ *   the finished job under the old id may still sit in the queue, and an add under an existing id
+ *   is a no-op. Racing reopens compute the same id, so their enqueues collapse into one job.
+ * While `job_id` is NULL the row is in its batch job or its own job, one after the other.
  */
-export const JOB_SUFFIX_SQL = `CASE WHEN updated_at = received_at THEN NULL ELSE 'r' || (extract(epoch FROM updated_at) * 1000000)::bigint END AS job_suffix`;
+
+/** SQL, in a statement that reopens a row (sets `updated_at = now()`): the row's new job id. */
+export const REOPEN_JOB_ID_SQL = `id::text || '-r' || (extract(epoch FROM now()) * 1000000)::bigint`;
+
+/**
+ * SQL: the job id a row was reopened under, as a column `job_id`. A 'received' row reopened by the
+ * previous release has no `job_id`; its job id follows from its `updated_at` as it did then (a
+ * reopen set both from one now()), so rows reopened during a rolling upgrade keep one job.
+ */
+export const JOB_ID_SQL = `coalesce(job_id, CASE WHEN status = 'received' AND updated_at <> received_at
+  THEN id::text || '-r' || (extract(epoch FROM updated_at) * 1000000)::bigint END) AS job_id`;
 
 /** A row that is (or goes back) through processing, with what it takes to enqueue it. */
 export interface QueuedRow {
   id: string;
   event: string;
   requestId?: string;
-  /** Undefined while the row keeps its original job id; else the suffix of its fresh one. */
-  jobSuffix?: string;
+  /** The job it was reopened under; undefined while it travels in its batch job or its own (id = row id). */
+  jobId?: string;
   /** The batch job that carried the row's first attempt, if any. */
   batchJobId?: string;
 }
 
-export function jobIdOf(row: Pick<QueuedRow, 'id' | 'jobSuffix'>): string {
-  return row.jobSuffix ? `${row.id}-${row.jobSuffix}` : row.id;
+/** The id of the row's own job: the one it was reopened under, else its row id. */
+export function jobIdOf(row: Pick<QueuedRow, 'id' | 'jobId'>): string {
+  return row.jobId ?? row.id;
+}
+
+/** Every job that may be carrying the row now: if one of them will still run, the row is in a job's hands. */
+export function carriersOf(row: QueuedRow): string[] {
+  return !row.jobId && row.batchJobId ? [row.id, row.batchJobId] : [jobIdOf(row)];
 }
 
 /** The job of a row's own, under its current job id. */
@@ -48,7 +66,7 @@ export interface QueuedRowRaw {
   id: string;
   event: string;
   request_id: string | null;
-  job_suffix: string | null;
+  job_id: string | null;
   batch_job_id?: string | null;
 }
 
@@ -57,7 +75,7 @@ export function toQueuedRow(r: QueuedRowRaw): QueuedRow {
     id: r.id,
     event: r.event,
     requestId: r.request_id ?? undefined,
-    jobSuffix: r.job_suffix ?? undefined,
+    jobId: r.job_id ?? undefined,
     batchJobId: r.batch_job_id ?? undefined,
   };
 }

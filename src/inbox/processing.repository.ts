@@ -7,6 +7,12 @@ import { SqlStatements } from '../database/sql-statements.js';
 /** Worker-side writes: up to a full worker's events per statement, two statements in flight. */
 const WORKER_BATCHING = { maxBatch: 256, maxConcurrent: 2, isolate: isDataError };
 
+/** Which job asks for which row. */
+interface Claim {
+  id: string;
+  jobId: string;
+}
+
 /** A row claimed for processing: what the processor needs of it. */
 export interface ClaimedRow {
   id: string;
@@ -22,7 +28,7 @@ export interface ClaimedRow {
  */
 @Injectable()
 export class InboxProcessingRepository {
-  private readonly claims = new MicroBatcher<string, ClaimedRow | null>((ids) => this.claimBatch(ids), WORKER_BATCHING);
+  private readonly claims = new MicroBatcher<Claim, ClaimedRow | null>((claims) => this.claimBatch(claims), WORKER_BATCHING);
   private readonly outcomes = new MicroBatcher<{ id: string; status: 'processed' | 'ignored' }, void>(
     (items) => this.outcomeBatch(items),
     WORKER_BATCHING,
@@ -30,9 +36,12 @@ export class InboxProcessingRepository {
 
   constructor(private readonly statements: SqlStatements) {}
 
-  /** `received` (or an interrupted `processing`) → `processing`, attempts + 1; null when the row is final or gone. */
-  claim(id: string): Promise<ClaimedRow | null> {
-    return this.claims.submit(id);
+  /**
+   * `received` (or an interrupted `processing`) → `processing`, attempts + 1, for the job that carries
+   * the row (job-ids.ts): null when the row is final or gone, or another job carries it now.
+   */
+  claim(id: string, jobId: string): Promise<ClaimedRow | null> {
+    return this.claims.submit({ id, jobId });
   }
 
   complete(id: string, status: 'processed' | 'ignored'): Promise<void> {
@@ -48,24 +57,31 @@ export class InboxProcessingRepository {
     );
   }
 
-  /** Keeps a failed attempt's error on the row while it is retried. */
+  /**
+   * Keeps a failed attempt's error on the row while it is retried. Only on a claimed row: a 'received'
+   * row's updated_at says when it was reopened (job-ids.ts, JOB_ID_SQL).
+   */
   async noteAttemptError(id: string, error: string): Promise<void> {
-    await this.statements.query('inbox-attempt-error', `UPDATE webhook_events SET last_error = $2, updated_at = now() WHERE id = $1`, [
-      id,
-      storableText(error),
-    ]);
+    await this.statements.query(
+      'inbox-attempt-error',
+      `UPDATE webhook_events SET last_error = $2, updated_at = now() WHERE id = $1 AND status = 'processing'`,
+      [id, storableText(error)],
+    );
   }
 
-  private async claimBatch(ids: string[]): Promise<Array<ClaimedRow | null>> {
-    const { rows } = await this.statements.query<ClaimedRow>(
+  private async claimBatch(claims: Claim[]): Promise<Array<ClaimedRow | null>> {
+    // A row asked for twice in one statement (two jobs racing) is updated once; RETURNING says for which job.
+    const { rows } = await this.statements.query<ClaimedRow & { job_id: string }>(
       'inbox-claim',
-      `UPDATE webhook_events SET status = 'processing', attempts = attempts + 1, updated_at = now()
-       WHERE id = ANY($1::uuid[]) AND status IN ('received', 'processing') RETURNING id, event, payload`,
-      [[...new Set(ids)]],
+      `UPDATE webhook_events AS e SET status = 'processing', attempts = e.attempts + 1, updated_at = now()
+       FROM unnest($1::uuid[], $2::text[]) AS x(id, job_id)
+       WHERE e.id = x.id AND e.status IN ('received', 'processing') AND (e.job_id IS NULL OR e.job_id = x.job_id)
+       RETURNING e.id, e.event, e.payload, x.job_id`,
+      [claims.map((c) => c.id), claims.map((c) => c.jobId)],
       'async',
     );
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    return ids.map((id) => byId.get(id) ?? null);
+    const claimed = new Map(rows.map(({ job_id, ...row }) => [`${row.id} ${job_id}`, row]));
+    return claims.map((c) => claimed.get(`${c.id} ${c.jobId}`) ?? null);
   }
 
   private async outcomeBatch(items: Array<{ id: string; status: 'processed' | 'ignored' }>): Promise<void[]> {

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { JOB_SUFFIX_SQL, QueuedRow, QueuedRowRaw, toQueuedRow } from './job-ids.js';
-import { IS_OPEN_SQL, WebhookEventStatus } from './webhook-event.entity.js';
+import { JOB_ID_SQL, QueuedRow, QueuedRowRaw, REOPEN_JOB_ID_SQL, toQueuedRow } from './job-ids.js';
+import { DEAD_LETTER_SQL, UNFINISHED_SQL, WebhookEventStatus } from './webhook-event.entity.js';
 
 /**
  * The SET list of a recovery: back to (or kept in) 'received' under a fresh job id, or, once the row
@@ -13,11 +13,41 @@ const RECOVER = (max: string) => `
   last_error = CASE WHEN recoveries >= ${max}
     THEN left('gave up: put back through processing ' || recoveries || ' times without an outcome; last error: ' || coalesce(last_error, 'none'), 2000)
     ELSE last_error END,
+  job_id = CASE WHEN recoveries >= ${max} THEN job_id ELSE ${REOPEN_JOB_ID_SQL} END,
   recoveries = recoveries + 1,
   updated_at = now()`;
 
-/** The reset of a replay: attempts, errors and recoveries start afresh. */
-const REPLAY = `status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, recoveries = 0, updated_at = now()`;
+/** The reset of a replay: attempts, errors and recoveries start afresh, under a fresh job id. */
+const REPLAY = `status = 'received', last_error = NULL, processed_at = NULL, attempts = 0, recoveries = 0,
+  job_id = ${REOPEN_JOB_ID_SQL}, updated_at = now()`;
+
+/** Where a pass of the sweeper goes on from: rows are visited in (updated_at, id) order. */
+export interface StaleCursor {
+  /** updated_at to the microsecond, ISO 8601 in UTC. */
+  updatedAt: string;
+  id: string;
+}
+
+/** A row the sweeper looks at: in 'received' or 'processing', idle for longer than it should be. */
+export interface StaleRow extends QueuedRow {
+  cursor: StaleCursor;
+}
+
+/**
+ * The sweeper's candidates: unfinished rows (never a dead letter: UNFINISHED_SQL) in one state,
+ * idle since before `$2` seconds ago, after the cursor `($3, $4)`, oldest first. Exported for the
+ * query-plans test.
+ */
+export const STALE_ROWS_SQL = `
+  SELECT id, event, request_id, batch_job_id, ${JOB_ID_SQL},
+         to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS updated_key
+  FROM webhook_events
+  WHERE ${UNFINISHED_SQL} AND status = $1 AND updated_at < now() - make_interval(secs => $2)
+    AND (updated_at, id) > ($3::timestamptz, $4::uuid)
+  ORDER BY updated_at, id LIMIT $5`;
+
+/** Before any row: a cursor that starts a pass from the oldest. */
+const FIRST: StaleCursor = { updatedAt: '-infinity', id: '00000000-0000-0000-0000-000000000000' };
 
 export interface Recovered {
   requeued: QueuedRow[];
@@ -43,51 +73,37 @@ function splitRecovered(rows: RecoveredRaw[]): Recovered {
 export class InboxRecoveryRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** Rows left in 'received' for longer than `olderThanMs` (a crash between commit and enqueue, a lost job). */
-  async findStaleReceived(olderThanMs: number, limit: number): Promise<QueuedRow[]> {
-    const rows: QueuedRowRaw[] = await this.dataSource.query(
-      `SELECT id, event, request_id, batch_job_id, ${JOB_SUFFIX_SQL}
-       FROM webhook_events WHERE ${IS_OPEN_SQL}
-         AND status = 'received' AND updated_at < now() - make_interval(secs => $1)
-       ORDER BY received_at ASC LIMIT $2`,
-      [olderThanMs / 1000, limit],
-    );
-    return rows.map(toQueuedRow);
+  /**
+   * Up to `limit` rows in `status` ('received': a crash between commit and enqueue, a lost job;
+   * 'processing': a job that died without recording an outcome) idle for longer than `olderThanMs`,
+   * oldest first, after `after` (the last row of the previous page; undefined: from the oldest). The
+   * caller asks the queue whether the job carrying each one is still alive.
+   */
+  async findStale(status: 'received' | 'processing', olderThanMs: number, limit: number, after?: StaleCursor): Promise<StaleRow[]> {
+    const from = after ?? FIRST;
+    const rows: Array<QueuedRowRaw & { updated_key: string }> = await this.dataSource.query(STALE_ROWS_SQL, [
+      status,
+      olderThanMs / 1000,
+      from.updatedAt,
+      from.id,
+      limit,
+    ]);
+    return rows.map((r) => ({ ...toQueuedRow(r), cursor: { updatedAt: r.updated_key, id: r.id } }));
   }
 
   /**
-   * Puts stale 'received' rows back through processing under a fresh job id (by touching
-   * updated_at), or ends them 'failed' once they have been put back `maxRecoveries` times.
-   * Rows that moved on meanwhile, or that another sweeper touched first, are left out.
+   * Puts rows that are still in `status` and idle for longer than `olderThanMs` back through
+   * processing under a fresh job id, or ends them 'failed' once they have been put back
+   * `maxRecoveries` times. Rows that moved on meanwhile (a claim, an outcome), or that another sweeper
+   * took first, are left out.
    */
-  async requeueStaleReceived(ids: string[], olderThanMs: number, maxRecoveries: number): Promise<Recovered> {
+  async reopenStale(ids: string[], status: 'received' | 'processing', olderThanMs: number, maxRecoveries: number): Promise<Recovered> {
     if (ids.length === 0) return { requeued: [], gaveUp: [] };
     const [rows]: [RecoveredRaw[], number] = await this.dataSource.query(
-      `UPDATE webhook_events SET ${RECOVER('$3')}
-       WHERE id = ANY($1::uuid[]) AND status = 'received' AND updated_at < now() - make_interval(secs => $2)
-       RETURNING id, event, request_id, status, ${JOB_SUFFIX_SQL}`,
-      [ids, olderThanMs / 1000, maxRecoveries],
-    );
-    return splitRecovered(rows);
-  }
-
-  /**
-   * Rows in 'processing' with no activity for `olderThanMs`: their job died without recording an
-   * outcome (retries spent while PostgreSQL was down, a job stalled too often). Puts them back to
-   * 'received' for enqueueing, or ends them 'failed' once they have been put back `maxRecoveries` times.
-   */
-  async reopenStuckProcessing(olderThanMs: number, limit: number, maxRecoveries: number): Promise<Recovered> {
-    const [rows]: [RecoveredRaw[], number] = await this.dataSource.query(
-      // A CTE, not \`id IN (SELECT … LIMIT)\`: the planner may run such a subquery more than once,
-      // and with SKIP LOCKED each run can pick other rows, overshooting the limit.
-      `WITH picked AS (
-         SELECT id FROM webhook_events WHERE ${IS_OPEN_SQL}
-           AND status = 'processing' AND updated_at < now() - make_interval(secs => $1)
-         ORDER BY updated_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE webhook_events e SET ${RECOVER('$3')}
-       FROM picked WHERE e.id = picked.id
-       RETURNING e.id, e.event, e.request_id, e.status, ${JOB_SUFFIX_SQL}`,
-      [olderThanMs / 1000, limit, maxRecoveries],
+      `UPDATE webhook_events SET ${RECOVER('$4')}
+       WHERE id = ANY($1::uuid[]) AND status = $2 AND updated_at < now() - make_interval(secs => $3)
+       RETURNING id, event, request_id, status, job_id`,
+      [ids, status, olderThanMs / 1000, maxRecoveries],
     );
     return splitRecovered(rows);
   }
@@ -99,7 +115,7 @@ export class InboxRecoveryRepository {
   async reopen(id: string): Promise<{ reopened: QueuedRow } | { status: WebhookEventStatus } | null> {
     const [rows]: [QueuedRowRaw[], number] = await this.dataSource.query(
       `UPDATE webhook_events SET ${REPLAY} WHERE id = $1 AND status IN ('failed', 'ignored')
-       RETURNING id, event, request_id, ${JOB_SUFFIX_SQL}`,
+       RETURNING id, event, request_id, job_id`,
       [id],
     );
     if (rows.length > 0) return { reopened: toQueuedRow(rows[0]) };
@@ -111,15 +127,15 @@ export class InboxRecoveryRepository {
 
   /** Bulk replay, oldest first, at most `limit` rows. */
   async reopenMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<QueuedRow[]> {
-    // Failed rows are open: found through webhook_events_open; ignored ones by age.
-    const open = status === 'failed' ? `${IS_OPEN_SQL} AND` : '';
+    // Failed rows are found through webhook_events_open; ignored ones by age.
+    const open = status === 'failed' ? `${DEAD_LETTER_SQL} AND` : '';
     const [rows]: [QueuedRowRaw[], number] = await this.dataSource.query(
       `WITH picked AS (
          SELECT id FROM webhook_events WHERE ${open} status = $1 AND ($3::text IS NULL OR event = $3)
          ORDER BY received_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
-       UPDATE webhook_events e SET ${REPLAY}
-       FROM picked WHERE e.id = picked.id
-       RETURNING e.id, e.event, e.request_id, ${JOB_SUFFIX_SQL}`,
+       UPDATE webhook_events SET ${REPLAY}
+       WHERE id IN (SELECT id FROM picked)
+       RETURNING id, event, request_id, job_id`,
       [status, limit, event ?? null],
     );
     return rows.map(toQueuedRow);

@@ -5,13 +5,16 @@ export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
 export type SignatureScheme = 'signature' | 'timestamped';
 
 /**
- * SQL condition for a row not finished ('received', 'processing' or 'failed'): its id is in
- * `webhook_events_open` (migration 1796169600000-open-events). Written `= ANY(ARRAY(…))`, not
- * `IN (SELECT …)`: the ids are read once and the rows fetched by primary key, so the cost follows the
- * open rows, never the inbox's size. With `IN`, once a backlog puts a few thousand rows in the open
- * table, the planner prefers a hash join over a scan of the whole inbox (150 ms at 300,000 rows).
+ * SQL conditions for a row not finished, through `webhook_events_open` (migrations
+ * 1796169600000-open-events and 1796428800000-job-carriers), each read through a partial index of its
+ * own: UNFINISHED_SQL for 'received' and 'processing' rows, DEAD_LETTER_SQL for 'failed' ones. So
+ * the sweeper's cost follows the rows in flight, never the dead letters, and neither follows the
+ * inbox's size. Written `= ANY(ARRAY(…))`, not `IN (SELECT …)`: the ids are read once and the rows
+ * fetched by primary key. With `IN`, once a backlog puts a few thousand rows in the open table, the
+ * planner prefers a hash join over a scan of the whole inbox (150 ms at 300,000 rows).
  */
-export const IS_OPEN_SQL = 'id = ANY(ARRAY(SELECT id FROM webhook_events_open))';
+export const UNFINISHED_SQL = 'id = ANY(ARRAY(SELECT id FROM webhook_events_open WHERE NOT failed))';
+export const DEAD_LETTER_SQL = 'id = ANY(ARRAY(SELECT id FROM webhook_events_open WHERE failed))';
 
 /** The inbox: one row per idempotency key, the source of truth for every accepted delivery. */
 @Entity({ name: 'webhook_events' })
@@ -50,6 +53,13 @@ export class WebhookEvent {
   /** The batch job carrying the first attempt (NULL: the row's own job, id = row id). */
   @Column({ name: 'batch_job_id', type: 'text', nullable: true })
   batchJobId!: string | null;
+
+  /**
+   * The job the row was last reopened under (a replay, the sweeper); NULL: its batch job or its own
+   * job under its row id. Only that job may claim the row (src/inbox/job-ids.ts).
+   */
+  @Column({ name: 'job_id', type: 'text', nullable: true })
+  jobId!: string | null;
 
   @Column({ name: 'request_id', type: 'text', nullable: true })
   requestId!: string | null;

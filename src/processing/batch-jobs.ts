@@ -43,7 +43,9 @@ export class BatchJobs {
     const outcomes = await Promise.all(
       parsed.data.events.map((data) =>
         this.runner.limit(() =>
-          runWithLogContext({ requestId: data.requestId, eventId: data.eventId, jobId: job.id }, () => this.attempt(data, followUps)),
+          runWithLogContext({ requestId: data.requestId, eventId: data.eventId, jobId: job.id }, () =>
+            this.attempt(data, job.id!, followUps),
+          ),
         ),
       ),
     );
@@ -53,11 +55,11 @@ export class BatchJobs {
     return summary;
   }
 
-  private async attempt(data: EventJobData, followUps: EventJob[]): Promise<AttemptOutcome | 'handed-off'> {
+  private async attempt(data: EventJobData, batchJobId: string, followUps: EventJob[]): Promise<AttemptOutcome | 'handed-off'> {
     const started = performance.now();
     let outcome: JobMetricOutcome | undefined;
     try {
-      const result = await this.runner.attempt(data.eventId, data.requestId);
+      const result = await this.runner.attempt(data.eventId, batchJobId, data.requestId);
       if (result !== 'skipped') outcome = result;
       return result;
     } catch (error) {

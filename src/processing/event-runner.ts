@@ -4,7 +4,6 @@ import pLimit, { LimitFunction } from 'p-limit';
 import { errorText } from '../common/storable.js';
 import { AppConfig } from '../config/configuration.js';
 import { InboxProcessingRepository } from '../inbox/processing.repository.js';
-import { InboxRecoveryRepository } from '../inbox/recovery.repository.js';
 import { EventDispatcher } from './event-dispatcher.js';
 import { FailureDecision } from './failure-policy.js';
 import { AttemptOutcome, EventJobData } from './job-data.js';
@@ -24,7 +23,6 @@ export class EventRunner {
 
   constructor(
     private readonly inbox: InboxProcessingRepository,
-    private readonly recovery: InboxRecoveryRepository,
     private readonly dispatcher: EventDispatcher,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -32,26 +30,14 @@ export class EventRunner {
   }
 
   /**
-   * Claims the row, dispatches it and records the outcome; 'skipped' when the row is already final.
-   * Throws the handler's error (the row stays 'processing'); the caller applies the failure policy.
-   *
-   * `reopenFailed` (jobs of their own): no automatic path runs such a job for a 'failed' or
-   * 'ignored' row (but a worker killed between recording the outcome and BullMQ recording it, whose
-   * stalled job then runs once more), so one that does was retried by an operator in the queue
-   * dashboard. It counts as a replay: the row is reopened (attempts and last_error reset) and
-   * processed again.
+   * Claims the row for the job `jobId`, dispatches it and records the outcome; 'skipped' when the row
+   * is already final, or another job carries it now (a reopen gave it a job of its own). Throws the
+   * handler's error (the row stays 'processing'); the caller applies the failure policy.
    */
-  async attempt(eventId: string, requestId?: string, opts: { reopenFailed?: boolean } = {}): Promise<AttemptOutcome> {
+  async attempt(eventId: string, jobId: string, requestId?: string): Promise<AttemptOutcome> {
     // A database error here is transient: the job is retried, and the row stays as it was.
-    let row = await this.inbox.claim(eventId);
-    if (!row && opts.reopenFailed) {
-      const reopened = await this.recovery.reopen(eventId);
-      if (reopened && 'reopened' in reopened) {
-        this.logger.warn(`event ${eventId} (${reopened.reopened.event}) reopened: its job was retried from the queue dashboard`);
-        row = await this.inbox.claim(eventId);
-      }
-    }
-    if (!row) return 'skipped'; // already final (or reopened and taken by another job), or gone
+    const row = await this.inbox.claim(eventId, jobId);
+    if (!row) return 'skipped';
     const outcome = await this.dispatcher.dispatch(row, requestId);
     await this.inbox.complete(eventId, outcome);
     return outcome;

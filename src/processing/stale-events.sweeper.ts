@@ -3,11 +3,12 @@ import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/configuration.js';
 import { DatabaseLifecycle } from '../database/database.lifecycle.js';
 import { eventLabel } from '../events/event-definition.js';
-import { jobIdOf, ownJobOf, QueuedRow } from '../inbox/job-ids.js';
-import { InboxRecoveryRepository, Recovered } from '../inbox/recovery.repository.js';
+import { carriersOf, ownJobOf } from '../inbox/job-ids.js';
+import { InboxRecoveryRepository, Recovered, StaleCursor } from '../inbox/recovery.repository.js';
 import { WebhookQueue } from '../queue/webhook-queue.js';
 import { ProcessingMetrics } from './processing.metrics.js';
 
+/** Rows looked at per state and pass; a pass goes on where the last one stopped (see `cursors`). */
 const BATCH = 500;
 /**
  * A row the sweeper has put back through processing this many times ends 'failed' the next time it
@@ -21,18 +22,23 @@ const PRUNE_BATCHES = 10;
 
 /**
  * Finds inbox rows that no job will ever process and enqueues them again (worker role only).
- * Every SWEEP_INTERVAL_MS:
+ * Every SWEEP_INTERVAL_MS it looks at:
  * - rows in 'received' for over SWEEP_STALE_AFTER_MS (a crash between commit and enqueue, Redis
- *   lost its data, an admin replay whose enqueue failed): left alone while the job that carries
- *   them (their batch job, or their own) will still run (a backlog); else enqueued under a fresh
- *   job id;
+ *   lost its data, an admin replay whose enqueue failed);
  * - rows in 'processing' idle for over SWEEP_STUCK_AFTER_MS (the job's final failure could not be
- *   recorded because PostgreSQL was down, or BullMQ failed a job that stalled too often): put back
- *   to 'received' and enqueued with a fresh job id.
- * Either way a row is put back at most MAX_RECOVERIES times; after that it ends 'failed' with a
- * reason saying so (a dead letter, counted in webhook_jobs_total{outcome="failed"}), never cycling unseen.
- * Handlers are idempotent and notifications are claimed per session, so a row enqueued twice by
- * two sweepers racing is processed in effect once. Conditional updates keep such races rare.
+ *   recorded because PostgreSQL was down, BullMQ failed a job that stalled too often, a crash undid
+ *   an outcome committed asynchronously).
+ * Age alone never reopens a row: the sweeper asks the queue about the job that carries it (its
+ * batch job, its own job, or the one it was reopened under: src/inbox/job-ids.ts), and leaves it
+ * alone while that job is waiting, delayed or active (a backlog, a retry's backoff, however long).
+ * Only a row whose job is gone is reopened under a fresh job id, which from then on is the only
+ * job that may claim it, so a row never runs in two jobs. Each such reopen is a real loss, counted
+ * in `recoveries`: after MAX_RECOVERIES the row ends 'failed' with a reason saying so (a dead letter,
+ * counted in webhook_jobs_total{outcome="failed"}), never cycling unseen.
+ *
+ * Each pass looks at up to BATCH rows per state, oldest first, and the next pass goes on after the
+ * last of them (back to the oldest once a pass reaches the end), so rows whose jobs are alive cannot
+ * hide lost ones behind them however many there are. Dead letters are never read (UNFINISHED_SQL).
  *
  * With INBOX_RETENTION_DAYS set, each pass also deletes rows that finished ('processed',
  * 'ignored') and were received more than that many days ago. A redelivery older than that is then
@@ -45,6 +51,8 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
   private readonly opts: AppConfig['sweeper'];
   private timer?: NodeJS.Timeout;
   private running?: Promise<void>;
+  /** Per state, the last row the previous pass looked at (undefined: start from the oldest). */
+  private readonly cursors: Partial<Record<'received' | 'processing', StaleCursor>> = {};
 
   constructor(
     private readonly inbox: InboxRecoveryRepository,
@@ -74,26 +82,29 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
 
   /** One pass; returns how many rows were enqueued again, given up on, and deleted for retention. */
   async sweep(): Promise<{ stale: number; stuck: number; gaveUp: number; pruned: number }> {
-    const stuck = await this.inbox.reopenStuckProcessing(this.opts.stuckAfterMs, BATCH, MAX_RECOVERIES);
-    await this.queue.enqueueEvents(stuck.requeued.map(ownJobOf));
-    if (stuck.requeued.length > 0) this.logger.warn(`re-enqueued ${stuck.requeued.length} event(s) stuck in 'processing'`);
-    this.metrics.recordRequeued('stuck_processing', stuck.requeued.length);
-
-    const candidates = await this.inbox.findStaleReceived(this.opts.staleAfterMs, BATCH);
-    // A row whose job will still run (its own, or the batch job of a first attempt) is only waiting its turn.
-    const carriers = (row: QueuedRow) => (row.batchJobId && !row.jobSuffix ? [jobIdOf(row), row.batchJobId] : [jobIdOf(row)]);
-    const live = await this.queue.liveJobIds(candidates.flatMap(carriers));
-    const stale = await this.inbox.requeueStaleReceived(
-      candidates.filter((row) => !carriers(row).some((id) => live.has(id))).map((row) => row.id),
-      this.opts.staleAfterMs,
-      MAX_RECOVERIES,
-    );
-    await this.queue.enqueueEvents(stale.requeued.map(ownJobOf));
-    if (stale.requeued.length > 0) this.logger.warn(`re-enqueued ${stale.requeued.length} event(s) left in 'received'`);
-    this.metrics.recordRequeued('stale_received', stale.requeued.length);
-
+    const stuck = await this.recover('processing', this.opts.stuckAfterMs);
+    const stale = await this.recover('received', this.opts.staleAfterMs);
     const gaveUp = this.recordGaveUp(stuck, stale);
     return { stale: stale.requeued.length, stuck: stuck.requeued.length, gaveUp, pruned: await this.prune() };
+  }
+
+  /** Reopens the rows in `status`, idle for longer than `idleMs`, whose carrying job is gone. */
+  private async recover(status: 'received' | 'processing', idleMs: number): Promise<Recovered> {
+    const candidates = await this.inbox.findStale(status, idleMs, BATCH, this.cursors[status]);
+    this.cursors[status] = candidates.length < BATCH ? undefined : candidates[candidates.length - 1].cursor;
+    const live = await this.queue.liveJobIds(candidates.flatMap(carriersOf));
+    const lost = candidates.filter((row) => !carriersOf(row).some((id) => live.has(id)));
+    const recovered = await this.inbox.reopenStale(
+      lost.map((row) => row.id),
+      status,
+      idleMs,
+      MAX_RECOVERIES,
+    );
+    await this.queue.enqueueEvents(recovered.requeued.map(ownJobOf));
+    const n = recovered.requeued.length;
+    if (n > 0) this.logger.warn(`re-enqueued ${n} event(s) left in '${status}' whose job is gone`);
+    this.metrics.recordRequeued(status === 'processing' ? 'stuck_processing' : 'stale_received', n);
+    return recovered;
   }
 
   private recordGaveUp(...recovered: Recovered[]): number {

@@ -100,9 +100,9 @@ export class WebhookEventsProcessor
 
   /** A job of its own: BullMQ's attempts, backoff and delays apply to it. */
   private async processOwnJob(job: Job<ProcessEventJobData>, token?: string): Promise<AttemptOutcome> {
-    // A dead letter's stand-in only fails, on its first run (its batch counted it in
-    // webhook_jobs_total); run again, it was retried from the queue dashboard, like any failed job.
-    if (typeof job.data?.deadLetter === 'string' && job.attemptsMade === 0) throw new UnrecoverableError(job.data.deadLetter);
+    // A dead letter's stand-in only fails (its batch counted it in webhook_jobs_total). A retry of it
+    // from the queue dashboard is a replay under a job of its own (src/dashboard/).
+    if (typeof job.data?.deadLetter === 'string') throw new UnrecoverableError(job.data.deadLetter);
     return this.runner.limit(async () => {
       const started = performance.now();
       let outcome: JobMetricOutcome | undefined;
@@ -111,7 +111,7 @@ export class WebhookEventsProcessor
         if (!parsed.success) throw new UnrecoverableError(`invalid job data: ${parsed.error.issues[0]?.message}`);
         const data = parsed.data;
         const result = await this.runner
-          .attempt(data.eventId, data.requestId, { reopenFailed: true })
+          .attempt(data.eventId, job.id!, data.requestId)
           .catch((err: Error) => this.onFailure(job, data, err, token));
         if (result !== 'skipped') outcome = result;
         return result;

@@ -100,7 +100,7 @@ export class WebhookIngestService implements OnApplicationShutdown {
     for (const r of rows) {
       if (!r || !(r.inserted || r.status === 'received')) continue;
       pending.push(r.id);
-      if (!r.batchJobId || r.jobSuffix) ownJobs.push(ownJobOf(r));
+      if (!r.batchJobId || r.jobId) ownJobs.push(ownJobOf(r));
       else if (!r.inserted) carried.push(r);
       else {
         const events = batches.get(r.batchJobId);

@@ -123,6 +123,25 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
     ]);
   });
 
+  it('stores every digit of a number as sent, in either body shape', async () => {
+    // JavaScript reads 12345678901234567890123 as 12345678901234568000000; the inbox keeps the text.
+    const big = '12345678901234567890123';
+    const precise = '0.12345678901234567890123';
+    const first = `{"event":"session.feedback_submitted","session_id":" s-digits-1 ","feedback":{"rating":4,"ref":${big},"score":${precise}}}`;
+    const envelope = `{"type":"session.feedback_submitted","data":{"session_id":"s-digits-2","feedback":{"ref":${big}}}}`;
+    expect((await deliver(t.baseUrl, undefined, { raw: first })).status).toBe(200);
+    expect((await deliver(t.baseUrl, undefined, { raw: envelope, scheme: 'timestamped' })).status).toBe(200);
+    const stored = await db.query<{ session_id: string; ref: string; score: string | null; event: string; payload_session: string }>(
+      `SELECT session_id, payload->'feedback'->>'ref' AS ref, payload->'feedback'->>'score' AS score,
+              payload->>'event' AS event, payload->>'session_id' AS payload_session
+       FROM webhook_events WHERE session_id LIKE 's-digits-%' ORDER BY session_id`,
+    );
+    expect(stored).toEqual([
+      { session_id: 's-digits-1', ref: big, score: precise, event: 'session.feedback_submitted', payload_session: 's-digits-1' },
+      { session_id: 's-digits-2', ref: big, score: null, event: 'session.feedback_submitted', payload_session: 's-digits-2' },
+    ]);
+  });
+
   it('accepts the timestamped scheme with the { type, data } envelope and normalises it', async () => {
     const body = { type: 'session.feedback_submitted', data: { session_id: 's-ts', feedback: { rating: 3 } } };
     const res = await deliver(t.baseUrl, body, { scheme: 'timestamped' });

@@ -44,8 +44,14 @@ export interface NormalisedEvent {
   event: string;
   sessionId: string;
   idempotencyKey: string;
-  /** First-scheme shape, whichever shape arrived: what is stored and processed. */
+  /** First-scheme shape, whichever shape arrived: what is processed (as JavaScript reads it). */
   payload: DeliveryFields & Record<string, unknown>;
+  /**
+   * The JSON text it was parsed from (parseDelivery), which the inbox stores: PostgreSQL's jsonb keeps
+   * every digit of a number that JavaScript would round (beyond 2^53, or 17 significant digits).
+   * `envelope`: the text is the `{ type, data }` shape, stored normalised as `payload` is.
+   */
+  source?: { text: string; envelope: boolean };
 }
 
 export type ParseResult = { ok: true; value: NormalisedEvent } | { ok: false; message: string; event?: string };
@@ -80,7 +86,14 @@ export function parseDelivery(raw: Buffer | undefined): ParseResult {
   } catch (err) {
     return { ok: false, message: `request body is not valid JSON: ${storableText((err as Error).message, 200)}` };
   }
-  return validateDelivery(body);
+  const result = validateDelivery(body);
+  if (result.ok) result.value.source = { text, envelope: isEnvelope(body as Record<string, unknown>) };
+  return result;
+}
+
+/** The newer `{ type, data }` body shape (no top-level `event`). */
+function isEnvelope(body: Record<string, unknown>): body is { type: string } & Record<string, unknown> {
+  return body.event === undefined && typeof body.type === 'string';
 }
 
 /**
@@ -97,7 +110,7 @@ export function validateDelivery(body: unknown): ParseResult {
 
   const envelope = body as Record<string, unknown>;
   let candidate: Record<string, unknown> = envelope;
-  if (envelope.event === undefined && typeof envelope.type === 'string') {
+  if (isEnvelope(envelope)) {
     const data = envelope.data;
     if (typeof data !== 'object' || data === null || Array.isArray(data)) {
       return { ok: false, message: 'data: must be an object when the body uses the { type, data } envelope', event: envelope.type };

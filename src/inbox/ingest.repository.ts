@@ -56,22 +56,26 @@ export class InboxIngestRepository {
       idempotency_key: c.event.idempotencyKey,
       event: c.event.event,
       session_id: c.event.sessionId,
-      payload: c.event.payload,
       signature_scheme: c.scheme,
       request_id: c.requestId ?? null,
       batch_job_id: batchJobIds[i] ?? null,
+      envelope: c.event.source?.envelope ?? false,
     }));
     const { rows: inserted } = await this.statements.query<{ id: string; idempotency_key: string; batch_job_id: string | null }>(
       'inbox-insert',
+      // The payload is the delivery's own JSON text (jsonb keeps its numbers exactly), normalised as
+      // validation normalises it: the envelope's `data`, with `event` and `session_id` as validated.
       `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
-       SELECT id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id
+       SELECT id, idempotency_key, event, session_id,
+              CASE WHEN envelope THEN payload -> 'data' ELSE payload END || jsonb_build_object('event', event, 'session_id', session_id),
+              signature_scheme, request_id, batch_job_id
        FROM jsonb_to_recordset($1::jsonb)
          AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
-              request_id text, batch_job_id text)
+              request_id text, batch_job_id text, envelope boolean)
        ORDER BY idempotency_key
        ON CONFLICT (idempotency_key) DO NOTHING
        RETURNING id, idempotency_key, batch_job_id`,
-      [JSON.stringify(rows)],
+      [batchJson(rows, candidates)],
     );
     const byKey = new Map<string, Omit<InboxRow, 'event' | 'requestId'>>();
     for (const r of inserted) {
@@ -116,4 +120,17 @@ export class InboxIngestRepository {
       return { ...row, event: c.event.event, requestId: c.requestId };
     });
   }
+}
+
+/**
+ * The batch as one JSON array, each row with its delivery's JSON text spliced in as `payload`
+ * (already parsed and validated, so it is one JSON value), else the normalised payload serialised.
+ */
+function batchJson(rows: object[], candidates: InboxCandidate[]): string {
+  const parts = rows.map((row, i) => {
+    const fields = JSON.stringify(row);
+    const payload = candidates[i].event.source?.text ?? JSON.stringify(candidates[i].event.payload);
+    return `${fields.slice(0, -1)},"payload":${payload}}`;
+  });
+  return `[${parts.join(',')}]`;
 }

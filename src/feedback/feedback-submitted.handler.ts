@@ -1,17 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { isDataError } from '../common/pg-errors.js';
 import { SqlStatements } from '../database/sql-statements.js';
 import { EventHandler, HandledEvent, HandlesEvent } from '../events/event-handler.js';
 import { feedbackSubmitted } from './feedback-submitted.event.js';
+import { Feedback } from './feedback.entity.js';
 
-interface FeedbackRow {
-  session_id: string;
-  rating: number | null;
-  comment: string | null;
-  payload: Record<string, unknown>;
-  submitted_at: string | null;
-}
+type FeedbackRow = Pick<Feedback, 'sessionId' | 'rating' | 'comment' | 'payload'> & { submittedAt: string | null };
 
 /**
  * `session.feedback_submitted`: one row per session, updated (never duplicated) on replay. Feedback
@@ -28,37 +26,38 @@ export class FeedbackSubmittedHandler implements EventHandler<typeof feedbackSub
     isolate: isDataError,
   });
 
-  constructor(private readonly statements: SqlStatements) {}
+  constructor(
+    @InjectRepository(Feedback) private readonly feedback: Repository<Feedback>,
+    private readonly statements: SqlStatements,
+  ) {}
 
   async handle({ sessionId, payload }: HandledEvent<typeof feedbackSubmitted>): Promise<void> {
     const feedback = payload.feedback ?? {};
     await this.upserts.submit({
-      session_id: sessionId,
+      sessionId,
       rating: typeof feedback.rating === 'number' && Number.isFinite(feedback.rating) ? feedback.rating : null,
       comment: typeof feedback.comment === 'string' ? feedback.comment : null,
       payload: feedback,
-      submitted_at: payload.timestamp ?? null,
+      submittedAt: payload.timestamp ?? null,
     });
   }
 
   private async upsertBatch(rows: FeedbackRow[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row only once per statement: the last write per session wins.
     // Rows go in in key order, so that concurrent batches lock shared rows in one order (no deadlock).
-    const latest = [...new Map(rows.map((r) => [r.session_id, r])).values()];
-    await this.statements.query(
-      'feedback-upsert',
-      `INSERT INTO feedback (session_id, rating, comment, payload, submitted_at)
-       SELECT session_id, rating, comment, payload, submitted_at
-       FROM jsonb_to_recordset($1::jsonb)
-         AS x(session_id text, rating double precision, comment text, payload jsonb, submitted_at timestamptz)
-       ORDER BY session_id
-       ON CONFLICT (session_id) DO UPDATE
-         SET rating = EXCLUDED.rating, comment = EXCLUDED.comment, payload = EXCLUDED.payload,
-             submitted_at = EXCLUDED.submitted_at, updated_at = now()`,
-      [JSON.stringify(latest)],
-      // Idempotent, and redone by the sweeper if a crash undoes it: no need to wait for the flush.
-      'async',
-    );
+    const latest = [...new Map(rows.map((r) => [r.sessionId, r])).values()].sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
+    const [sql, params] = this.feedback
+      .createQueryBuilder()
+      .insert()
+      // The timestamp as the delivery wrote it: PostgreSQL reads its offset.
+      .values(latest as unknown as QueryDeepPartialEntity<Feedback>[])
+      .orUpdate(['rating', 'comment', 'payload', 'submitted_at', 'updated_at'], ['session_id'])
+      .updateEntity(false)
+      .getQueryAndParameters();
+    // The repository's statement, run on the worker's connections that commit without waiting for the
+    // flush (idempotent, redone by the sweeper if a crash undoes it). Unnamed: its text follows the
+    // batch's size.
+    await this.statements.query(null, sql, params, 'async');
     return rows.map(() => undefined);
   }
 }

@@ -161,19 +161,23 @@ export class NotificationsService {
 
   /**
    * Notifications recorded as skipped (no SLACK_WEBHOOK_URL), one statement for those of concurrent
-   * events, in key order (concurrent batches lock shared rows in one order: no deadlock).
+   * events, in key order (concurrent batches lock shared rows in one order: no deadlock). A skipped
+   * record is redone by a replay, so it commits without waiting for the flush.
    */
   private async recordSkippedBatch(items: Array<{ kind: string; sessionId: string }>): Promise<void[]> {
-    const unique = [...new Map(items.map((i) => [`${i.kind}\u0000${i.sessionId}`, i])).values()];
-    await this.statements.query(
-      'notification-skipped',
-      `INSERT INTO notifications (kind, session_id, status) SELECT kind, session_id, 'skipped' FROM unnest($1::text[], $2::text[]) AS x(kind, session_id)
-       ORDER BY kind, session_id
-       ON CONFLICT (kind, session_id) DO UPDATE SET status = 'skipped', updated_at = now()
-         WHERE notifications.status IN ('pending', 'failed')`,
-      [unique.map((i) => i.kind), unique.map((i) => i.sessionId)],
-      'async',
+    const unique = [...new Map(items.map((i) => [`${i.kind}\u0000${i.sessionId}`, i])).values()].sort((a, b) =>
+      a.kind === b.kind ? (a.sessionId < b.sessionId ? -1 : 1) : a.kind < b.kind ? -1 : 1,
     );
+    const [sql, params] = this.repo
+      .createQueryBuilder()
+      .insert()
+      .values(unique.map((i) => ({ kind: i.kind, sessionId: i.sessionId, status: 'skipped' as const })))
+      .orUpdate(['status', 'updated_at'], ['kind', 'session_id'], {
+        overwriteCondition: { where: `"Notification"."status" IN ('pending', 'failed')` },
+      })
+      .updateEntity(false)
+      .getQueryAndParameters();
+    await this.statements.query(null, sql, params, 'async');
     return items.map(() => undefined);
   }
 

@@ -28,12 +28,15 @@ export class AppModule {
         DatabaseModule,
         QueueModule.forConfig(config),
         HealthModule,
-        ...(processes ? [ProcessingModule, ...FEATURES] : []),
+        // Every role holds the features' data (an erasure from the api role reaches their tables);
+        // only the worker roles process events.
+        ...FEATURES,
+        ...(processes ? [ProcessingModule] : []),
         ...(serves ? [WebhooksModule] : []),
-        // Without ADMIN_TOKEN the admin routes do not exist (404), rather than exist unprotected.
-        ...(config.admin.token && serves ? [AdminModule] : []),
-        // Bull Board at /admin/queues, same rule: absent without ADMIN_TOKEN.
-        ...(config.admin.token ? [QueueDashboardModule] : []),
+        // Without an admin token the admin routes do not exist (404), rather than exist unprotected.
+        ...(config.admin.tokens.length > 0 && serves ? [AdminModule] : []),
+        // Bull Board at /admin/queues, same rule: absent without an admin token.
+        ...(config.admin.tokens.length > 0 ? [QueueDashboardModule] : []),
       ],
     };
   }

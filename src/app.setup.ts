@@ -130,7 +130,10 @@ function registerRequestHooks(fastify: FastifyInstance, lifecycle: LifecycleServ
   });
   // After the body is read, so that guards, controllers and services run inside this context and
   // Nest's Logger lines carry the request id.
-  fastify.addHook('preHandler', (req, _reply, done) => runWithLogContext({ requestId: String(req.id) }, done));
+  // The actor: set on a dashboard request by its gate (dashboard-auth.ts); the admin API's guard adds it.
+  fastify.addHook('preHandler', (req, _reply, done) =>
+    runWithLogContext({ requestId: String(req.id), actor: (req as { actor?: string }).actor }, done),
+  );
 }
 
 function registerIngestMetricsHook(app: NestFastifyApplication): void {

@@ -11,7 +11,7 @@ import {
 import pg from 'pg';
 import { SqlStatements } from '../src/database/sql-statements.js';
 import { idempotencyKey } from '../src/events/delivery.js';
-import { InboxCandidate, InboxIngestRepository } from '../src/inbox/ingest.repository.js';
+import { InboxCandidate, InboxIngestRepository, InboxRow, RecordedDelivery } from '../src/inbox/ingest.repository.js';
 import { signDelivery } from '../src/webhooks/webhook-signature.js';
 
 describe('POST /webhooks/ai-interview (ingestion)', () => {
@@ -72,7 +72,8 @@ describe('POST /webhooks/ai-interview (ingestion)', () => {
     try {
       for (let round = 0; round < 20; round++) {
         const batch = Array.from({ length: 200 }, (_, i) => candidate(round, i));
-        const [a, b] = await Promise.all([inbox.recordBatch(batch), inbox.recordBatch([...batch].reverse())]);
+        const rows = (written: RecordedDelivery[]) => written.map((r) => r as InboxRow);
+        const [a, b] = (await Promise.all([inbox.recordBatch(batch), inbox.recordBatch([...batch].reverse())])).map(rows);
         // One row per key, whichever batch inserted it.
         expect(a.map((r) => r.id)).toEqual([...b].reverse().map((r) => r.id));
         expect(a.filter((r) => r.inserted).length + b.filter((r) => r.inserted).length).toBe(batch.length);

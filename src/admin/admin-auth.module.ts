@@ -9,7 +9,7 @@ import { AdminAuth } from './admin-auth.js';
     {
       provide: AdminAuth,
       inject: [ConfigService],
-      useFactory: (config: ConfigService<AppConfig, true>) => new AdminAuth(config.get('admin', { infer: true }).token ?? ''),
+      useFactory: (config: ConfigService<AppConfig, true>) => new AdminAuth(config.get('admin', { infer: true }).tokens),
     },
   ],
   exports: [AdminAuth],

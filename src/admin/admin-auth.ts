@@ -1,6 +1,7 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { AdminToken, DEFAULT_ADMIN_ACTOR } from '../config/configuration.js';
 
 const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
 
@@ -30,28 +31,44 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * The ADMIN_TOKEN check shared by the admin API and the queue dashboard, with failed attempts
- * limited per client address (rate-limiter-flexible, in this process's memory): after
- * MAX_FAILED_ATTEMPTS in a minute a client is refused for 5 minutes before its token is even looked
- * at, so guessing is slow whether the guesses are right or wrong. Tokens are compared as equal-length
- * SHA-256 digests, so timingSafeEqual never throws and timing says nothing about the token's length.
- * (Behind a proxy every client shares the proxy's address: the limit then applies to all together.)
+ * The admin token check shared by the admin API and the queue dashboard (ADMIN_TOKEN, actor `admin`,
+ * and the named ADMIN_TOKENS), with failed attempts limited per client address
+ * (rate-limiter-flexible, in this process's memory): after MAX_FAILED_ATTEMPTS in a minute a client
+ * is refused for 5 minutes before its token is even looked at, so guessing is slow whether the
+ * guesses are right or wrong. Tokens are compared as equal-length SHA-256 digests, against every
+ * token, so timingSafeEqual never throws and timing says nothing about the token or which one
+ * matched. (Behind a proxy every client shares the proxy's address: the limit then applies to all
+ * together.)
  */
 export class AdminAuth {
-  private readonly expected: Buffer;
+  private readonly tokens: Array<AdminToken & { digest: Buffer }>;
   private readonly failures = new RateLimiterMemory({
     points: MAX_FAILED_ATTEMPTS,
     duration: FAILURE_WINDOW_SECONDS,
     blockDuration: BLOCK_SECONDS,
   });
 
-  constructor(readonly token: string) {
-    if (!token) throw new Error('AdminAuth needs ADMIN_TOKEN');
-    this.expected = sha256(token);
+  constructor(tokens: AdminToken[] | string) {
+    const list = typeof tokens === 'string' ? [{ name: DEFAULT_ADMIN_ACTOR, token: tokens }] : tokens;
+    if (list.length === 0 || list.some((t) => !t.token)) throw new Error('AdminAuth needs ADMIN_TOKEN or ADMIN_TOKENS');
+    this.tokens = list.map((t) => ({ ...t, digest: sha256(t.token) }));
+  }
+
+  /** The actor whose token this is, or undefined. */
+  authenticate(candidate: string): string | undefined {
+    const digest = sha256(candidate);
+    let actor: string | undefined;
+    for (const t of this.tokens) if (timingSafeEqual(digest, t.digest)) actor = t.name;
+    return actor;
   }
 
   tokenMatches(candidate: string): boolean {
-    return timingSafeEqual(sha256(candidate), this.expected);
+    return this.authenticate(candidate) !== undefined;
+  }
+
+  /** The token of an actor (to key its dashboard sessions), or undefined. */
+  tokenOf(actor: string): string | undefined {
+    return this.tokens.find((t) => t.name === actor)?.token;
   }
 
   /** Throws TooManyAttemptsException while `client` is blocked. */

@@ -8,7 +8,6 @@ import {
   Param,
   Post,
   Query,
-  StandardSchemaValidationPipe,
   UseGuards,
 } from '@nestjs/common';
 import {
@@ -25,19 +24,15 @@ import {
 } from '@nestjs/swagger';
 import { z } from 'zod';
 import { errorBody } from '../common/all-exceptions.filter.js';
-import { isStorableString } from '../common/storable.js';
 import { EventDetail, eventDetail } from '../inbox/admin.repository.js';
 import { WEBHOOK_EVENT_STATUSES } from '../inbox/webhook-event.entity.js';
 import { decodeCursor } from './admin-cursor.js';
+import { filterText, invalid, ONLY_WITH_TOKEN } from './admin-params.js';
 import { AdminTokenGuard } from './admin-token.guard.js';
 import { AdminService, BulkReplayResult, bulkReplayResult, EventPage, eventPage } from './admin.service.js';
 
 const MAX_PAGE = 200;
 const MAX_BULK_REPLAY = 1000;
-
-/** A filter value PostgreSQL can compare (no NUL, no lone surrogate): anything else is a 400, never a query. */
-const filterText = (max: number) =>
-  z.string().min(1).max(max).refine(isStorableString, 'must not contain NUL characters or unpaired surrogates');
 
 // These schemas validate the parameters (the pipe below) and document them (@nestjs/swagger reads
 // the same `schema`), so the API and its document cannot disagree.
@@ -58,17 +53,6 @@ const bulkReplayQuery = z.object({
 const eventId = z.uuid({ error: 'must be a uuid' });
 
 const replayResult = z.object({ id: z.uuid(), status: z.literal('received'), job_id: z.string(), queued: z.boolean() });
-
-/** Validates a parameter with its schema: a 400 names each bad field (`limit: Too big: ...`), or `name` for a scalar. */
-function invalid(name = 'value') {
-  const key = (segment: PropertyKey | { key: PropertyKey }) => String(typeof segment === 'object' ? segment.key : segment);
-  return new StandardSchemaValidationPipe({
-    exceptionFactory: (issues) =>
-      new BadRequestException(issues.map((i) => `${i.path?.map(key).join('.') || name}: ${i.message}`).join('; ')),
-  });
-}
-
-const ONLY_WITH_TOKEN = 'Exists only when ADMIN_TOKEN is set (404 otherwise).';
 
 /** The operator's dead-letter desk. Registered only when ADMIN_TOKEN is set (else these routes 404). */
 @ApiTags('admin')

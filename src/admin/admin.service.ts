@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { z } from 'zod';
+import { AuditLog } from '../audit/audit-log.service.js';
 import { errorText } from '../common/storable.js';
 import { EventDetail, EventListFilter, eventSummary, InboxAdminRepository } from '../inbox/admin.repository.js';
 import { jobIdOf, ownJobOf, QueuedRow } from '../inbox/job-ids.js';
@@ -33,6 +34,7 @@ export class AdminService {
     private readonly inbox: InboxAdminRepository,
     private readonly recovery: InboxRecoveryRepository,
     private readonly queue: WebhookQueue,
+    private readonly audit: AuditLog,
   ) {}
 
   async list(filter: EventListFilter): Promise<EventPage> {
@@ -42,8 +44,11 @@ export class AdminService {
     return { items: page.map(({ key: _key, ...item }) => item), next_cursor: next };
   }
 
-  get(id: string): Promise<EventDetail | null> {
-    return this.inbox.findById(id);
+  /** One event with its payload: reading a payload is audited. */
+  async get(id: string): Promise<EventDetail | null> {
+    const event = await this.inbox.findById(id);
+    if (event) await this.audit.record({ action: 'event.read', target: id });
+    return event;
   }
 
   async replay(id: string): Promise<ReplayResult> {
@@ -51,6 +56,7 @@ export class AdminService {
     if (result === null) return { outcome: 'not_found' };
     if ('status' in result) return { outcome: 'conflict', status: result.status };
     const row = result.reopened;
+    await this.audit.record({ action: 'event.replay', target: id });
     const queued = await this.enqueue([row]);
     return { outcome: 'replayed', id: row.id, jobId: jobIdOf(row), queued };
   }
@@ -70,6 +76,7 @@ export class AdminService {
 
   async replayMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<BulkReplayResult> {
     const rows = await this.recovery.reopenMany(status, limit, event);
+    await this.audit.record({ action: 'events.replay', counts: { [status]: rows.length } });
     const queued = await this.enqueue(rows);
     return { count: rows.length, queued };
   }

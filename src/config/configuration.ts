@@ -1,7 +1,21 @@
-import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_WEBHOOK_SECRET } from './env.schema.js';
+import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_ERASURE_HASH_KEY, MIN_WEBHOOK_SECRET } from './env.schema.js';
 
 export { envSchema };
 export type QueueBackend = 'redis' | 'postgres';
+
+/** The kinds of personal data with a retention setting of their own (days; 0 keeps). */
+export const RETENTION_KINDS = ['transcripts', 'interviews', 'feedback', 'notifications', 'inbox_payloads'] as const;
+export type RetentionKind = (typeof RETENTION_KINDS)[number];
+
+/** An admin token and the actor it stands for in the audit log. */
+export interface AdminToken {
+  name: string;
+  token: string;
+}
+
+/** The actor of ADMIN_TOKEN. */
+export const DEFAULT_ADMIN_ACTOR = 'admin';
+const ACTOR_NAME = /^[\w.-]{1,64}$/;
 
 export interface AppConfig {
   /** `host`: the address to listen on (embedded mode: loopback unless HOST says otherwise). */
@@ -35,7 +49,10 @@ export interface AppConfig {
   /** `devTranscripts`: the embedded mode's sample transcripts on the service's own port may be fetched. */
   transcript: { timeoutMs: number; maxBytes: number; allowedHosts: string[]; servicePort: number; devTranscripts: boolean };
   slack: { webhookUrl?: string; timeoutMs: number };
-  admin: { token?: string };
+  /** `tokens`: ADMIN_TOKEN (actor `admin`) and ADMIN_TOKENS; empty: no admin routes. */
+  admin: { token?: string; tokens: AdminToken[] };
+  /** Retention in days per kind (0 keeps), how often the pass runs, the erasure tombstones' HMAC key if set. */
+  privacy: { retentionDays: Record<RetentionKind, number>; intervalMinutes: number; hashKey?: string };
   /** Problems that do not stop the boot, logged once it has a logger. */
   warnings: string[];
 }
@@ -78,6 +95,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       if (secret.length < GOOD_WEBHOOK_SECRET)
         warnings.push(`${which} is ${secret.length} characters; a secret of ${GOOD_WEBHOOK_SECRET} or more is safer against guessing`);
     }
+  }
+  const adminTokens = parseAdminTokens(e.ADMIN_TOKEN, e.ADMIN_TOKENS);
+  if (production) {
+    for (const { name, token } of adminTokens.filter((t) => t.name !== DEFAULT_ADMIN_ACTOR)) {
+      if (token.length < MIN_ADMIN_TOKEN)
+        throw new ConfigError(`ADMIN_TOKENS entry ${name} is ${token.length} characters: use at least ${MIN_ADMIN_TOKEN} random ones`);
+    }
+  }
+  if (e.ERASURE_HASH_KEY !== undefined && e.ERASURE_HASH_KEY.length < MIN_ERASURE_HASH_KEY) {
+    throw new ConfigError(
+      `ERASURE_HASH_KEY is ${e.ERASURE_HASH_KEY.length} characters: use at least ${MIN_ERASURE_HASH_KEY} random ones (e.g. openssl rand -hex 32), or unset it to let the service generate one`,
+    );
   }
   if (!e.DATABASE_URL && production) {
     throw new ConfigError('DATABASE_URL is required in production, e.g. postgres://user:password@db:5432/webhooks');
@@ -149,7 +178,40 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       ).map((h) => h.toLowerCase()),
     },
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, timeoutMs: e.SLACK_TIMEOUT_MS },
-    admin: { token: e.ADMIN_TOKEN },
+    admin: { token: e.ADMIN_TOKEN, tokens: adminTokens },
+    privacy: {
+      retentionDays: {
+        transcripts: e.TRANSCRIPT_RETENTION_DAYS,
+        interviews: e.INTERVIEW_RETENTION_DAYS,
+        feedback: e.FEEDBACK_RETENTION_DAYS,
+        notifications: e.NOTIFICATION_RETENTION_DAYS,
+        inbox_payloads: e.INBOX_PAYLOAD_RETENTION_DAYS,
+      },
+      intervalMinutes: e.RETENTION_INTERVAL_MINUTES,
+      hashKey: e.ERASURE_HASH_KEY,
+    },
     warnings,
   };
+}
+
+/**
+ * ADMIN_TOKEN (actor `admin`) and ADMIN_TOKENS (`name:token,…`) as one list. Names must be distinct
+ * and tokens too: the audit log must be able to tell who used a token.
+ */
+function parseAdminTokens(single: string | undefined, named: string[]): AdminToken[] {
+  const tokens: AdminToken[] = single !== undefined ? [{ name: DEFAULT_ADMIN_ACTOR, token: single }] : [];
+  for (const [i, entry] of named.entries()) {
+    const colon = entry.indexOf(':');
+    const name = colon > 0 ? entry.slice(0, colon).trim() : '';
+    const token = colon > 0 ? entry.slice(colon + 1).trim() : '';
+    if (!ACTOR_NAME.test(name) || token === '') {
+      throw new ConfigError(`ADMIN_TOKENS entry ${i + 1} is not name:token (a name of letters, digits, '.', '_' or '-', then a token)`);
+    }
+    if (tokens.some((t) => t.name === name))
+      throw new ConfigError(`ADMIN_TOKENS names ${name} twice (or beside ADMIN_TOKEN, whose actor is admin)`);
+    if (tokens.some((t) => t.token === token))
+      throw new ConfigError(`ADMIN_TOKENS entry ${name} has the same token as another admin token`);
+    tokens.push({ name, token });
+  }
+  return tokens;
 }

@@ -3,10 +3,22 @@ import { z } from 'zod';
 /** Production refuses to boot with shorter secrets (a warning below GOOD_WEBHOOK_SECRET). */
 export const MIN_ADMIN_TOKEN = 24;
 export const MIN_WEBHOOK_SECRET = 16;
+export const MIN_ERASURE_HASH_KEY = 32;
 export const GOOD_WEBHOOK_SECRET = 32;
 
 /** Sections of docs/configuration.md, in this order. */
-export const ENV_GROUPS = ['Process', 'HTTP', 'Webhooks', 'Database', 'Queue', 'Transcripts', 'Slack', 'Sweeper', 'Admin'] as const;
+export const ENV_GROUPS = [
+  'Process',
+  'HTTP',
+  'Webhooks',
+  'Database',
+  'Queue',
+  'Transcripts',
+  'Slack',
+  'Sweeper',
+  'Privacy',
+  'Admin',
+] as const;
 export type EnvGroup = (typeof ENV_GROUPS)[number];
 
 /**
@@ -176,9 +188,48 @@ export const envSchema = z.object({
       'Finished (`processed`, `ignored`) inbox rows received more than this many days ago are deleted by the sweeper; `0` keeps them all',
   }),
 
+  TRANSCRIPT_RETENTION_DAYS: doc(intFrom(0), {
+    group: 'Privacy',
+    description:
+      'Interview transcripts stored more than this many days ago are removed (the interview row stays); `0` keeps them. See docs/privacy.md',
+  }),
+  INTERVIEW_RETENTION_DAYS: doc(intFrom(0), {
+    group: 'Privacy',
+    description: 'Interview rows (participant email, duration, transcript) stored more than this many days ago are deleted; `0` keeps them',
+  }),
+  FEEDBACK_RETENTION_DAYS: doc(intFrom(0), {
+    group: 'Privacy',
+    description: 'Feedback rows (rating, comment) stored more than this many days ago are deleted; `0` keeps them',
+  }),
+  NOTIFICATION_RETENTION_DAYS: doc(intFrom(0), {
+    group: 'Privacy',
+    description:
+      'Notification records older than this many days are deleted; `0` keeps them. A replay after that posts to Slack again (the record is what keeps it to one post)',
+  }),
+  INBOX_PAYLOAD_RETENTION_DAYS: doc(intFrom(0), {
+    group: 'Privacy',
+    description:
+      'Finished and failed inbox rows received more than this many days ago lose their payload (the row, its idempotency key and its outcome stay, so a redelivery is still a duplicate; such a dead letter can no longer be replayed); `0` keeps them. Deleting whole rows is `INBOX_RETENTION_DAYS`',
+  }),
+  RETENTION_INTERVAL_MINUTES: doc(intFrom(60, 1, 24 * 60), {
+    group: 'Privacy',
+    description:
+      'How often the retention pass runs (one pass per period across every worker process: a BullMQ job scheduler); each pass expires in bounded batches and goes on where the last stopped',
+  }),
+  ERASURE_HASH_KEY: doc(optionalString, {
+    group: 'Privacy',
+    description: `Key of the HMAC that erasure tombstones keep instead of an erased email or session id (at least ${MIN_ERASURE_HASH_KEY} characters, e.g. \`openssl rand -hex 32\`). Unset: a random key the service generates once and keeps in its database; see docs/privacy.md for the trade-off`,
+    computedDefault: 'a key generated once into the `privacy_keys` table',
+  }),
+
   ADMIN_TOKEN: doc(optionalString, {
     group: 'Admin',
-    description: `Bearer token of the admin API and the queue dashboard (\`/admin/queues\`, log in at \`/admin/login\`); unset: those routes do not exist. Production refuses one shorter than ${MIN_ADMIN_TOKEN} characters (e.g. \`openssl rand -hex 24\`)`,
+    description: `Bearer token of the admin API and the queue dashboard (\`/admin/queues\`, log in at \`/admin/login\`), for the actor \`admin\` in the audit log; unset (and no \`ADMIN_TOKENS\`): those routes do not exist. Production refuses one shorter than ${MIN_ADMIN_TOKEN} characters (e.g. \`openssl rand -hex 24\`)`,
+  }),
+  ADMIN_TOKENS: doc(list, {
+    group: 'Admin',
+    description: `Named admin tokens, \`name:token\` each, so that the audit log says who did what (names: letters, digits, \`.\`, \`_\`, \`-\`); valid beside \`ADMIN_TOKEN\`. Same length rule as \`ADMIN_TOKEN\``,
+    accepts: 'comma-separated `name:token` list',
   }),
 });
 

@@ -32,44 +32,62 @@ describe('DashboardAuth', () => {
   const auth = new DashboardAuth(new AdminAuth('the-token'));
 
   it('issues an HttpOnly, SameSite=Strict session cookie that opens the dashboard', async () => {
-    const set = auth.sessionCookie(req({}));
+    const set = auth.sessionCookie(req({}), 'admin');
     expect(set).toMatch(/; Path=\/admin; HttpOnly; SameSite=Strict; Max-Age=28800$/);
     expect(set).not.toContain('the-token');
     const { api } = reply();
-    expect(await auth.check(req({ cookie: `other=1; ${SESSION_COOKIE}=${cookieValue(set)}` }), api)).toBe(true);
+    expect(await auth.check(req({ cookie: `other=1; ${SESSION_COOKIE}=${cookieValue(set)}` }), api)).toBe('admin');
   });
 
   it('marks the cookie Secure behind https', () => {
-    expect(auth.sessionCookie(req({ 'x-forwarded-proto': 'https' }))).toContain('; Secure');
+    expect(auth.sessionCookie(req({ 'x-forwarded-proto': 'https' }), 'admin')).toContain('; Secure');
   });
 
   it('refuses an expired, forged, or other-token cookie', async () => {
-    const expired = cookieValue(auth.sessionCookie(req({}), Math.floor(Date.now() / 1000) - 9 * 3600));
-    const other = cookieValue(new DashboardAuth(new AdminAuth('another-token')).sessionCookie(req({})));
-    const [exp] = cookieValue(auth.sessionCookie(req({}))).split('.');
+    const expired = cookieValue(auth.sessionCookie(req({}), 'admin', Math.floor(Date.now() / 1000) - 9 * 3600));
+    const other = cookieValue(new DashboardAuth(new AdminAuth('another-token')).sessionCookie(req({}), 'admin'));
+    const [exp, , mac] = cookieValue(auth.sessionCookie(req({}), 'admin')).split('.');
     for (const value of [
       expired,
       other,
-      `${exp}.${'0'.repeat(64)}`,
-      `${Number(exp) + 1}.${cookieValue(auth.sessionCookie(req({}))).split('.')[1]}`,
+      `${exp}.admin.${'0'.repeat(64)}`,
+      `${Number(exp) + 1}.admin.${mac}`,
+      `${exp}.alice.${mac}`,
       'garbage',
     ]) {
       const { r, api } = reply();
-      expect(await auth.check(req({ cookie: `${SESSION_COOKIE}=${value}` }, 'GET', '/admin/queues/api/queues'), api)).toBe(false);
+      expect(await auth.check(req({ cookie: `${SESSION_COOKIE}=${value}` }, 'GET', '/admin/queues/api/queues'), api)).toBeUndefined();
       expect(r.code).toBe(401);
     }
   });
 
   it('accepts the bearer token, sends a browser to the login form, answers API calls 401', async () => {
-    expect(await auth.check(req({ authorization: 'Bearer the-token' }), reply().api)).toBe(true);
+    expect(await auth.check(req({ authorization: 'Bearer the-token' }), reply().api)).toBe('admin');
     const page = reply();
-    expect(await auth.check(req({ accept: 'text/html,*/*' }), page.api)).toBe(false);
+    expect(await auth.check(req({ accept: 'text/html,*/*' }), page.api)).toBeUndefined();
     expect(page.r).toMatchObject({ code: 303, headers: { location: '/admin/login?next=%2Fadmin%2Fqueues' } });
     const api = reply();
-    expect(await auth.check(req({ authorization: 'Bearer nope' }, 'PUT', '/admin/queues/api/queues/webhooks/retry/failed'), api.api)).toBe(
-      false,
-    );
+    expect(
+      await auth.check(req({ authorization: 'Bearer nope' }, 'PUT', '/admin/queues/api/queues/webhooks/retry/failed'), api.api),
+    ).toBeUndefined();
     expect(api.r.code).toBe(401);
+  });
+
+  it('names the actor of each named token, and a session is bound to its own token', async () => {
+    const named = new DashboardAuth(
+      new AdminAuth([
+        { name: 'alice', token: 'alice-token' },
+        { name: 'bob', token: 'bob-token' },
+      ]),
+    );
+    expect(await named.check(req({ authorization: 'Bearer bob-token' }), reply().api)).toBe('bob');
+    const alice = cookieValue(named.sessionCookie(req({}), 'alice'));
+    expect(await named.check(req({ cookie: `${SESSION_COOKIE}=${alice}` }), reply().api)).toBe('alice');
+    // Claiming to be bob with alice's signature fails.
+    const forged = alice.replace('.alice.', '.bob.');
+    expect(
+      await named.check(req({ cookie: `${SESSION_COOKIE}=${forged}` }, 'GET', '/admin/queues/api/queues'), reply().api),
+    ).toBeUndefined();
   });
 
   it('answers 429 with Retry-After once a client has failed too often, even with the right token', async () => {
@@ -78,7 +96,7 @@ describe('DashboardAuth', () => {
       ({ headers: { authorization }, method: 'GET', url: '/admin/queues', protocol: 'http', ip: '192.0.2.7' }) as unknown as Req;
     for (let i = 0; i < 11; i++) await limited.check(from('Bearer wrong'), reply().api);
     const blocked = reply();
-    expect(await limited.check(from('Bearer the-token'), blocked.api)).toBe(false);
+    expect(await limited.check(from('Bearer the-token'), blocked.api)).toBeUndefined();
     expect(blocked.r.code).toBe(429);
     expect(Number(blocked.r.headers['retry-after'])).toBeGreaterThan(0);
   });

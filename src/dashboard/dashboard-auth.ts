@@ -8,22 +8,32 @@ export const LOGOUT_PATH = '/admin/logout';
 export const SESSION_COOKIE = 'admin_session';
 const SESSION_SECONDS = 8 * 3600;
 
+/** A dashboard request let through, with the actor (the admin token's name) it came from. */
+export interface ActorRequest {
+  actor?: string;
+}
+
 /**
- * Browser access to the queue dashboard, behind ADMIN_TOKEN.
+ * Browser access to the queue dashboard, behind the admin tokens (ADMIN_TOKEN, ADMIN_TOKENS).
  *
- * A login form (GET/POST /admin/login) takes the token and answers with an HttpOnly, SameSite=Strict
- * cookie that holds an expiry and an HMAC of it keyed with the token: the token itself never sits in
- * the browser, rotating ADMIN_TOKEN ends every session, and SameSite=Strict keeps other sites from
- * riding the session into the dashboard's retry/clean/remove actions. Scripts may send
- * `Authorization: Bearer <ADMIN_TOKEN>` instead, as for the admin API. Failed token attempts (form
- * or Bearer) count against the client's limit in AdminAuth, shared with the admin API.
+ * A login form (GET/POST /admin/login) takes a token and answers with an HttpOnly, SameSite=Strict
+ * cookie that holds an expiry, the token's name (the actor) and an HMAC of both keyed with that
+ * token: the token itself never sits in the browser, rotating a token ends its sessions, and
+ * SameSite=Strict keeps other sites from riding the session into the dashboard's retry/clean/remove
+ * actions. Scripts may send `Authorization: Bearer <token>` instead, as for the admin API. Failed
+ * token attempts (form or Bearer) count against the client's limit in AdminAuth, shared with the
+ * admin API.
  */
 export class DashboardAuth {
   constructor(private readonly auth: AdminAuth) {}
 
-  /** Lets a request through to the dashboard, or answers it (303 to the login form, 401, or 429). */
-  async check(req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
-    if (this.hasValidSession(req)) return true;
+  /**
+   * Lets a request through to the dashboard (its actor), or answers it (303 to the login form, 401,
+   * or 429) and returns undefined.
+   */
+  async check(req: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+    const session = this.sessionActor(req);
+    if (session !== undefined) return session;
     const token = bearerToken(req.headers.authorization);
     if (token !== undefined) return this.attempt(req, reply, token);
     const wantsPage = req.method === 'GET' && (req.headers.accept ?? '').includes('text/html');
@@ -36,24 +46,25 @@ export class DashboardAuth {
       void reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="admin"')
-        .send({ statusCode: 401, error: 'Unauthorized', message: `log in at ${LOGIN_PATH} or send Authorization: Bearer <ADMIN_TOKEN>` });
+        .send({ statusCode: 401, error: 'Unauthorized', message: `log in at ${LOGIN_PATH} or send Authorization: Bearer <admin token>` });
     }
-    return false;
+    return undefined;
   }
 
   /**
-   * Checks a token a client offers: true when it is ADMIN_TOKEN; otherwise the failure is counted
-   * and the request answered (401, or 429 with Retry-After once the client is blocked).
+   * Checks a token a client offers: its actor when it is an admin token; otherwise the failure is
+   * counted and the request answered (401, or 429 with Retry-After once the client is blocked).
    */
-  async attempt(req: FastifyRequest, reply: FastifyReply, candidate: string, onFailure?: () => unknown): Promise<boolean> {
+  async attempt(req: FastifyRequest, reply: FastifyReply, candidate: string, onFailure?: () => unknown): Promise<string | undefined> {
     try {
       await this.auth.assertNotBlocked(req.ip);
     } catch (err) {
       if (!(err instanceof TooManyAttemptsException)) throw err;
       void reply.code(429).header('retry-after', String(err.retryAfterSeconds)).send(err.getResponse());
-      return false;
+      return undefined;
     }
-    if (this.auth.tokenMatches(candidate)) return true;
+    const actor = this.auth.authenticate(candidate);
+    if (actor !== undefined) return actor;
     await this.auth.recordFailure(req.ip);
     if (onFailure) await onFailure();
     else
@@ -61,30 +72,33 @@ export class DashboardAuth {
         .code(401)
         .header('www-authenticate', 'Bearer realm="admin"')
         .send({ statusCode: 401, error: 'Unauthorized', message: 'invalid admin token' });
-    return false;
+    return undefined;
   }
 
-  sessionCookie(req: FastifyRequest, nowSeconds = Math.floor(Date.now() / 1000)): string {
+  sessionCookie(req: FastifyRequest, actor: string, nowSeconds = Math.floor(Date.now() / 1000)): string {
     const expires = nowSeconds + SESSION_SECONDS;
     const secure = req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https' ? '; Secure' : '';
-    return `${SESSION_COOKIE}=${expires}.${this.mac(expires)}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure}`;
+    return `${SESSION_COOKIE}=${expires}.${actor}.${this.mac(actor, expires)}; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=${SESSION_SECONDS}${secure}`;
   }
 
   static clearedCookie(): string {
     return `${SESSION_COOKIE}=; Path=/admin; HttpOnly; SameSite=Strict; Max-Age=0`;
   }
 
-  private mac(expires: number): string {
-    return createHmac('sha256', this.auth.token).update(`dashboard-session:${expires}`).digest('hex');
+  private mac(actor: string, expires: number, token = this.auth.tokenOf(actor) ?? ''): string {
+    return createHmac('sha256', token).update(`dashboard-session:${actor}:${expires}`).digest('hex');
   }
 
-  private hasValidSession(req: FastifyRequest, nowSeconds = Math.floor(Date.now() / 1000)): boolean {
+  /** The actor of a valid session cookie (unexpired, signed with that actor's current token). */
+  private sessionActor(req: FastifyRequest, nowSeconds = Math.floor(Date.now() / 1000)): string | undefined {
     const value = readCookie(req.headers.cookie, SESSION_COOKIE);
-    const match = value ? /^(\d{1,12})\.([0-9a-f]{64})$/.exec(value) : null;
-    if (!match) return false;
-    const expires = Number(match[1]);
-    if (expires < nowSeconds) return false;
-    return timingSafeEqual(Buffer.from(match[2], 'hex'), Buffer.from(this.mac(expires), 'hex'));
+    const match = value ? /^(\d{1,12})\.([\w.-]{1,64})\.([0-9a-f]{64})$/.exec(value) : null;
+    if (!match) return undefined;
+    const [, expiresText, actor, mac] = match;
+    const token = this.auth.tokenOf(actor);
+    const expires = Number(expiresText);
+    if (token === undefined || expires < nowSeconds) return undefined;
+    return timingSafeEqual(Buffer.from(mac, 'hex'), Buffer.from(this.mac(actor, expires, token), 'hex')) ? actor : undefined;
   }
 }
 
@@ -145,14 +159,22 @@ ${error ? `<p class="error" role="alert">${escapeHtml(error)}</p>` : ''}
 </form></body></html>`;
 }
 
-/** Registers the login routes and the gate in front of every dashboard route (pages, assets and API). */
-export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardAuth): void {
+/** Where the dashboard's logins go: the audit log. */
+export type LoginRecorder = (action: 'dashboard.login' | 'dashboard.login_failed', actor: string) => Promise<void>;
+
+/**
+ * Registers the login routes and the gate in front of every dashboard route (pages, assets and API).
+ * A request let through carries its actor (ActorRequest), for the audit log.
+ */
+export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardAuth, recordLogin: LoginRecorder): void {
   fastify.addHook('onRequest', async (req, reply) => {
     // The matched route decides, not the raw URL: the router decodes it (/admin/%71ueues is
     // /admin/queues), so a check on the raw path alone could be walked around.
     if (!isDashboardPath(req.routeOptions?.url) && !isDashboardPath(decodedPath(req.url))) return;
     // Answered by check() unless allowed through; returning the reply ends the request here.
-    if (!(await auth.check(req, reply))) return reply;
+    const actor = await auth.check(req, reply);
+    if (actor === undefined) return reply;
+    (req as ActorRequest).actor = actor;
   });
 
   void fastify.register((scope, _opts, done) => {
@@ -165,8 +187,14 @@ export function registerDashboardAuth(fastify: FastifyInstance, auth: DashboardA
       const form = (req.body ?? {}) as Record<string, unknown>;
       const next = safeNext(form.next);
       const token = typeof form.token === 'string' ? form.token : '';
-      if (!(await auth.attempt(req, reply, token, () => html(reply, 401, loginPage(next, 'That is not the admin token.'))))) return reply;
-      return reply.code(303).header('set-cookie', auth.sessionCookie(req)).header('location', next).send();
+      const failed = async () => {
+        await recordLogin('dashboard.login_failed', 'anonymous');
+        return html(reply, 401, loginPage(next, 'That is not an admin token.'));
+      };
+      const actor = await auth.attempt(req, reply, token, failed);
+      if (actor === undefined) return reply;
+      await recordLogin('dashboard.login', actor);
+      return reply.code(303).header('set-cookie', auth.sessionCookie(req, actor)).header('location', next).send();
     });
     scope.post(LOGOUT_PATH, (_req, reply) =>
       reply.code(303).header('set-cookie', DashboardAuth.clearedCookie()).header('location', LOGIN_PATH).send(),

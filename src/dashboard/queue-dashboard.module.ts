@@ -10,6 +10,8 @@ import { AdminAuth } from '../admin/admin-auth.js';
 import { AdminAuthModule } from '../admin/admin-auth.module.js';
 import { AdminServiceModule } from '../admin/admin.module.js';
 import { AdminService } from '../admin/admin.service.js';
+import { AuditModule } from '../audit/audit.module.js';
+import { AuditLog } from '../audit/audit-log.service.js';
 import { WEBHOOKS_QUEUE } from '../queue/queue.constants.js';
 import { DASHBOARD_PATH, DashboardAuth, registerDashboardAuth } from './dashboard-auth.js';
 import { ReplayingQueueAdapter } from './replaying-queue.adapter.js';
@@ -23,10 +25,13 @@ class DashboardGate implements OnModuleInit {
     @InjectBullBoard() private readonly board: BullBoardInstance,
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue,
     private readonly admin: AdminService,
+    private readonly audit: AuditLog,
   ) {}
 
   onModuleInit(): void {
-    registerDashboardAuth(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), new DashboardAuth(this.auth));
+    registerDashboardAuth(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), new DashboardAuth(this.auth), (action, actor) =>
+      this.audit.record({ action, actor }),
+    );
     this.board.addQueue(new ReplayingQueueAdapter(this.queue, (job) => this.admin.replayJob(job)));
   }
 }
@@ -40,6 +45,7 @@ class DashboardGate implements OnModuleInit {
   imports: [
     AdminAuthModule,
     AdminServiceModule,
+    AuditModule,
     // `as never`: @bull-board/fastify pins its own copy of @bull-board/api, so the types differ (not the shape).
     BullBoardModule.forRoot({
       route: DASHBOARD_PATH,

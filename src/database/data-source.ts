@@ -9,6 +9,7 @@ import { UnambiguousKey1796083200000 } from './migrations/1796083200000-unambigu
 import { withMigrationLock } from './migration-lock.js';
 import { OpenEvents1796169600000 } from './migrations/1796169600000-open-events.js';
 import { JobCarriers1796428800000 } from './migrations/1796428800000-job-carriers.js';
+import { Privacy1796515200000 } from './migrations/1796515200000-privacy.js';
 
 // json and jsonb columns as the pg driver reads them (for TypeORM and SqlStatements alike): Node 24's
 // JSON.parse can misread an escaped key (faithful-json.ts), and the worker processes the payloads it
@@ -24,6 +25,7 @@ export const migrations = [
   UnambiguousKey1796083200000,
   OpenEvents1796169600000,
   JobCarriers1796428800000,
+  Privacy1796515200000,
 ];
 
 /**

@@ -3,10 +3,11 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { tableReadiness } from '../health/table.health.js';
 import { Feedback } from './feedback.entity.js';
 import { FeedbackSubmittedHandler } from './feedback-submitted.handler.js';
+import { FeedbackPersonalData } from './feedback.personal-data.js';
 
 /** session.feedback_submitted: one feedback row per session. */
 @Module({
   imports: [TypeOrmModule.forFeature([Feedback])],
-  providers: [FeedbackSubmittedHandler, tableReadiness('feedback', 'feedback')],
+  providers: [FeedbackSubmittedHandler, FeedbackPersonalData, tableReadiness('feedback', 'feedback')],
 })
 export class FeedbackModule {}

@@ -10,6 +10,12 @@ export interface InboxCandidate {
   event: NormalisedEvent;
   scheme: SignatureScheme;
   requestId?: string;
+  /**
+   * The delivery's subjects as erasure tombstones hold them (privacy/subject-hashes.ts): the HMACs of
+   * its session id and of its email, if any, under every key in use. `sessionHash`: its session's
+   * under the key new tombstones are made with.
+   */
+  subjects?: { hashes: string[]; sessionHash: string };
 }
 
 export interface InboxRow extends QueuedRow {
@@ -18,6 +24,9 @@ export interface InboxRow extends QueuedRow {
   /** Inserted by this statement; false: the key was already recorded (a duplicate). */
   inserted: boolean;
 }
+
+/** What became of a candidate: its row, or nothing because its subject was erased. */
+export type RecordedDelivery = InboxRow | { erased: true };
 
 // uuid's own source asks the OS for 16 random bytes per id (5 µs an id on Node 24 here); taken from
 // a pool refilled 256 ids at a time, an id costs 0.9 µs. (With a source of its own, v7 orders ids
@@ -39,16 +48,21 @@ export class InboxIngestRepository {
   constructor(private readonly statements: SqlStatements) {}
 
   /**
-   * Records a batch of deliveries in one statement (one commit). Returns one row per candidate, in
-   * order: inserted now, or the row that already held the key. Candidates must have distinct keys.
-   * `batchJobIds[i]`, when given, is recorded on the row of candidate i as the batch job that will carry it.
+   * Records a batch of deliveries in one statement (one commit). Returns one entry per candidate, in
+   * order: its row, inserted now or already holding the key, or `erased` when a tombstone names one of
+   * its subjects. Candidates must have distinct keys. `batchJobIds[i]`, when given, is recorded on the
+   * row of candidate i as the batch job that will carry it. `keyId`: the key of `sessionHash`.
+   *
+   * An erased delivery is not stored; if its email was erased, its session is tombstoned too (a later
+   * delivery of that session, which may carry no email, is erased as well). The check is folded into
+   * the INSERT: one statement per batch, as before.
    *
    * Rows go in in key order: two batches in flight that share keys (a retried delivery, duplicates
    * racing) then wait on each other's keys in the same order, one after the other, never in a
    * cycle. In arrival order, each could hold a key the other waits on: PostgreSQL's deadlock
    * detector would abort one of them, and every delivery in it would be answered 503.
    */
-  async recordBatch(candidates: InboxCandidate[], batchJobIds: Array<string | null> = []): Promise<InboxRow[]> {
+  async recordBatch(candidates: InboxCandidate[], batchJobIds: Array<string | null> = [], keyId = ''): Promise<RecordedDelivery[]> {
     const rows = candidates.map((c, i) => ({
       // Time-ordered (UUIDv7): new ids land at the right edge of the two primary keys (the inbox's and
       // webhook_events_open's) instead of on random pages, 20 % less PostgreSQL CPU per row than v4.
@@ -60,23 +74,44 @@ export class InboxIngestRepository {
       request_id: c.requestId ?? null,
       batch_job_id: batchJobIds[i] ?? null,
       envelope: c.event.source?.envelope ?? false,
+      subjects: c.subjects?.hashes ?? [],
+      session_hash: c.subjects?.sessionHash ?? null,
     }));
-    const { rows: inserted } = await this.statements.query<{ id: string; idempotency_key: string; batch_job_id: string | null }>(
+    const { rows: written } = await this.statements.query<{
+      id: string | null;
+      idempotency_key: string;
+      batch_job_id: string | null;
+      erased: boolean;
+    }>(
       'inbox-insert',
       // The payload is the delivery's own JSON text (jsonb keeps its numbers exactly), normalised as
       // validation normalises it: the envelope's `data`, with `event` and `session_id` as validated.
-      `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
-       SELECT id, idempotency_key, event, session_id,
-              CASE WHEN envelope THEN payload -> 'data' ELSE payload END || jsonb_build_object('event', event, 'session_id', session_id),
-              signature_scheme, request_id, batch_job_id
-       FROM jsonb_to_recordset($1::jsonb)
-         AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
-              request_id text, batch_job_id text, envelope boolean)
-       ORDER BY idempotency_key
-       ON CONFLICT (idempotency_key) DO NOTHING
-       RETURNING id, idempotency_key, batch_job_id`,
-      [batchJson(rows, candidates)],
+      `WITH x AS MATERIALIZED (
+         SELECT * FROM jsonb_to_recordset($1::jsonb)
+           AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
+                request_id text, batch_job_id text, envelope boolean, subjects text[], session_hash text)),
+       erased AS MATERIALIZED (
+         SELECT x.idempotency_key, x.session_hash, t.erasure_id FROM x
+         CROSS JOIN LATERAL (SELECT erasure_id FROM erasure_tombstones WHERE subject_hash = ANY(x.subjects) LIMIT 1) t),
+       tombstoned AS (
+         INSERT INTO erasure_tombstones (subject_hash, key_id, erasure_id)
+         SELECT session_hash, $2, erasure_id FROM erased ORDER BY session_hash
+         ON CONFLICT (subject_hash) DO NOTHING),
+       inserted AS (
+         INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
+         SELECT id, idempotency_key, event, session_id,
+                CASE WHEN envelope THEN payload -> 'data' ELSE payload END || jsonb_build_object('event', event, 'session_id', session_id),
+                signature_scheme, request_id, batch_job_id
+         FROM x WHERE NOT EXISTS (SELECT 1 FROM erased WHERE erased.idempotency_key = x.idempotency_key)
+         ORDER BY idempotency_key
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING id, idempotency_key, batch_job_id)
+       SELECT id, idempotency_key, batch_job_id, false AS erased FROM inserted
+       UNION ALL SELECT NULL, idempotency_key, NULL, true FROM erased`,
+      [batchJson(rows, candidates), keyId],
     );
+    const erasedKeys = new Set(written.filter((r) => r.erased).map((r) => r.idempotency_key));
+    const inserted = written.filter((r) => !r.erased) as Array<{ id: string; idempotency_key: string; batch_job_id: string | null }>;
     const byKey = new Map<string, Omit<InboxRow, 'event' | 'requestId'>>();
     for (const r of inserted) {
       byKey.set(r.idempotency_key, {
@@ -87,7 +122,7 @@ export class InboxIngestRepository {
         batchJobId: r.batch_job_id ?? undefined,
       });
     }
-    const missing = rows.filter((r) => !byKey.has(r.idempotency_key)).map((r) => r.idempotency_key);
+    const missing = rows.filter((r) => !byKey.has(r.idempotency_key) && !erasedKeys.has(r.idempotency_key)).map((r) => r.idempotency_key);
     if (missing.length > 0) {
       // A separate statement (fresh snapshot) also sees rows that a concurrent batch committed
       // while our INSERT waited on their keys. Unnamed: a plan kept from when the inbox was small
@@ -115,6 +150,7 @@ export class InboxIngestRepository {
       }
     }
     return candidates.map((c) => {
+      if (erasedKeys.has(c.event.idempotencyKey)) return { erased: true };
       const row = byKey.get(c.event.idempotencyKey);
       if (!row) throw new Error(`inbox row for ${c.event.idempotencyKey} neither inserted nor found`);
       return { ...row, event: c.event.event, requestId: c.requestId };

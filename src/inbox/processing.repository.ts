@@ -17,6 +17,7 @@ interface Claim {
 export interface ClaimedRow {
   id: string;
   event: string;
+  sessionId: string;
   payload: Record<string, unknown>;
 }
 
@@ -29,7 +30,7 @@ export interface ClaimedRow {
 @Injectable()
 export class InboxProcessingRepository {
   private readonly claims = new MicroBatcher<Claim, ClaimedRow | null>((claims) => this.claimBatch(claims), WORKER_BATCHING);
-  private readonly outcomes = new MicroBatcher<{ id: string; status: 'processed' | 'ignored' }, void>(
+  private readonly outcomes = new MicroBatcher<{ id: string; status: 'processed' | 'ignored' }, boolean>(
     (items) => this.outcomeBatch(items),
     WORKER_BATCHING,
   );
@@ -44,8 +45,15 @@ export class InboxProcessingRepository {
     return this.claims.submit({ id, jobId });
   }
 
-  complete(id: string, status: 'processed' | 'ignored'): Promise<void> {
+  /** Records the outcome; false when the row is gone (its subject was erased while the event ran). */
+  complete(id: string, status: 'processed' | 'ignored'): Promise<boolean> {
     return this.outcomes.submit({ id, status });
+  }
+
+  /** Whether the row still exists (an erasure deletes it). */
+  async exists(id: string): Promise<boolean> {
+    const { rows } = await this.statements.query('inbox-exists', `SELECT 1 FROM webhook_events WHERE id = $1`, [id]);
+    return rows.length > 0;
   }
 
   /** The dead letter: `failed` with the reason an operator reads on the dead-letter desk. */
@@ -76,7 +84,7 @@ export class InboxProcessingRepository {
       `UPDATE webhook_events AS e SET status = 'processing', attempts = e.attempts + 1, updated_at = now()
        FROM unnest($1::uuid[], $2::text[]) AS x(id, job_id)
        WHERE e.id = x.id AND e.status IN ('received', 'processing') AND (e.job_id IS NULL OR e.job_id = x.job_id)
-       RETURNING e.id, e.event, e.payload, x.job_id`,
+       RETURNING e.id, e.event, e.session_id AS "sessionId", e.payload, x.job_id`,
       [claims.map((c) => c.id), claims.map((c) => c.jobId)],
       'async',
     );
@@ -84,14 +92,15 @@ export class InboxProcessingRepository {
     return claims.map((c) => claimed.get(`${c.id} ${c.jobId}`) ?? null);
   }
 
-  private async outcomeBatch(items: Array<{ id: string; status: 'processed' | 'ignored' }>): Promise<void[]> {
-    await this.statements.query(
+  private async outcomeBatch(items: Array<{ id: string; status: 'processed' | 'ignored' }>): Promise<boolean[]> {
+    const { rows } = await this.statements.query<{ id: string }>(
       'inbox-outcome',
       `UPDATE webhook_events AS e SET status = x.status, processed_at = now(), last_error = NULL, updated_at = now()
-       FROM unnest($1::uuid[], $2::text[]) AS x(id, status) WHERE e.id = x.id`,
+       FROM unnest($1::uuid[], $2::text[]) AS x(id, status) WHERE e.id = x.id RETURNING e.id`,
       [items.map((i) => i.id), items.map((i) => i.status)],
       'async',
     );
-    return items.map(() => undefined);
+    const recorded = new Set(rows.map((r) => r.id));
+    return items.map((i) => recorded.has(i.id));
   }
 }

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { NotPersonalData, PersonalData } from '../events/personal-data.js';
 
 export const WEBHOOK_EVENT_STATUSES = ['received', 'processing', 'processed', 'failed', 'ignored'] as const;
 export type WebhookEventStatus = (typeof WEBHOOK_EVENT_STATUSES)[number];
@@ -22,27 +23,34 @@ export class WebhookEvent {
   @PrimaryColumn('uuid')
   id!: string;
 
+  @PersonalData() // holds the session id
   @Column({ name: 'idempotency_key', type: 'text', unique: true })
   idempotencyKey!: string;
 
+  @NotPersonalData('an event type')
   @Column({ type: 'text' })
   event!: string;
 
+  @PersonalData()
   @Column({ name: 'session_id', type: 'text' })
   sessionId!: string;
 
+  @PersonalData()
   @Column({ type: 'jsonb' })
   payload!: Record<string, unknown>;
 
+  @NotPersonalData('a scheme name')
   @Column({ name: 'signature_scheme', type: 'text' })
   signatureScheme!: SignatureScheme;
 
+  @NotPersonalData('a state')
   @Column({ type: 'text', default: 'received' })
   status!: WebhookEventStatus;
 
   @Column({ type: 'integer', default: 0 })
   attempts!: number;
 
+  @NotPersonalData('what the service writes about a failure, which never quotes personal data')
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
 
@@ -51,6 +59,7 @@ export class WebhookEvent {
   recoveries!: number;
 
   /** The batch job carrying the first attempt (NULL: the row's own job, id = row id). */
+  @NotPersonalData('a job id')
   @Column({ name: 'batch_job_id', type: 'text', nullable: true })
   batchJobId!: string | null;
 
@@ -58,9 +67,11 @@ export class WebhookEvent {
    * The job the row was last reopened under (a replay, the sweeper); NULL: its batch job or its own
    * job under its row id. Only that job may claim the row (src/inbox/job-ids.ts).
    */
+  @NotPersonalData('a job id')
   @Column({ name: 'job_id', type: 'text', nullable: true })
   jobId!: string | null;
 
+  @NotPersonalData('a request id')
   @Column({ name: 'request_id', type: 'text', nullable: true })
   requestId!: string | null;
 
@@ -72,4 +83,8 @@ export class WebhookEvent {
 
   @Column({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
+
+  /** When retention dropped the payload (INBOX_PAYLOAD_RETENTION_DAYS): only `event` and `session_id` are left. */
+  @Column({ name: 'payload_expired_at', type: 'timestamptz', nullable: true })
+  payloadExpiredAt!: Date | null;
 }

@@ -1,20 +1,18 @@
 import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
 import { MicroBatcher } from '../common/micro-batcher.js';
 import { isDataError } from '../common/pg-errors.js';
 import { SqlStatements } from '../database/sql-statements.js';
 import { EventHandler, HandledEvent, HandlesEvent, PermanentFailure } from '../events/event-handler.js';
 import { NotificationsService } from '../notifications/notifications.service.js';
+import { ErasureService } from '../privacy/erasure.service.js';
 import { interviewCompleted } from './interview-completed.event.js';
+import { Interview } from './interview.entity.js';
 import { InterviewMetrics } from './interviews.metrics.js';
 import { TranscriptClient, TranscriptError } from './transcript-client.js';
 
-interface InterviewRow {
-  session_id: string;
-  participant_email: string | null;
-  duration_minutes: number | null;
-  completed_at: string | null;
-  transcript: object | null;
-}
+type InterviewRow = Pick<Interview, 'sessionId' | 'participantEmail' | 'durationMinutes' | 'transcript'> & { completedAt: string | null };
 
 /**
  * `interview.completed`: downloads the transcript (SSRF-guarded), stores one row per session
@@ -33,10 +31,12 @@ export class InterviewCompletedHandler implements EventHandler<typeof interviewC
   });
 
   constructor(
+    @InjectRepository(Interview) private readonly interviews: Repository<Interview>,
     private readonly statements: SqlStatements,
     private readonly transcripts: TranscriptClient,
     private readonly notifications: NotificationsService,
     private readonly metrics: InterviewMetrics,
+    private readonly erasures: ErasureService,
   ) {}
 
   async handle({ sessionId, payload }: HandledEvent<typeof interviewCompleted>): Promise<void> {
@@ -48,10 +48,10 @@ export class InterviewCompletedHandler implements EventHandler<typeof interviewC
     };
     const store = (transcript: object | null) =>
       this.upserts.submit({
-        session_id: sessionId,
-        participant_email: interview.participantEmail,
-        duration_minutes: interview.durationMinutes,
-        completed_at: payload.timestamp ?? null,
+        sessionId,
+        participantEmail: interview.participantEmail,
+        durationMinutes: interview.durationMinutes,
+        completedAt: payload.timestamp ?? null,
         transcript,
       });
     if (payload.transcript_url) {
@@ -63,27 +63,27 @@ export class InterviewCompletedHandler implements EventHandler<typeof interviewC
     } else {
       await store(null);
     }
+    // Erased while the transcript downloaded: nothing goes to Slack (the runner erases what was stored).
+    if (await this.erasures.isErased(sessionId)) return;
     await this.notifications.notifyInterviewCompleted(interview);
   }
 
   private async upsertBatch(rows: InterviewRow[]): Promise<void[]> {
     // ON CONFLICT DO UPDATE may touch a row only once per statement: the last write per session wins.
     // Rows go in in key order, so that concurrent batches lock shared rows in one order (no deadlock).
-    const latest = [...new Map(rows.map((r) => [r.session_id, r])).values()];
-    await this.statements.query(
-      'interview-upsert',
-      `INSERT INTO interviews (session_id, participant_email, duration_minutes, completed_at, transcript)
-       SELECT session_id, participant_email, duration_minutes, completed_at, transcript
-       FROM jsonb_to_recordset($1::jsonb)
-         AS x(session_id text, participant_email text, duration_minutes double precision, completed_at timestamptz, transcript jsonb)
-       ORDER BY session_id
-       ON CONFLICT (session_id) DO UPDATE
-         SET participant_email = EXCLUDED.participant_email, duration_minutes = EXCLUDED.duration_minutes,
-             completed_at = EXCLUDED.completed_at, transcript = EXCLUDED.transcript, updated_at = now()`,
-      [JSON.stringify(latest)],
-      // Redone by the sweeper if a crash undoes it; a Slack post after it commits durably, and with it this.
-      'async',
-    );
+    const latest = [...new Map(rows.map((r) => [r.sessionId, r])).values()].sort((a, b) => (a.sessionId < b.sessionId ? -1 : 1));
+    const [sql, params] = this.interviews
+      .createQueryBuilder()
+      .insert()
+      // The timestamp as the delivery wrote it: PostgreSQL reads its offset.
+      .values(latest)
+      .orUpdate(['participant_email', 'duration_minutes', 'completed_at', 'transcript', 'updated_at'], ['session_id'])
+      .updateEntity(false)
+      .getQueryAndParameters();
+    // The repository's statement, on the worker's connections that commit without waiting for the
+    // flush: redone by the sweeper if a crash undoes it; a Slack post after it commits durably, and
+    // with it this. Unnamed: its text follows the batch's size.
+    await this.statements.query(null, sql, params, 'async');
     return rows.map(() => undefined);
   }
 

@@ -4,16 +4,19 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from '../config/configuration.js';
 import { tableReadiness } from '../health/table.health.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
+import { PrivacyModule } from '../privacy/privacy.module.js';
 import { InterviewCompletedHandler } from './interview-completed.handler.js';
 import { Interview } from './interview.entity.js';
+import { InterviewsPersonalData } from './interviews.personal-data.js';
 import { InterviewMetrics, interviewMetricProviders } from './interviews.metrics.js';
 import { TranscriptClient } from './transcript-client.js';
 
 /** interview.completed: the transcript download, the interviews table, then a notification. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Interview]), NotificationsModule],
+  imports: [TypeOrmModule.forFeature([Interview]), NotificationsModule, PrivacyModule],
   providers: [
     InterviewCompletedHandler,
+    InterviewsPersonalData,
     InterviewMetrics,
     ...interviewMetricProviders,
     {

@@ -5,6 +5,8 @@ export interface LogContext {
   requestId?: string;
   eventId?: string;
   jobId?: string;
+  /** Who made the admin request in progress (the admin token's name): the audit log's actor. */
+  actor?: string;
 }
 
 const storage = new AsyncLocalStorage<LogContext>();

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, Unique, UpdateDateColumn } from 'typeorm';
+import { NotPersonalData, PersonalData } from '../events/personal-data.js';
 
 export type NotificationStatus = 'pending' | 'sending' | 'sent' | 'skipped' | 'failed';
 
@@ -15,18 +16,22 @@ export class Notification {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
 
+  @NotPersonalData('a notification kind')
   @Column({ type: 'text' })
   kind!: string;
 
+  @PersonalData()
   @Column({ name: 'session_id', type: 'text' })
   sessionId!: string;
 
+  @NotPersonalData('a state')
   @Column({ type: 'text' })
   status!: NotificationStatus;
 
   @Column({ type: 'integer', default: 0 })
   attempts!: number;
 
+  @NotPersonalData('what the service writes about a failure, which never quotes personal data')
   @Column({ name: 'last_error', type: 'text', nullable: true })
   lastError!: string | null;
 

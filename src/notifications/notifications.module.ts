@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { tableReadiness } from '../health/table.health.js';
 import { Notification } from './notification.entity.js';
 import { NotificationMetrics, notificationMetricProviders } from './notifications.metrics.js';
+import { NotificationsPersonalData } from './notifications.personal-data.js';
 import { NotificationsService } from './notifications.service.js';
 
 /** Slack notifications and the notifications table that keeps them to one per (kind, session). */
@@ -10,6 +11,7 @@ import { NotificationsService } from './notifications.service.js';
   imports: [TypeOrmModule.forFeature([Notification])],
   providers: [
     NotificationsService,
+    NotificationsPersonalData,
     NotificationMetrics,
     ...notificationMetricProviders,
     // Ready when the table answers; reports whether Slack is configured, without calling it.

@@ -3,7 +3,8 @@ import { ConfigService } from '@nestjs/config';
 import pLimit, { LimitFunction } from 'p-limit';
 import { errorText } from '../common/storable.js';
 import { AppConfig } from '../config/configuration.js';
-import { InboxProcessingRepository } from '../inbox/processing.repository.js';
+import { ClaimedRow, InboxProcessingRepository } from '../inbox/processing.repository.js';
+import { ErasureService } from '../privacy/erasure.service.js';
 import { EventDispatcher } from './event-dispatcher.js';
 import { FailureDecision } from './failure-policy.js';
 import { AttemptOutcome, EventJobData } from './job-data.js';
@@ -23,6 +24,7 @@ export class EventRunner {
 
   constructor(
     private readonly inbox: InboxProcessingRepository,
+    private readonly erasures: ErasureService,
     private readonly dispatcher: EventDispatcher,
     config: ConfigService<AppConfig, true>,
   ) {
@@ -38,9 +40,26 @@ export class EventRunner {
     // A database error here is transient: the job is retried, and the row stays as it was.
     const row = await this.inbox.claim(eventId, jobId);
     if (!row) return 'skipped';
-    const outcome = await this.dispatcher.dispatch(row, requestId);
-    await this.inbox.complete(eventId, outcome);
-    return outcome;
+    let outcome: 'processed' | 'ignored';
+    try {
+      outcome = await this.dispatcher.dispatch(row, requestId);
+    } catch (err) {
+      if (!(await this.inbox.exists(eventId).catch(() => true))) await this.eraseWritten(row);
+      throw err;
+    }
+    if (await this.inbox.complete(eventId, outcome)) return outcome;
+    await this.eraseWritten(row);
+    return 'skipped';
+  }
+
+  /**
+   * The row is gone after its handler ran: its subject was erased meanwhile. The erasure deleted the
+   * inbox row before anything else, so whatever the handler wrote after the erasure's own deletes is
+   * erased here (ErasureService: the handler's write, then this check).
+   */
+  private async eraseWritten(row: ClaimedRow): Promise<void> {
+    const counts = await this.erasures.eraseEverywhere({ sessionIds: [row.sessionId] });
+    this.logger.warn(`event ${row.id} was erased while it ran; erased what it wrote: ${JSON.stringify(counts)}`);
   }
 
   /**

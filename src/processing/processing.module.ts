@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { InboxModule } from '../inbox/inbox.module.js';
+import { PrivacyModule, RetentionSchedulingModule } from '../privacy/privacy.module.js';
 import { BatchJobs } from './batch-jobs.js';
 import { EventDispatcher } from './event-dispatcher.js';
 import { EventRunner } from './event-runner.js';
@@ -13,7 +14,7 @@ import { WebhookEventsProcessor } from './webhook-events.processor.js';
  * the loaded feature modules (found by @HandlesEvent, never imported here), and the stale-row sweeper.
  */
 @Module({
-  imports: [InboxModule, DiscoveryModule],
+  imports: [InboxModule, DiscoveryModule, PrivacyModule, RetentionSchedulingModule],
   providers: [
     WebhookEventsProcessor,
     EventRunner,

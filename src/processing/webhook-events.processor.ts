@@ -8,7 +8,8 @@ import { DatabaseLifecycle } from '../database/database.lifecycle.js';
 import { eventLabel } from '../events/event-definition.js';
 import { isPermanent } from '../events/event-handler.js';
 import { runWithLogContext } from '../logging/log-context.js';
-import { PROCESS_BATCH_JOB, ProcessBatchJobData, ProcessEventJobData, WEBHOOKS_QUEUE } from '../queue/queue.constants.js';
+import { RetentionCounts, RetentionService } from '../privacy/retention.service.js';
+import { PROCESS_BATCH_JOB, ProcessBatchJobData, ProcessEventJobData, RETENTION_JOB, WEBHOOKS_QUEUE } from '../queue/queue.constants.js';
 import { QueueWorker } from '../queue/queue-worker.js';
 import { drainWorker } from '../queue/worker-drain.js';
 import { BatchJobs, BatchOutcome } from './batch-jobs.js';
@@ -51,6 +52,7 @@ export class WebhookEventsProcessor
     private readonly database: DatabaseLifecycle,
     private readonly metrics: ProcessingMetrics,
     private readonly queueWorker: QueueWorker,
+    private readonly retention: RetentionService,
     config: ConfigService<AppConfig, true>,
   ) {
     super();
@@ -79,9 +81,11 @@ export class WebhookEventsProcessor
     this.stopped = true;
   }
 
-  async process(job: AnyJob, token?: string): Promise<AttemptOutcome | BatchOutcome> {
+  async process(job: AnyJob, token?: string): Promise<AttemptOutcome | BatchOutcome | RetentionCounts> {
     this.running++;
     try {
+      // A retention pass (privacy/), added by the queue's job scheduler: no event, no log context.
+      if (job.name === RETENTION_JOB) return await this.retention.run();
       const data = (job.data ?? {}) as Partial<ProcessEventJobData>;
       const context = {
         requestId: typeof data.requestId === 'string' ? data.requestId : undefined,

@@ -17,6 +17,14 @@ export const PROCESS_EVENT_JOB = 'process-event';
  */
 export const PROCESS_BATCH_JOB = 'process-batch';
 
+/**
+ * Job name of a retention pass (docs/privacy.md), added by the job scheduler RETENTION_SCHEDULER once
+ * per RETENTION_INTERVAL_MINUTES. Renaming either strands the scheduler already in the queue: remove
+ * it first (Queue.removeJobScheduler).
+ */
+export const RETENTION_JOB = 'privacy-retention';
+export const RETENTION_SCHEDULER = 'privacy-retention';
+
 /** At most this many events per batch job (a crash re-runs the unfinished events of a whole batch). */
 export const BATCH_JOB_MAX_EVENTS = 50;
 

@@ -9,6 +9,8 @@ import {
   PROCESS_EVENT_JOB,
   ProcessBatchJobData,
   ProcessEventJobData,
+  RETENTION_JOB,
+  RETENTION_SCHEDULER,
   WEBHOOKS_QUEUE,
 } from './queue.constants.js';
 
@@ -23,7 +25,7 @@ export class QueueUnavailableError extends Error {
   override name = 'QueueUnavailableError';
 }
 
-type AnyJobData = ProcessEventJobData | ProcessBatchJobData;
+type AnyJobData = ProcessEventJobData | ProcessBatchJobData | Record<string, never>;
 
 /** What this service uses of the ioredis client under a Redis-backed queue. */
 interface RedisClient {
@@ -83,6 +85,23 @@ export class WebhookQueue implements OnModuleInit, OnApplicationBootstrap {
 
   async enqueueBatches(batches: BatchJob[]): Promise<void> {
     await this.add(batches.map(({ jobId, events }) => ({ name: PROCESS_BATCH_JOB, data: { events }, opts: { jobId } })));
+  }
+
+  /**
+   * The retention pass's job scheduler: one job every `everyMs` across all workers; undefined removes
+   * it. Its job carries nothing (no personal data travels through the queue).
+   */
+  async scheduleRetention(everyMs: number | undefined): Promise<void> {
+    this.assertReachable();
+    const op: Promise<unknown> =
+      everyMs === undefined
+        ? this.queue.removeJobScheduler(RETENTION_SCHEDULER)
+        : this.queue.upsertJobScheduler(RETENTION_SCHEDULER, { every: everyMs }, { name: RETENTION_JOB, data: {} });
+    await withTimeout(
+      this.failOnDisconnect(op),
+      ENQUEUE_TIMEOUT_MS,
+      () => new QueueUnavailableError(`queue did not answer within ${ENQUEUE_TIMEOUT_MS} ms`),
+    );
   }
 
   /** Which of these job ids name a job that will still run (waiting, delayed or active). */

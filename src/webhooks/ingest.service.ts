@@ -3,16 +3,21 @@ import { z } from 'zod';
 import { flushIsolating, MicroBatcher } from '../common/micro-batcher.js';
 import { isDataError } from '../common/pg-errors.js';
 import { errorText } from '../common/storable.js';
-import { InboxCandidate, InboxIngestRepository, InboxRow } from '../inbox/ingest.repository.js';
+import { InboxCandidate, InboxIngestRepository, InboxRow, RecordedDelivery } from '../inbox/ingest.repository.js';
 import { batchJobIdsFor, ownJobOf } from '../inbox/job-ids.js';
 import { EventJob, ProcessEventJobData } from '../queue/queue.constants.js';
+import { normaliseEmail, SubjectHashes } from '../privacy/subject-hashes.js';
 import { WebhookQueue } from '../queue/webhook-queue.js';
 
 /** The answer to a delivery that was recorded: the webhook route's 200 body. */
 export const ingestResult = z
   .object({
-    status: z.enum(['accepted', 'duplicate']).describe('`duplicate`: this idempotency key (`${event}:${session_id}`) was recorded before'),
-    id: z.uuid().describe('The inbox row (the first one, for a duplicate)'),
+    status: z
+      .enum(['accepted', 'duplicate', 'erased'])
+      .describe(
+        '`duplicate`: this idempotency key (`${event}:${session_id}`) was recorded before; `erased`: its session or email was erased (docs/privacy.md), so it is not stored',
+      ),
+    id: z.uuid().optional().describe('The inbox row (the first one, for a duplicate); none when erased'),
   })
   .meta({ id: 'IngestResult' });
 export type IngestResult = z.infer<typeof ingestResult>;
@@ -48,6 +53,7 @@ export class WebhookIngestService implements OnApplicationShutdown {
   constructor(
     private readonly inbox: InboxIngestRepository,
     private readonly queue: WebhookQueue,
+    private readonly hashes: SubjectHashes,
   ) {}
 
   accept(candidate: InboxCandidate): Promise<IngestOutcome> {
@@ -75,6 +81,14 @@ export class WebhookIngestService implements OnApplicationShutdown {
     // Several new events: their first attempts travel in batch jobs, whose ids the rows record.
     const batchJobIds = unique.length > 1 ? batchJobIdsFor(unique.length) : [];
 
+    // The subjects erasure tombstones would name (the keys are read once PostgreSQL is ready).
+    const keysReady = await this.hashes.ready().then(
+      () => true,
+      () => false,
+    );
+    if (!keysReady) return items.map(() => ({ status: 'unavailable', reason: 'database unavailable' }));
+    for (const candidate of unique) candidate.subjects = this.subjectsOf(candidate);
+
     // One statement for the batch; a delivery whose data PostgreSQL refuses fails alone.
     const written = await flushIsolating(
       unique.map((candidate, i) => ({ candidate, batchJobId: batchJobIds[i] ?? null })),
@@ -82,13 +96,15 @@ export class WebhookIngestService implements OnApplicationShutdown {
         this.inbox.recordBatch(
           part.map((p) => p.candidate),
           part.map((p) => p.batchJobId),
+          this.hashes.primaryKeyId,
         ),
       isDataError,
     );
     const failed = written.filter((w) => !w.ok);
     if (failed.length > 0)
       this.logger.warn(`inbox write failed for ${failed.length} of ${unique.length} deliveries: ${errorText(failed[0].error, 500)}`);
-    const rows: Array<InboxRow | undefined> = written.map((w) => (w.ok ? w.value : undefined));
+    const recorded: Array<RecordedDelivery | undefined> = written.map((w) => (w.ok ? w.value : undefined));
+    const rows: Array<InboxRow | undefined> = recorded.map((r) => (r && !('erased' in r) ? r : undefined));
 
     // New rows, and earlier rows still 'received' (their job may have been lost): make sure a job
     // exists. A 'processing' row is in a job's hands; were that job lost, the sweeper reopens the
@@ -126,6 +142,7 @@ export class WebhookIngestService implements OnApplicationShutdown {
     return items.map((_, idx) => {
       const uniqueIdx = slot[idx];
       const row = rows[uniqueIdx];
+      if (recorded[uniqueIdx] && !row) return { status: 'erased' };
       if (!row) {
         const w = written[uniqueIdx] as { ok: false; error: unknown };
         return isDataError(w.error)
@@ -136,5 +153,13 @@ export class WebhookIngestService implements OnApplicationShutdown {
       const firstInBatch = unique[uniqueIdx] === items[idx];
       return { status: row.inserted && firstInBatch ? 'accepted' : 'duplicate', id: row.id };
     });
+  }
+
+  /** The HMACs of the delivery's session id and email under every key in use; its session's under the primary key. */
+  private subjectsOf(candidate: InboxCandidate): InboxCandidate['subjects'] {
+    const sessions = this.hashes.all('session', candidate.event.sessionId);
+    const email = candidate.event.payload.invitee_email;
+    const emails = typeof email === 'string' ? this.hashes.all('email', normaliseEmail(email)) : [];
+    return { hashes: [...sessions, ...emails], sessionHash: sessions[0] };
   }
 }

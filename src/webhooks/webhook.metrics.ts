@@ -10,6 +10,7 @@ export const INGEST_DURATION = 'webhook_ingest_duration_seconds';
 export const RECEIVED_STATUSES = [
   'accepted',
   'duplicate',
+  'erased',
   'invalid_signature',
   'invalid_payload',
   'too_large',

@@ -43,7 +43,7 @@ function command(opts) {
 
 export function burstReport(opts, base, svc, machine, servers, floor) {
   const ratio = base ? svc.rps / base.rps : NaN;
-  // Issue 15's targets: the front door alone (APP_ROLE=api) is held to more than the whole service.
+  // The throughput targets: the front door alone (APP_ROLE=api) is held to more than the whole service.
   const frontDoorOnly = opts.env.APP_ROLE === 'api';
   const ratioGoal = frontDoorOnly ? 0.8 : 0.5;
   const serviceCpu = (r) =>

@@ -43,7 +43,7 @@ function command(opts) {
 
 export function burstReport(opts, base, svc, machine, servers, floor) {
   const ratio = base ? svc.rps / base.rps : NaN;
-  // Issue 15's targets: the front door alone (APP_ROLE=api) is held to more than the whole service.
+  // The throughput targets: the front door alone (APP_ROLE=api) is held to more than the whole service.
   const frontDoorOnly = opts.env.APP_ROLE === 'api';
   const ratioGoal = frontDoorOnly ? 0.8 : 0.5;
   const serviceCpu = (r) =>
@@ -225,7 +225,11 @@ export function writeResults(section, key) {
     '# Benchmark results\n\nWritten by `npm run bench` (bench/run.mjs); each run replaces the section of its mode, queue backend, topology, role and Node major.\n';
   let existing = existsSync(file) ? readFileSync(file, 'utf8') : header;
   const re = new RegExp(`<!-- run: ${key} -->[\\s\\S]*?<!-- /run -->`);
-  existing = re.test(existing) ? existing.replace(re, () => section) : `${existing.trimEnd()}\n\n${section}\n`;
+  // A run of a new kind goes after the last run section, above the log of earlier runs (`<!-- log -->`).
+  const log = existing.indexOf('<!-- log -->');
+  if (re.test(existing)) existing = existing.replace(re, () => section);
+  else if (log < 0) existing = `${existing.trimEnd()}\n\n${section}\n`;
+  else existing = `${existing.slice(0, log).trimEnd()}\n\n${section}\n\n${existing.slice(log)}`;
   writeFileSync(file, existing.endsWith('\n') ? existing : `${existing}\n`);
   return file;
 }

@@ -18,7 +18,7 @@ export const WEBHOOK_PATH = '/webhooks/ai-interview';
 export const IMAGE_NODE_OPTIONS = imageEnv(readFileSync(join(ROOT, 'Dockerfile'), 'utf8')).NODE_OPTIONS ?? '';
 
 /**
- * PostgreSQL as production runs it (issue 15), not as this machine's test server is (autovacuum and
+ * PostgreSQL as production runs it, not as this machine's test server is (autovacuum and
  * fsync off there): durable commits, autovacuum with its defaults, a production-sized buffer cache,
  * and the statistics an operator would look at.
  */

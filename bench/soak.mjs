@@ -6,7 +6,7 @@ import { cpuDelta, cpuSnapshot, feedbackCount, inboxByStatus, inboxState, memory
 import { soakHeader, soakRow } from './report.mjs';
 import { sleep, waitFor } from './setup.mjs';
 
-/** The soak targets, checked at the end of the run. */
+/** The soak targets (docs/benchmarks-howto.md, the soak), checked at the end of the run. */
 export const SOAK_TARGETS = { ingestShare: 0.95, p99Ms: 50, backlog: 5000, rssDrift: 0.1 };
 
 /**

@@ -129,7 +129,7 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
     const used = new Map<string, string>();
     for (const e of dashboardExprs()) for (const n of metricNames(e)) used.set(n, 'dashboard');
     for (const e of alertExprs()) for (const n of metricNames(e)) used.set(n, used.get(n) ? 'both' : 'alerts');
-    // The dashboard covers what the issue lists; if a name disappears from it, this says which.
+    // The series the dashboard must keep covering; if a name disappears from it, this says which.
     for (const n of [
       'webhooks_received_total',
       'webhook_ingest_duration_seconds_bucket',

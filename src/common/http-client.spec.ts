@@ -5,7 +5,9 @@ import { buffer } from 'node:stream/consumers';
 import { gzipSync } from 'node:zlib';
 import { classifyHttpError, createHttpClient, guardedAgents, nonPublicRange, RefusedAddressError } from './http-client.js';
 
-// Every address the transcript guard refused before it used libraries, and the ranges named in issue 13.
+// Every address the transcript guard refused before it used libraries, plus the special-purpose ranges it
+// missed (IPv4 protocol assignments, documentation, benchmarking, 6to4 relay, 240/4; IPv6 discard,
+// site-local, Teredo, IPv4-compatible).
 const REFUSED: Array<[string, string]> = [
   ['127.0.0.1', 'loopback'],
   ['127.255.0.9', 'loopback'],

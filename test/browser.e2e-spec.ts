@@ -95,7 +95,7 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
 
     await page.fill('#token', 'not-the-token');
     await page.click('button[type=submit]');
-    await expect(page.locator('[role=alert]').textContent()).resolves.toContain('not the admin token');
+    await expect(page.locator('[role=alert]').textContent()).resolves.toContain('not an admin token');
 
     await page.fill('#token', ADMIN_TOKEN);
     await page.click('button[type=submit]');

@@ -1,4 +1,6 @@
 import { DiscoveryService } from '@nestjs/core';
+import type { ObjectLiteral, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { RetentionKind } from '../config/configuration.js';
 
 /**
@@ -52,11 +54,33 @@ export interface PersonalDataDeclaration {
 }
 
 /**
- * What an expire statement that expired records stored at `times` (at most `limit` of them, oldest
- * first) reached: the latest of them when it hit its limit (the next statement goes on from there),
- * else nothing (the window holds no more).
+ * Expires up to `limit` records of `repository` stored in `window` (by `storedAt`, a column indexed
+ * with `id`), oldest first: deletes them, or, with `set`, updates them. `where` (columns written `$.name`) narrows which records
+ * are due (e.g. `transcript IS NOT NULL`); it is checked again on a record another pass changed
+ * meanwhile, so each record is counted once. Returns how many, and the storage time reached when the
+ * statement hit its limit (the next one goes on from there; none: the window holds no more).
  */
-export function expiredUpTo(times: Date[], limit: number): { expired: number; reached?: Date } {
+export async function expireOldest<T extends ObjectLiteral>(
+  repository: Repository<T>,
+  window: RetentionWindow,
+  limit: number,
+  opts: { storedAt: string; where?: string; set?: QueryDeepPartialEntity<T> },
+): Promise<{ expired: number; reached?: Date }> {
+  const due = repository
+    .createQueryBuilder('d')
+    .select('d.id')
+    .where(`d.${opts.storedAt} < :until`)
+    .orderBy(`d.${opts.storedAt}`)
+    .addOrderBy('d.id')
+    .limit(limit);
+  if (window.from) due.andWhere(`d.${opts.storedAt} >= :from`);
+  if (opts.where) due.andWhere(opts.where.replaceAll('$.', 'd.'));
+  const base = repository.createQueryBuilder();
+  const statement = opts.set ? base.update().set(opts.set) : base.delete();
+  statement.where(`id IN (${due.getQuery()})`);
+  if (opts.where) statement.andWhere(opts.where.replaceAll('$.', ''));
+  const result = await statement.setParameters({ until: window.until, from: window.from }).returning(opts.storedAt).execute();
+  const times = (result.raw as Array<Record<string, Date>>).map((r) => r[opts.storedAt]);
   if (times.length < limit) return { expired: times.length };
   return { expired: times.length, reached: new Date(Math.max(...times.map((t) => t.getTime()))) };
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { RetentionKind } from '../config/configuration.js';
-import { DataSubject, expiredUpTo, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
+import { DataSubject, expireOldest, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
 import { Feedback } from './feedback.entity.js';
 
 /** Feedback's personal data: the invitee's comment and the whole feedback object, keyed by session. */
@@ -50,24 +50,6 @@ export class FeedbackPersonalData implements PersonalDataHolder {
 
   async expire(kind: RetentionKind, window: RetentionWindow, limit: number): Promise<{ expired: number; reached?: Date }> {
     if (kind !== 'feedback') return { expired: 0 };
-    const due = this.feedback
-      .createQueryBuilder('d')
-      .select('d.id')
-      .where('d.created_at < :until')
-      .orderBy('d.created_at')
-      .addOrderBy('d.id')
-      .limit(limit);
-    if (window.from) due.andWhere('d.created_at >= :from');
-    const result = await this.feedback
-      .createQueryBuilder()
-      .delete()
-      .where(`id IN (${due.getQuery()})`)
-      .setParameters({ until: window.until, from: window.from })
-      .returning('created_at')
-      .execute();
-    return expiredUpTo(
-      (result.raw as Array<{ created_at: Date }>).map((r) => r.created_at),
-      limit,
-    );
+    return expireOldest(this.feedback, window, limit, { storedAt: 'created_at' });
   }
 }

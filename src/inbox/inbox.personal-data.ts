@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 import type { RetentionKind } from '../config/configuration.js';
-import { DataSubject, expiredUpTo, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
+import { DataSubject, expireOldest, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
 import { WebhookEvent } from './webhook-event.entity.js';
 
 /** What an expired payload keeps: the common fields that say which event it was, nothing personal. */
@@ -59,31 +59,11 @@ export class InboxPersonalData implements PersonalDataHolder {
 
   async expire(kind: RetentionKind, window: RetentionWindow, limit: number): Promise<{ expired: number; reached?: Date }> {
     if (kind !== 'inbox_payloads') return { expired: 0 };
-    // Oldest first along the (received_at, id) index; the outer condition is checked again on a row
-    // another pass changed meanwhile, so each payload is counted once.
-    const due = this.events
-      .createQueryBuilder('d')
-      .select('d.id')
-      .where('d.received_at < :until')
-      .andWhere('d.payload_expired_at IS NULL')
-      .andWhere(`d.status IN ('processed', 'ignored', 'failed')`)
-      .orderBy('d.received_at')
-      .addOrderBy('d.id')
-      .limit(limit);
-    if (window.from) due.andWhere('d.received_at >= :from');
-    const result = await this.events
-      .createQueryBuilder()
-      .update(WebhookEvent)
-      .set({ payload: () => EXPIRED_PAYLOAD, payloadExpiredAt: () => 'now()' })
-      .where(`id IN (${due.getQuery()})`)
-      .andWhere('payload_expired_at IS NULL')
-      .setParameters({ until: window.until, from: window.from })
-      .returning('received_at')
-      .execute();
-    return expiredUpTo(
-      (result.raw as Array<{ received_at: Date }>).map((r) => r.received_at),
-      limit,
-    );
+    return expireOldest(this.events, window, limit, {
+      storedAt: 'received_at',
+      where: `$.payload_expired_at IS NULL AND $.status IN ('processed', 'ignored', 'failed')`,
+      set: { payload: () => EXPIRED_PAYLOAD, payloadExpiredAt: () => 'now()' },
+    });
   }
 }
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, Repository } from 'typeorm';
 import type { RetentionKind } from '../config/configuration.js';
-import { DataSubject, expiredUpTo, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
+import { DataSubject, expireOldest, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
 import { Interview } from './interview.entity.js';
 
 /**
@@ -55,32 +55,13 @@ export class InterviewsPersonalData implements PersonalDataHolder {
   }
 
   async expire(kind: RetentionKind, window: RetentionWindow, limit: number): Promise<{ expired: number; reached?: Date }> {
-    if (kind !== 'transcripts' && kind !== 'interviews') return { expired: 0 };
-    const transcripts = kind === 'transcripts';
-    // Oldest first along (created_at, id); the outer condition is checked again on a row another pass
-    // changed meanwhile, so each record is counted once.
-    const due = this.interviews
-      .createQueryBuilder('d')
-      .select('d.id')
-      .where('d.created_at < :until')
-      .orderBy('d.created_at')
-      .addOrderBy('d.id')
-      .limit(limit);
-    if (window.from) due.andWhere('d.created_at >= :from');
-    if (transcripts) due.andWhere('d.transcript IS NOT NULL');
-    const q = this.interviews.createQueryBuilder();
-    const statement = transcripts
-      ? q
-          .update(Interview)
-          .set({ transcript: () => 'NULL' })
-          .where(`id IN (${due.getQuery()})`)
-          .andWhere('transcript IS NOT NULL')
-      : q.delete().where(`id IN (${due.getQuery()})`);
-    const result = await statement.setParameters({ until: window.until, from: window.from }).returning('created_at').execute();
-    return expiredUpTo(
-      (result.raw as Array<{ created_at: Date }>).map((r) => r.created_at),
-      limit,
-    );
+    if (kind === 'interviews') return expireOldest(this.interviews, window, limit, { storedAt: 'created_at' });
+    if (kind !== 'transcripts') return { expired: 0 };
+    return expireOldest(this.interviews, window, limit, {
+      storedAt: 'created_at',
+      where: '$.transcript IS NOT NULL',
+      set: { transcript: () => 'NULL' },
+    });
   }
 }
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { RetentionKind } from '../config/configuration.js';
-import { DataSubject, expiredUpTo, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
+import { DataSubject, expireOldest, HoldsPersonalData, PersonalDataHolder, RetentionWindow } from '../events/personal-data.js';
 import { Notification } from './notification.entity.js';
 
 /**
@@ -46,26 +46,7 @@ export class NotificationsPersonalData implements PersonalDataHolder {
 
   async expire(kind: RetentionKind, window: RetentionWindow, limit: number): Promise<{ expired: number; reached?: Date }> {
     if (kind !== 'notifications') return { expired: 0 };
-    const due = this.notifications
-      .createQueryBuilder('d')
-      .select('d.id')
-      .where('d.created_at < :until')
-      .andWhere(`d.status <> 'sending'`)
-      .orderBy('d.created_at')
-      .addOrderBy('d.id')
-      .limit(limit);
-    if (window.from) due.andWhere('d.created_at >= :from');
-    const result = await this.notifications
-      .createQueryBuilder()
-      .delete()
-      .where(`id IN (${due.getQuery()})`)
-      .andWhere(`status <> 'sending'`)
-      .setParameters({ until: window.until, from: window.from })
-      .returning('created_at')
-      .execute();
-    return expiredUpTo(
-      (result.raw as Array<{ created_at: Date }>).map((r) => r.created_at),
-      limit,
-    );
+    // Never a record being sent: its claim is what keeps a post to one.
+    return expireOldest(this.notifications, window, limit, { storedAt: 'created_at', where: `$.status <> 'sending'` });
   }
 }

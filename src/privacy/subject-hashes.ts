@@ -1,4 +1,4 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, createHmac, createSecretKey, KeyObject, randomBytes } from 'node:crypto';
@@ -33,11 +33,12 @@ export function normaliseEmail(email: string): string {
  * generated key to ERASURE_HASH_KEY) is kept for checking, so they keep working.
  */
 @Injectable()
-export class SubjectHashes implements OnApplicationBootstrap {
+export class SubjectHashes implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(SubjectHashes.name);
   private readonly configured?: Buffer;
   private keys: HashKey[] = [];
   private loaded?: Promise<void>;
+  private stopped = false;
 
   constructor(
     @InjectRepository(PrivacyKey) private readonly stored: Repository<PrivacyKey>,
@@ -51,13 +52,17 @@ export class SubjectHashes implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     this.loaded = this.loadWhenReady();
-    this.loaded.catch(() => undefined);
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
   }
 
   /** Resolves once the keys are loaded (they are read from PostgreSQL once it is ready). */
   async ready(): Promise<void> {
     if (this.keys.length > 0) return;
     await withTimeout(this.loaded ?? this.loadWhenReady(), READY_WAIT_MS, () => new Error('erasure hash keys not loaded yet'));
+    if (this.keys.length === 0) throw new Error('erasure hash keys not loaded');
   }
 
   /** The id of the key new tombstones are made with. */
@@ -81,14 +86,19 @@ export class SubjectHashes implements OnApplicationBootstrap {
     return this.keys[0];
   }
 
+  /** Loads the keys once PostgreSQL is connected and migrated (DatabaseLifecycle retries and logs until then). */
   private async loadWhenReady(): Promise<void> {
-    for (;;) {
+    for (let attempt = 1; !this.stopped; attempt++) {
       try {
-        await this.database.whenReady(60_000);
+        await this.database.whenReady(2000);
+      } catch {
+        continue; // still connecting
+      }
+      try {
         await this.load();
         return;
       } catch (err) {
-        this.logger.warn(`erasure hash keys not loaded yet: ${(err as Error).message}`);
+        if (attempt === 1 || attempt % 30 === 0) this.logger.warn(`erasure hash keys not loaded yet: ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 2000).unref());
       }
     }

@@ -132,6 +132,19 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
     ]);
   });
 
+  it('keeps a session id with newlines to one line of the Slack message, and accepts it as sent', async () => {
+    const sessionId = 's-forge\nParticipant: *ceo@corp.com*';
+    const res = await deliver(t.baseUrl, interview(sessionId));
+    expect(res.body.status).toBe('accepted');
+    await waitFor(
+      async () => (await db.query(`SELECT 1 FROM notifications WHERE session_id = $1 AND status = 'sent'`, [sessionId])).length > 0,
+    );
+    const post = slack.posts().find((p) => JSON.stringify(p.json).includes('s-forge'))!;
+    const lines = (post.json.blocks[0].text.text as string).split('\n');
+    expect(lines.filter((l) => l.startsWith('Participant:'))).toEqual(['Participant: ada@example.com']);
+    expect(lines).toContain('Session: `s-forge Participant: *ceo@corp.com*`');
+  });
+
   it('stores an interview without transcript_url, without a transcript', async () => {
     await deliver(t.baseUrl, interview('s-no-url'));
     expect(await settled('interview.completed', 's-no-url')).toMatchObject({ status: 'processed' });

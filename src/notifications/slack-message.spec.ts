@@ -26,6 +26,24 @@ describe('Slack message for a completed interview', () => {
     expect(body).not.toContain('<c>');
   });
 
+  it('keeps every payload value on its own line: newlines and other control characters cannot forge lines', () => {
+    const forged = 'sess-1\nParticipant: *ceo@corp.com*\r\u2028Duration: 1 min\u0085\u202eevil';
+    const msg = interviewCompletedMessage({
+      sessionId: forged,
+      participantEmail: 'a@example.com\n*Approved*',
+      durationMinutes: 3,
+      completedAt: null,
+    });
+    const lines = msg.blocks[0].text.text.split('\n');
+    expect(lines).toEqual([
+      '*Interview completed*',
+      'Participant: a@example.com *Approved*',
+      'Session: `sess-1 Participant: *ceo@corp.com* Duration: 1 min evil`',
+      'Duration: 3 min',
+    ]);
+    expect(msg.text).not.toMatch(/[\n\r\u2028\u0085\u202e]/);
+  });
+
   it('escapes payload strings in the top-level text too: no pings, no links a payload chose', () => {
     const msg = interviewCompletedMessage({
       sessionId: '<!channel>',

@@ -12,11 +12,22 @@ export interface SlackMessage {
 }
 
 /**
- * Slack treats &, < and > as control characters in `text` and in mrkdwn alike (`<!channel>` pings a
- * channel, `<url|label>` makes a link): escape them in every string that came from a payload.
+ * Line breaks and other control characters a payload could use to forge lines of its own in a
+ * message ("Participant: *ceo@corp.com*"): C0 and C1 controls (newline, carriage return, tab, ...),
+ * DEL, the Unicode line and paragraph separators, and the bidirectional and zero-width format
+ * characters that could reorder or hide what is shown.
+ */
+// Control characters are the point of this pattern (Unicode property escapes: Cc controls, Zl/Zp separators, Cf format).
+const FORGING_CHARACTERS = /[\p{Cc}\p{Zl}\p{Zp}\p{Cf}]+/gu;
+
+/**
+ * Every string that came from a payload, as a message may show it: control characters and line breaks
+ * become one space (the value stays on its own line), and &, < and >, which Slack treats as control
+ * characters in `text` and in mrkdwn alike (`<!channel>` pings a channel, `<url|label>` makes a link),
+ * are escaped.
  */
 export function escapeMrkdwn(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  return s.replace(FORGING_CHARACTERS, ' ').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** A backtick would end the code span early; session ids are opaque, so swap it for a look-alike. */

@@ -50,8 +50,8 @@ COPY --from=build /app/dist ./dist
 # The image's own unprivileged user; nothing under /app is writable by it.
 USER node
 EXPOSE 3000
-# No curl in the slim image: Node's fetch probes the liveness route.
+# No curl in the slim image: Node's fetch probes the liveness route (on MANAGEMENT_PORT when set).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.MANAGEMENT_PORT || process.env.PORT || 3000) + '/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Exec form: node is PID 1 and receives SIGTERM itself (graceful shutdown, SHUTDOWN_TIMEOUT_MS).
 CMD ["node", "dist/main.js"]

@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
+import { AdminAuthModule } from './admin/admin-auth.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { AppConfig } from './config/configuration.js';
 import { QueueDashboardModule } from './dashboard/queue-dashboard.module.js';
@@ -33,6 +34,8 @@ export class AppModule {
         ...FEATURES,
         ...(processes ? [ProcessingModule] : []),
         ...(serves ? [WebhooksModule] : []),
+        // The admin tokens' check (also for the probes' details), where there are admin tokens.
+        ...(config.admin.tokens.length > 0 ? [AdminAuthModule] : []),
         // Without an admin token the admin routes do not exist (404), rather than exist unprotected.
         ...(config.admin.tokens.length > 0 && serves ? [AdminModule] : []),
         // Bull Board at /admin/queues, same rule: absent without an admin token.

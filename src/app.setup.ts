@@ -8,6 +8,7 @@ import { AllExceptionsFilter } from './common/all-exceptions.filter.js';
 import { AppConfig } from './config/configuration.js';
 import { setupApiDocs } from './docs/api-docs.js';
 import { LifecycleService } from './health/lifecycle.service.js';
+import { ManagementAccess } from './health/management.js';
 import { runWithLogContext } from './logging/log-context.js';
 import { createLogger, redactUrl } from './logging/logger.js';
 import { PinoLoggerService } from './logging/pino-logger.service.js';
@@ -60,10 +61,10 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   registerBodyParsers(app, config.webhook.maxBodyBytes);
 
   const fastify = app.getHttpAdapter().getInstance();
-  registerRequestHooks(fastify, app.get(LifecycleService));
+  registerRequestHooks(fastify, app.get(LifecycleService), app.get(ManagementAccess));
   if (config.app.role !== 'worker') registerIngestMetricsHook(app);
-  // OpenAPI: Swagger UI at /docs, the document at /docs-json.
-  if (config.app.role !== 'worker') setupApiDocs(app);
+  // OpenAPI: Swagger UI at /docs, the document at /docs-json (off in production unless API_DOCS).
+  if (config.app.role !== 'worker' && config.app.apiDocs) setupApiDocs(app);
   return app;
 }
 
@@ -113,9 +114,14 @@ class RequestLogController extends LogController {
   }
 }
 
-function registerRequestHooks(fastify: FastifyInstance, lifecycle: LifecycleService): void {
+function registerRequestHooks(fastify: FastifyInstance, lifecycle: LifecycleService, management: ManagementAccess): void {
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
+    // With MANAGEMENT_PORT the probes and metrics are served there only (health/management.server.ts).
+    if (isProbePath(req.url) && management.refusesOnPublicPort(req)) {
+      void reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `Route GET:${req.url.split('?')[0]} not found` });
+      return;
+    }
     // Once shutdown has begun, only probes and scrapes are served: deliveries get 503 (the platform
     // retries them) and the connection is closed so the client reconnects elsewhere.
     if (lifecycle.shuttingDown && !isProbePath(req.url)) {

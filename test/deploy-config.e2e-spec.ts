@@ -159,10 +159,10 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
     for (const p of panels) expect(p.datasource).toEqual({ type: 'prometheus', uid });
   });
 
-  it('scrapes the api and the worker on the port the service listens on', () => {
+  it('scrapes the api and the worker on their management port (MANAGEMENT_PORT in docker-compose.yml)', () => {
     const config = parse(readFileSync(PROMETHEUS, 'utf8'));
     const targets = Object.fromEntries(config.scrape_configs.map((s: any) => [s.job_name, s.static_configs[0].targets]));
-    expect(targets).toEqual({ 'webhooks-api': ['api:3000'], 'webhooks-worker': ['worker:3000'] });
+    expect(targets).toEqual({ 'webhooks-api': ['api:8081'], 'webhooks-worker': ['worker:8081'] });
     expect(config.rule_files).toEqual(['alerts.yml']);
   });
 

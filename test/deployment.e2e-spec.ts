@@ -310,11 +310,12 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(read('src/database/data-source.ts')).toMatch(/export default new \w*DataSource\(/);
     });
 
-    it('publishes the app on PORT and gives it its whole shutdown budget to stop, with a margin', () => {
+    it('publishes the api on PORT and nothing else (metrics and probes stay inside on MANAGEMENT_PORT), and gives each role its whole shutdown budget to stop, with a margin', () => {
       for (const name of ['api', 'worker']) {
         const env = composeEnv(name);
-        const targets = svc(name).ports.map((p: string) => p.split(':').at(-1));
-        expect(targets).toEqual([env.PORT]);
+        const targets = (svc(name).ports ?? []).map((p: string) => p.split(':').at(-1));
+        expect(targets).toEqual(name === 'api' ? [env.PORT] : []);
+        expect(Number(env.MANAGEMENT_PORT)).toBeGreaterThan(0);
         const budgetMs = shutdownBudgetMs(loadConfig(env).app.shutdownTimeoutMs);
         expect(seconds(svc(name).stop_grace_period) * 1000).toBeGreaterThanOrEqual(budgetMs + GRACE_MARGIN_MS);
       }
@@ -358,9 +359,10 @@ describe('deployment files (parsed, no Docker engine)', () => {
         const host = hostPathFor('prometheus', inContainer);
         expect([rf, host !== undefined && existsSync(join(root, host))]).toEqual([rf, true]);
       }
-      const port = composeEnv('api').PORT;
       const targets = (prom.scrape_configs ?? []).flatMap((s: any) => (s.static_configs ?? []).flatMap((c: any) => c.targets));
-      expect(targets).toEqual(expect.arrayContaining([`api:${port}`, `worker:${composeEnv('worker').PORT}`]));
+      expect(targets).toEqual(
+        expect.arrayContaining([`api:${composeEnv('api').MANAGEMENT_PORT}`, `worker:${composeEnv('worker').MANAGEMENT_PORT}`]),
+      );
     });
 
     it('provisions Grafana with the Prometheus datasource and the dashboard, and sets the login', () => {
@@ -401,18 +403,27 @@ describe('deployment files (parsed, no Docker engine)', () => {
       }
     });
 
-    it.each(['api', 'worker'])('%s Deployment probes the real routes on the container port, which is PORT', (component) => {
-      const d = deployment(component);
-      const c = appContainer(d);
-      expect(c.ports.map((p: any) => p.containerPort)).toEqual([configPort]);
-      expect(Number(loadConfig(k8sEnv(c)).app.port)).toBe(configPort);
-      expect(c.livenessProbe.httpGet.path).toBe(livePath);
-      expect(c.readinessProbe.httpGet.path).toBe(readyPath);
-      expect(c.startupProbe.httpGet.path).toBe(livePath);
-      for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe]) expect(portNumber(c, probe.httpGet.port)).toBe(configPort);
-      expect(Number(d.spec.template.metadata.annotations['prometheus.io/port'])).toBe(configPort);
-      expect(d.spec.template.metadata.annotations['prometheus.io/path']).toBe('/metrics');
-    });
+    it.each(['api', 'worker'])(
+      '%s Deployment probes the real routes and is scraped on the management port (MANAGEMENT_PORT)',
+      (component) => {
+        const d = deployment(component);
+        const c = appContainer(d);
+        const { port, managementPort } = loadConfig(k8sEnv(c)).app;
+        expect(port).toBe(configPort);
+        expect(managementPort).toBeDefined();
+        expect(c.ports.map((p: any) => [p.name, p.containerPort])).toEqual([
+          ['http', configPort],
+          ['management', managementPort],
+        ]);
+        expect(c.livenessProbe.httpGet.path).toBe(livePath);
+        expect(c.readinessProbe.httpGet.path).toBe(readyPath);
+        expect(c.startupProbe.httpGet.path).toBe(livePath);
+        for (const probe of [c.livenessProbe, c.readinessProbe, c.startupProbe])
+          expect(portNumber(c, probe.httpGet.port)).toBe(managementPort);
+        expect(Number(d.spec.template.metadata.annotations['prometheus.io/port'])).toBe(managementPort);
+        expect(d.spec.template.metadata.annotations['prometheus.io/path']).toBe('/metrics');
+      },
+    );
 
     it.each(['api', 'worker'])(
       "%s Deployment's grace period covers its preStop sleep and the shutdown budget with 5 s to spare; non-root, with resources",
@@ -449,7 +460,7 @@ describe('deployment files (parsed, no Docker engine)', () => {
 
     it("caps the migration Job's heap below its own memory limit", () => heapCapBelowLimit(appContainer(job)));
 
-    it('routes each Service to its Deployment on the container port', () => {
+    it('routes the api Service to deliveries (PORT) and the worker Service to its metrics (MANAGEMENT_PORT)', () => {
       const services = kinds('Service');
       expect(services.map((s) => s.spec.selector['app.kubernetes.io/component']).sort()).toEqual(['api', 'worker']);
       for (const s of services) {
@@ -457,7 +468,9 @@ describe('deployment files (parsed, no Docker engine)', () => {
           Object.entries(s.spec.selector).every(([k, v]) => dep.spec.template.metadata.labels[k] === v),
         );
         expect(d).toBeDefined();
-        for (const p of s.spec.ports) expect(portNumber(appContainer(d), p.targetPort)).toBe(configPort);
+        const { port, managementPort } = loadConfig(k8sEnv(appContainer(d))).app;
+        const expected = s.spec.selector['app.kubernetes.io/component'] === 'api' ? port : managementPort;
+        for (const p of s.spec.ports) expect(portNumber(appContainer(d), p.targetPort)).toBe(expected);
       }
     });
 
@@ -486,7 +499,8 @@ describe('deployment files (parsed, no Docker engine)', () => {
         const keep = example[i].relabel_configs.find((r: any) => r.action === 'keep');
         const d = deployment(component);
         const labels = d.spec.template.metadata.labels;
-        const portName = appContainer(d).ports[0].name;
+        const portName = 'management';
+        expect(appContainer(d).ports.map((p: any) => p.name)).toContain(portName);
         const values = keep.source_labels.map((l: string) =>
           l === '__meta_kubernetes_pod_container_port_name'
             ? portName

@@ -151,3 +151,28 @@ describe('production without DATABASE_URL', () => {
     ).rejects.toThrow(/Refusing to start: DATABASE_URL is required in production/);
   });
 });
+
+describe('production settings', () => {
+  it('serve no API documents in production unless API_DOCS turns them on', async () => {
+    const env = { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1:1/none' };
+    const [off, on] = await Promise.all([
+      startService(env, { timeoutMs: 30_000, waitForMigrations: false }),
+      startService({ ...env, API_DOCS: 'true' }, { timeoutMs: 30_000, waitForMigrations: false }),
+    ]);
+    try {
+      for (const path of ['/docs', '/docs-json', '/docs-yaml']) expect((await fetch(`${off.baseUrl}${path}`)).status).toBe(404);
+      expect((await fetch(`${on.baseUrl}/docs-json`)).status).toBe(200);
+    } finally {
+      await Promise.all([off.stop(), on.stop()]);
+    }
+  });
+
+  it('stop the boot with one line: NODE_ENV written "Production " is production, and an admin token of one repeated character is refused', async () => {
+    await expect(
+      startService(
+        { NODE_ENV: 'Production ', DATABASE_URL: 'postgres://127.0.0.1:1/none', ADMIN_TOKEN: 'a'.repeat(32) },
+        { timeoutMs: 20_000, waitForMigrations: false },
+      ),
+    ).rejects.toThrow(/Refusing to start: ADMIN_TOKEN is one character repeated/);
+  });
+});

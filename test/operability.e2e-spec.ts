@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   closedPort,
   createTestDatabase,
+  freePort,
   deliver,
   queuePrefix,
   RunningService,
@@ -28,9 +29,11 @@ function sample(exposition: string, name: string, labels: Record<string, string>
   return sum;
 }
 
+/** The admin token these services run with: the probes show their details to it. */
+const OPS_TOKEN = 'operability-admin-token-0123456789';
 const metrics = async (t: RunningService) => (await fetch(`${t.baseUrl}/metrics`)).text();
-const getJson = async (url: string) => {
-  const res = await fetch(url);
+const getJson = async (url: string, token?: string) => {
+  const res = await fetch(url, token ? { headers: { authorization: `Bearer ${token}` } } : {});
   return { status: res.status, body: (await res.json()) as any };
 };
 const logLines = (t: RunningService) =>
@@ -44,15 +47,22 @@ describe('probes with a dependency down', () => {
   let db: TestDatabase;
   let pgDown: RunningService;
   let redisDown: RunningService;
+  /** pgDown's management listener (MANAGEMENT_PORT): the probes' details and the metrics are there. */
+  let management: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
+    const managementPort = await freePort();
+    management = `http://127.0.0.1:${managementPort}`;
     [pgDown, redisDown] = await Promise.all([
       startService(
-        { DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/nowhere` },
+        { DATABASE_URL: `postgres://postgres@127.0.0.1:${await closedPort()}/nowhere`, MANAGEMENT_PORT: String(managementPort) },
         { waitForMigrations: false, timeoutMs: STARTUP_MS },
       ),
-      startService({ DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${await closedPort()}` }, { timeoutMs: STARTUP_MS }),
+      startService(
+        { DATABASE_URL: db.url, REDIS_URL: `redis://127.0.0.1:${await closedPort()}`, ADMIN_TOKEN: OPS_TOKEN },
+        { timeoutMs: STARTUP_MS },
+      ),
     ]);
   });
 
@@ -62,19 +72,34 @@ describe('probes with a dependency down', () => {
   });
 
   it('PostgreSQL down: live 200, ready 503 naming the database, deliveries 503, metrics served', async () => {
-    expect(await getJson(`${pgDown.baseUrl}/health/live`)).toEqual({ status: 200, body: expect.objectContaining({ status: 'ok' }) });
-    const ready = await getJson(`${pgDown.baseUrl}/health/ready`);
+    expect(await getJson(`${management}/health/live`)).toEqual({ status: 200, body: expect.objectContaining({ status: 'ok' }) });
+    const ready = await getJson(`${management}/health/ready`);
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({ status: 'error', error: { database: { status: 'down' } }, info: { lifecycle: { status: 'up' } } });
     expect((await deliver(pgDown.baseUrl, { event: 'interview.completed', session_id: 'pg-down' })).status).toBe(503);
-    const text = await metrics(pgDown);
+    const text = await (await fetch(`${management}/metrics`)).text();
     expect(sample(text, 'app_ready')).toBe(0);
     expect(sample(text, 'webhooks_received_total', { status: 'unavailable' })).toBe(1);
   });
 
+  it('MANAGEMENT_PORT: the public port serves neither metrics nor probes, the management port nothing else', async () => {
+    for (const path of ['/metrics', '/health/live', '/health/ready', '/health/ready?x=1']) {
+      expect((await fetch(`${pgDown.baseUrl}${path}`)).status).toBe(404);
+    }
+    expect((await fetch(`${management}/webhooks/ai-interview`, { method: 'POST' })).status).toBe(404);
+    expect((await fetch(`${management}/admin/events`)).status).toBe(404);
+  });
+
+  it('readiness tells an anonymous caller only up or down; details with an admin token', async () => {
+    expect(await getJson(`${redisDown.baseUrl}/health/ready`)).toEqual({ status: 503, body: { status: 'error' } });
+    expect(await getJson(`${redisDown.baseUrl}/health/live`)).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(await getJson(`${redisDown.baseUrl}/health/ready`, 'a-wrong-token')).toEqual({ status: 503, body: { status: 'error' } });
+    expect((await getJson(`${redisDown.baseUrl}/health/ready`, OPS_TOKEN)).body.error).toBeDefined();
+  });
+
   it('Redis down: live 200, ready 503 naming Redis and the queue, metrics answered fast', async () => {
     expect((await getJson(`${redisDown.baseUrl}/health/live`)).status).toBe(200);
-    const ready = await getJson(`${redisDown.baseUrl}/health/ready`);
+    const ready = await getJson(`${redisDown.baseUrl}/health/ready`, OPS_TOKEN);
     expect(ready.status).toBe(503);
     expect(ready.body).toMatchObject({
       status: 'error',
@@ -225,7 +250,7 @@ describe('SIGTERM', () => {
   it('stops taking deliveries, lets the active job finish, and exits 0', async () => {
     peer.route('/slow.json', (_req, res) => void setTimeout(() => json(res, 200, transcript), 2500).unref());
     const t = await startService(
-      { DATABASE_URL: db.url, TRANSCRIPT_ALLOWED_HOSTS: peer.host, SHUTDOWN_TIMEOUT_MS: '20000' },
+      { DATABASE_URL: db.url, TRANSCRIPT_ALLOWED_HOSTS: peer.host, SHUTDOWN_TIMEOUT_MS: '20000', ADMIN_TOKEN: OPS_TOKEN },
       { timeoutMs: STARTUP_MS },
     );
     try {
@@ -238,7 +263,7 @@ describe('SIGTERM', () => {
       // Readiness goes down first; liveness stays up; new deliveries are refused while the job runs.
       const ready = await waitFor(
         async () => {
-          const r = await getJson(`${t.baseUrl}/health/ready`);
+          const r = await getJson(`${t.baseUrl}/health/ready`, OPS_TOKEN);
           return r.status === 503 && r.body.error?.lifecycle ? r : undefined;
         },
         2000,
@@ -315,19 +340,25 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
 
   it('process together an event that neither handles alone', async () => {
     const prefix = queuePrefix('ops-roles');
-    api = await startService({ DATABASE_URL: db.url, APP_ROLE: 'api', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
+    api = await startService(
+      { DATABASE_URL: db.url, APP_ROLE: 'api', QUEUE_PREFIX: prefix, ADMIN_TOKEN: OPS_TOKEN },
+      { timeoutMs: STARTUP_MS },
+    );
     const res = await deliver(api.baseUrl, {
       event: 'session.feedback_submitted',
       session_id: 'roles-1',
       feedback: { rating: 5, comment: 'both' },
     });
     expect(res.body.status).toBe('accepted');
-    const apiReady = await getJson(`${api.baseUrl}/health/ready`);
+    const apiReady = await getJson(`${api.baseUrl}/health/ready`, OPS_TOKEN);
     // Waiting in the queue, with no worker to take it: the row stays as recorded.
     expect(apiReady.body.info.queue).toMatchObject({ status: 'up', worker: 'none (api role)', waiting: 1 });
     expect(await db.query(`SELECT status FROM webhook_events WHERE session_id = 'roles-1'`)).toEqual([{ status: 'received' }]);
 
-    worker = await startService({ DATABASE_URL: db.url, APP_ROLE: 'worker', QUEUE_PREFIX: prefix }, { timeoutMs: STARTUP_MS });
+    worker = await startService(
+      { DATABASE_URL: db.url, APP_ROLE: 'worker', QUEUE_PREFIX: prefix, ADMIN_TOKEN: OPS_TOKEN },
+      { timeoutMs: STARTUP_MS },
+    );
     // The worker serves no deliveries, only probes and metrics.
     expect((await deliver(worker.baseUrl, { event: 'session.feedback_submitted', session_id: 'roles-2' })).status).toBe(404);
     await waitFor(
@@ -336,7 +367,7 @@ describe('APP_ROLE=api and APP_ROLE=worker', () => {
     );
     expect(await db.query(`SELECT rating, comment FROM feedback WHERE session_id = 'roles-1'`)).toEqual([{ rating: 5, comment: 'both' }]);
 
-    const workerReady = await getJson(`${worker.baseUrl}/health/ready`);
+    const workerReady = await getJson(`${worker.baseUrl}/health/ready`, OPS_TOKEN);
     expect(workerReady.status).toBe(200);
     expect(workerReady.body.info.queue).toMatchObject({ status: 'up', worker: 'running' });
     const workerMetrics = await metrics(worker);

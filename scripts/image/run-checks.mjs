@@ -97,21 +97,33 @@ export async function checkRun(ref, { repo, pgAdminUrl, redisUrl, keep, log }) {
       const w = workload(manifests, component);
       const port = await freePort();
       const env = { ...containerEnv(manifests, w.container, secrets), PORT: String(port), QUEUE_PREFIX: prefix };
+      // The probes and metrics are on the management port when the ConfigMap sets one (a free one here:
+      // both containers share the host's network).
+      const managementPort = env.MANAGEMENT_PORT ? await freePort() : port;
+      if (env.MANAGEMENT_PORT) env.MANAGEMENT_PORT = String(managementPort);
       const name = `iw-image-${id}-${component}`;
       names.push(name);
       podman(['run', '--detach', '--health-interval', 'disable', ...runArgs(name, w, env), ref]);
-      roles.push({ component, name, port, w, started: Date.now(), base: `http://127.0.0.1:${port}` });
+      roles.push({
+        component,
+        name,
+        port,
+        w,
+        started: Date.now(),
+        base: `http://127.0.0.1:${port}`,
+        management: `http://127.0.0.1:${managementPort}`,
+      });
     }
     for (const r of roles) {
-      await waitForStatus(r.name, `${r.base}/health/live`, 90_000);
+      await waitForStatus(r.name, `${r.management}/health/live`, 90_000);
       const liveMs = Date.now() - r.started;
-      await waitForStatus(r.name, `${r.base}/health/ready`, 60_000);
+      await waitForStatus(r.name, `${r.management}/health/ready`, 60_000);
       const hc = podman(['healthcheck', 'run', r.name], { allowFail: true, timeoutMs: 30_000 });
       if (hc.status !== 0)
         fail(
           `podman healthcheck run ${r.name} (the image's HEALTHCHECK) exited ${hc.status}: ${`${hc.stdout}${hc.stderr}`.trim()}\n${logsOf(r.name)}`,
         );
-      const metrics = await httpStatus(`${r.base}/metrics`);
+      const metrics = await httpStatus(`${r.management}/metrics`);
       if (metrics.status !== 200 || !/^# TYPE app_ready gauge$/m.test(metrics.text))
         fail(`${r.component}: GET /metrics answered ${metrics.status} without the app_ready gauge`);
       results[r.component] = { liveMs, readyMs: Date.now() - r.started };

@@ -25,6 +25,10 @@ export interface AppConfig {
     host: string;
     port: number;
     requestTimeoutMs: number;
+    /** Set: /metrics and the probes are served on this port only (health/management.server.ts). */
+    managementPort?: number;
+    /** Serve the OpenAPI document and Swagger UI. */
+    apiDocs: boolean;
     logLevel: Env['LOG_LEVEL'];
     role: Env['APP_ROLE'];
     shutdownTimeoutMs: number;
@@ -69,7 +73,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`Invalid configuration: ${problems}`);
   }
   const e = parsed.data;
-  const production = e.NODE_ENV === 'production';
+  const warnings: string[] = [];
+  // `Production` or `"production "` is production, not development: a typo must not lift the rules.
+  const production = e.NODE_ENV.trim().toLowerCase() === 'production';
+  if (production && e.NODE_ENV !== 'production') warnings.push(`NODE_ENV is ${JSON.stringify(e.NODE_ENV)}: treated as production`);
   // Outside production both may be left unset: the embedded mode (src/embedded) generates a secret
   // and runs PGlite under DATA_DIR. In production a missing one stops the boot.
   if (e.WEBHOOK_SECRET.length === 0 && production) {
@@ -77,7 +84,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       'WEBHOOK_SECRET is required: set it to the signing secret configured on the InterviewRelay platform (comma-separate several to rotate)',
     );
   }
-  const warnings: string[] = [];
   if (production) {
     // Guessable secrets are refused where they guard real data; the platform issues the webhook one.
     if (e.ADMIN_TOKEN !== undefined && e.ADMIN_TOKEN.length < MIN_ADMIN_TOKEN) {
@@ -98,6 +104,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const adminTokens = parseAdminTokens(e.ADMIN_TOKEN, e.ADMIN_TOKENS);
   if (production) {
+    checkAdminTokens(adminTokens, e.WEBHOOK_SECRET);
+    warnings.push(...plainTextTransports(e));
+  }
+  if (production) {
     for (const { name, token } of adminTokens.filter((t) => t.name !== DEFAULT_ADMIN_ACTOR)) {
       if (token.length < MIN_ADMIN_TOKEN)
         throw new ConfigError(`ADMIN_TOKENS entry ${name} is ${token.length} characters: use at least ${MIN_ADMIN_TOKEN} random ones`);
@@ -107,6 +117,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(
       `ERASURE_HASH_KEY is ${e.ERASURE_HASH_KEY.length} characters: use at least ${MIN_ERASURE_HASH_KEY} random ones (e.g. openssl rand -hex 32), or unset it to let the service generate one`,
     );
+  }
+  if (e.MANAGEMENT_PORT !== undefined && e.MANAGEMENT_PORT === e.PORT) {
+    throw new ConfigError(`MANAGEMENT_PORT is PORT (${e.PORT}): give the management listener a port of its own, or unset it`);
   }
   if (!e.DATABASE_URL && production) {
     throw new ConfigError('DATABASE_URL is required in production, e.g. postgres://user:password@db:5432/webhooks');
@@ -124,13 +137,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (e.REDIS_URL && !embedded ? 'redis' : 'postgres');
   return {
     app: {
-      env: e.NODE_ENV,
-      production: e.NODE_ENV === 'production',
+      env: production ? 'production' : e.NODE_ENV,
+      production,
       // The embedded mode serves /dev routes without authentication: it stays on this machine
       // unless HOST says otherwise.
       host: e.HOST ?? (embedded ? '127.0.0.1' : '0.0.0.0'),
       port: e.PORT,
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      managementPort: e.MANAGEMENT_PORT,
+      apiDocs: e.API_DOCS ?? !production,
       logLevel: e.LOG_LEVEL,
       role: e.APP_ROLE,
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
@@ -214,4 +229,53 @@ function parseAdminTokens(single: string | undefined, named: string[]): AdminTok
     tokens.push({ name, token });
   }
   return tokens;
+}
+
+/**
+ * Admin tokens that are not secrets stop the boot in production: one made of a single repeated
+ * character (`aaaa…`), or one equal to a webhook signing secret (which the platform, and whoever
+ * configures it there, also knows).
+ */
+function checkAdminTokens(tokens: AdminToken[], webhookSecrets: string[]): void {
+  for (const { name, token } of tokens) {
+    const which = name === DEFAULT_ADMIN_ACTOR ? 'ADMIN_TOKEN' : `ADMIN_TOKENS entry ${name}`;
+    if (new Set(token).size === 1)
+      throw new ConfigError(`${which} is one character repeated: use a random token (e.g. openssl rand -hex 24)`);
+    if (webhookSecrets.includes(token))
+      throw new ConfigError(`${which} is the same as a WEBHOOK_SECRET entry: give the admin API a token of its own`);
+  }
+}
+
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
+
+/**
+ * Production connections that cross the network in plain text, one warning each naming the setting:
+ * a PostgreSQL URL without an encrypting `sslmode` (`require`, `verify-ca`, `verify-full`) or
+ * `ssl=true`, `redis://` rather than `rediss://`, an `http://` Slack webhook. A loopback host (a
+ * sidecar, a local proxy) is not warned about: its traffic does not leave the machine.
+ */
+export function plainTextTransports(e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'>): string[] {
+  const warnings: string[] = [];
+  const remote = (url: URL) => !LOOPBACK_HOST.test(url.hostname);
+  const database = parseUrl(e.DATABASE_URL);
+  if (database && remote(database)) {
+    const sslmode = database.searchParams.get('sslmode')?.toLowerCase();
+    const ssl = database.searchParams.get('ssl')?.toLowerCase();
+    if (!['require', 'verify-ca', 'verify-full'].includes(sslmode ?? '') && !['true', '1'].includes(ssl ?? ''))
+      warnings.push('DATABASE_URL connects to PostgreSQL without TLS: add sslmode=verify-full (or require) to the URL');
+  }
+  const redis = parseUrl(e.REDIS_URL);
+  if (redis && remote(redis) && redis.protocol === 'redis:') warnings.push('REDIS_URL connects to Redis without TLS: use a rediss:// URL');
+  const slack = parseUrl(e.SLACK_WEBHOOK_URL);
+  if (slack && remote(slack) && slack.protocol === 'http:') warnings.push('SLACK_WEBHOOK_URL is http://: use the https:// URL Slack gives');
+  return warnings;
+}
+
+function parseUrl(value: string | undefined): URL | undefined {
+  if (!value) return undefined;
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
 }

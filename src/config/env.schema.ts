@@ -96,6 +96,19 @@ export const envSchema = z.object({
     computedDefault: '`0.0.0.0`; embedded mode: `127.0.0.1`',
     accepts: 'IP address or host name',
   }),
+  MANAGEMENT_PORT: doc(z.coerce.number().int().min(1).max(65535).optional(), {
+    group: 'HTTP',
+    description:
+      'A port of its own for `/metrics`, `/health/live` and `/health/ready` (with their details), on `HOST`: `PORT` then no longer serves them (404), so a public ingress exposes only the webhook route (and the admin routes, which need a token). Unset: all on `PORT`, readiness details only with an admin token',
+    computedDefault: '(unset)',
+    accepts: 'integer 1–65535',
+  }),
+  API_DOCS: doc(z.stringbool().optional(), {
+    group: 'HTTP',
+    description: 'Serve the OpenAPI document and Swagger UI (`/docs`, `/docs-json`, `/docs-yaml`)',
+    computedDefault: '`true`; production: `false`',
+    accepts: '`true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`)',
+  }),
   HTTP_REQUEST_TIMEOUT_MS: doc(intFrom(30_000, 1000), {
     group: 'HTTP',
     description:

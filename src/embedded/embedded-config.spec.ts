@@ -53,21 +53,21 @@ describe('loadConfig: embedded mode and queue backend', () => {
   it('keeps production strict: DATABASE_URL and WEBHOOK_SECRET are required', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', WEBHOOK_SECRET: SECRET })).toThrow(/DATABASE_URL is required in production/);
     expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x' })).toThrow(/WEBHOOK_SECRET is required/);
-    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', WEBHOOK_SECRET: SECRET });
+    const c = loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x?sslmode=verify-full', WEBHOOK_SECRET: SECRET });
     expect(c.database.embedded).toBe(false);
     expect(c.transcript.allowedHosts).toEqual([]);
     expect(c.warnings).toEqual([]);
   });
 
   it('refuses guessable secrets in production, naming the variable, and warns below 32 characters', () => {
-    const base = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x' };
+    const base = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x?sslmode=verify-full' };
     expect(() => loadConfig({ ...base, WEBHOOK_SECRET: 'x' })).toThrow(/^WEBHOOK_SECRET is 1 characters/);
     expect(() => loadConfig({ ...base, WEBHOOK_SECRET: `${SECRET},short` })).toThrow(/^WEBHOOK_SECRET entry 2 is 5 characters/);
     expect(() => loadConfig({ ...base, WEBHOOK_SECRET: SECRET, ADMIN_TOKEN: 'a'.repeat(23) })).toThrow(/^ADMIN_TOKEN is 23 characters/);
     expect(loadConfig({ ...base, WEBHOOK_SECRET: 'x'.repeat(16) }).warnings).toEqual([
       expect.stringMatching(/^WEBHOOK_SECRET is 16 characters/),
     ]);
-    expect(loadConfig({ ...base, WEBHOOK_SECRET: SECRET, ADMIN_TOKEN: 'a'.repeat(24) }).admin.token).toHaveLength(24);
+    expect(loadConfig({ ...base, WEBHOOK_SECRET: SECRET, ADMIN_TOKEN: 'a1'.repeat(12) }).admin.token).toHaveLength(24);
     // Outside production, short secrets are fine (tests, demos).
     expect(() => loadConfig({ WEBHOOK_SECRET: 'x', ADMIN_TOKEN: 'y' })).not.toThrow();
   });

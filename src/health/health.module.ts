@@ -5,6 +5,8 @@ import { EventLoopHealthIndicator } from './event-loop.health.js';
 import { HealthController } from './health.controller.js';
 import { HealthMetrics, healthMetricProviders } from './health.metrics.js';
 import { LifecycleService } from './lifecycle.service.js';
+import { ManagementAccess } from './management.js';
+import { ManagementServer } from './management.server.js';
 import { ReadinessService } from './readiness.service.js';
 
 /**
@@ -17,7 +19,15 @@ import { ReadinessService } from './readiness.service.js';
   // Readiness transitions are logged by ReadinessService, once each, not on every failed probe.
   imports: [TerminusModule.forRoot({ logger: false }), DiscoveryModule],
   controllers: [HealthController],
-  providers: [LifecycleService, ReadinessService, EventLoopHealthIndicator, HealthMetrics, ...healthMetricProviders],
-  exports: [TerminusModule, LifecycleService],
+  providers: [
+    LifecycleService,
+    ReadinessService,
+    EventLoopHealthIndicator,
+    HealthMetrics,
+    ...healthMetricProviders,
+    ManagementAccess,
+    ManagementServer,
+  ],
+  exports: [TerminusModule, LifecycleService, ManagementAccess],
 })
 export class HealthModule {}

@@ -52,8 +52,12 @@ export interface BrowsePage {
   searchedTo?: Date;
 }
 
-/** Rows looked at for one page by default: ~100 ms on a million-row inbox (docs/operations.md). */
-export const SCAN_LIMIT = 50_000;
+/**
+ * Rows looked at for one page by default: through the inbox's (received_at, id) index, 50,000 (~100 ms
+ * on a million-row inbox, docs/operations.md); through the open table, where each row is a primary-key
+ * lookup in the inbox, 10,000 (~150 ms).
+ */
+export const SCAN_LIMIT = { inbox: 50_000, open: 10_000 };
 
 /** Events per status. `estimated`: processed and ignored come from the planner's statistics. */
 export interface StatusCounts {
@@ -115,11 +119,12 @@ export class InboxConsoleRepository {
     if (opts.after) {
       indexed.push(`(${k}.received_at, ${k}.id) ${desc ? '<' : '>'} (${p(opts.after.receivedAt)}::timestamptz, ${p(opts.after.id)}::uuid)`);
     }
-    const scanLimit = opts.scanLimit ?? SCAN_LIMIT;
+    const scanLimit = opts.scanLimit ?? (k === 'e' ? SCAN_LIMIT.inbox : SCAN_LIMIT.open);
     const scan = p(scanLimit);
     const matched = sql.checked.length > 0 ? sql.checked.join(' AND ') : 'true';
     // limit + 1 matches say whether there is a next page; one more row may be the scan's last.
-    const rows: Array<ConsoleEventRow & { n: string; matched: boolean; key_at: string; key_id: string }> = await this.dataSource.query(
+    type Row = ConsoleEventRow & { n: string; matched: boolean; key_at: string; key_id: string };
+    const rows = await this.withoutParallelWorkers<Row[]>(
       `SELECT w.*, ${KEY_TEXT('w.key_at_ts')} AS key_at FROM (
          SELECT ${ROW_COLUMNS}, coalesce(${matched}, false) AS matched, ${k}.received_at AS key_at_ts, ${k}.id AS key_id,
                 row_number() OVER (ORDER BY ${k}.received_at ${dir}, ${k}.id ${dir}) AS n
@@ -148,6 +153,18 @@ export class InboxConsoleRepository {
       return { items: matches.map(toRow), next: keyOf(last), searchedTo: new Date(last.key_at) };
     }
     return { items: matches.map(toRow) };
+  }
+
+  /**
+   * Runs a listing without parallel workers: the planner does not see that the run condition and
+   * the LIMIT end the scan after a few rows, and would start workers (tens of milliseconds to launch
+   * on a busy host) for a page that reads fifty.
+   */
+  private withoutParallelWorkers<T>(sql: string, params: unknown[]): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query('SET LOCAL max_parallel_workers_per_gather = 0');
+      return (await manager.query(sql, params)) as T;
+    });
   }
 
   /**

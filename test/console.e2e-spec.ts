@@ -148,7 +148,7 @@ describe('the events console in a browser (/admin/console)', () => {
   it('filters to a session: the filter lives in the URL, and the same URL opens the same view', async () => {
     await page.goto(consoleUrl('/events'));
     await accessible('events');
-    await screenshot('events');
+    await screenshot('events', true);
     await page.fill('#f-session_id', 'console-ok');
     await page.click('form.filters button[type=submit]');
     await page.waitForURL((url) => url.searchParams.get('session_id') === 'console-ok');

@@ -29,6 +29,7 @@ h1 { font-size: 1.5rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.15rem; margin: 1.75rem 0 .6rem; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: .25rem 1rem 1rem; margin: 0 0 1rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; }
+td time { white-space: nowrap; }
 th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; color: var(--muted); font-size: .85rem; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }

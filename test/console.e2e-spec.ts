@@ -354,6 +354,16 @@ describe('the events console in a browser (/admin/console)', () => {
     await page.waitForSelector('text=Shown in full');
   });
 
+  it("shows the event's trace id where tracing stores one (the inbox's trace_id column)", async () => {
+    const page = () =>
+      fetch(consoleUrl(`/events/${ids.ok}`), { headers: { authorization: `Bearer ${TOKENS.alice}` } }).then((r) => r.text());
+    expect(await page()).not.toContain('Trace id');
+    // Tracing's migration adds the column; here the test stands in for it.
+    await db.query(`ALTER TABLE webhook_events ADD COLUMN IF NOT EXISTS trace_id text`);
+    await db.query(`UPDATE webhook_events SET trace_id = '4bf92f3577b34da6a3ce929d0e0e4736' WHERE id = $1`, [ids.ok]);
+    expect(await page()).toMatch(/<dt>Trace id<\/dt>\s*<dd class="mono">4bf92f3577b34da6a3ce929d0e0e4736<\/dd>/);
+  });
+
   it('sends a strict Content-Security-Policy and escapes what it shows', async () => {
     const res = await fetch(consoleUrl('/events'), { headers: { authorization: `Bearer ${TOKENS.alice}` } });
     const csp = res.headers.get('content-security-policy')!;

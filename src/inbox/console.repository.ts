@@ -163,7 +163,7 @@ export class InboxConsoleRepository {
   private withoutParallelWorkers<T>(sql: string, params: unknown[]): Promise<T> {
     return this.dataSource.transaction(async (manager) => {
       await manager.query('SET LOCAL max_parallel_workers_per_gather = 0');
-      return (await manager.query(sql, params)) as T;
+      return await manager.query(sql, params);
     });
   }
 

@@ -16,7 +16,7 @@ const LAYERS = [
   ['processing'],
   ['webhooks'],
   ['admin'],
-  ['cli', 'dashboard', 'docs', 'embedded'],
+  ['cli', 'console', 'dashboard', 'docs', 'embedded'],
 ];
 
 const folders = (names) => `^src/(${names.join('|')})/`;

@@ -3,6 +3,7 @@ import { ConfigModule } from '@nestjs/config';
 import { AdminAuthModule } from './admin/admin-auth.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { AppConfig } from './config/configuration.js';
+import { ConsoleModule } from './console/console.module.js';
 import { QueueDashboardModule } from './dashboard/queue-dashboard.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EmbeddedModule } from './embedded/embedded.module.js';
@@ -40,6 +41,8 @@ export class AppModule {
         ...(config.admin.tokens.length > 0 && serves ? [AdminModule] : []),
         // Bull Board at /admin/queues, same rule: absent without an admin token.
         ...(config.admin.tokens.length > 0 ? [QueueDashboardModule] : []),
+        // The events console at /admin/console, behind the same login: absent without an admin token.
+        ...(config.admin.tokens.length > 0 ? [ConsoleModule] : []),
       ],
     };
   }

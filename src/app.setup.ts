@@ -136,7 +136,7 @@ function registerRequestHooks(fastify: FastifyInstance, lifecycle: LifecycleServ
   });
   // After the body is read, so that guards, controllers and services run inside this context and
   // Nest's Logger lines carry the request id.
-  // The actor: set on a dashboard request by its gate (dashboard-auth.ts); the admin API's guard adds it.
+  // The actor: set on a dashboard request by its gate (admin/admin-session.ts); the admin API's guard adds it.
   fastify.addHook('preHandler', (req, _reply, done) =>
     runWithLogContext({ requestId: String(req.id), actor: (req as { actor?: string }).actor }, done),
   );

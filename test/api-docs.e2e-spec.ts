@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH } from '../src/dashboard/dashboard-auth.js';
+import { CONSOLE_PATH, DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH } from '../src/admin/admin-session.js';
 import { DOCS_PATH } from '../src/docs/api-docs.js';
 import { openApiSchema } from '../src/docs/zod-openapi.js';
 import { deliveryFields, validateDelivery } from '../src/events/delivery.js';
@@ -60,9 +60,9 @@ describe('OpenAPI document: generated from the code it describes', () => {
       Object.keys(item).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
     );
     expect(documented.filter((route) => !report.served.includes(route))).toEqual([]);
-    // The queue dashboard (Bull Board), its login and logout, and Swagger UI.
+    // The queue dashboard (Bull Board), the events console, their login and logout, and Swagger UI.
     const page = (route: string) =>
-      [DASHBOARD_PATH, LOGIN_PATH, LOGOUT_PATH, `/${DOCS_PATH}/`].some((p) => route.split(' ')[1].startsWith(p));
+      [DASHBOARD_PATH, CONSOLE_PATH, LOGIN_PATH, LOGOUT_PATH, `/${DOCS_PATH}/`].some((p) => route.split(' ')[1].startsWith(p));
     const undocumented = report.served.filter((route) => !documented.includes(route) && !page(route));
     expect(undocumented.sort()).toEqual(['GET /dev/sessions/:sessionId', 'GET /dev/transcripts/:sessionId']);
     expect(documented).toEqual(expect.arrayContaining([`POST ${WEBHOOK_PATH}`, 'GET /admin/events', 'GET /health/ready', 'GET /metrics']));

@@ -1,20 +1,9 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './helpers/browser.js';
 import { createTestDatabase, deliver, RunningService, startService, TestDatabase, waitFor } from './helpers/service.js';
 
-// Debian's chromium (`.ci/run` installs it); headless, no sandbox (CI runs as root), nothing phoning home.
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const ARTIFACTS = join(process.cwd(), 'test', 'artifacts');
 const ADMIN_TOKEN = 'dashboard-test-token';
 
@@ -25,7 +14,6 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
   let failedId: string;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)`);
     db = await createTestDatabase();
     t = await startService({ DATABASE_URL: db.url, ADMIN_TOKEN });
     // A job that fails for good: its transcript URL points at a host that is never allowed.
@@ -39,7 +27,7 @@ describe('queue dashboard in a browser (/admin/queues)', () => {
       async () => (await db.query(`SELECT status FROM webhook_events WHERE id = $1`, [failedId]))[0]?.status === 'failed',
       30_000,
     );
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -98,10 +98,11 @@ describe('QUEUE_BACKEND=postgres (PostgreSQL only, no Redis)', () => {
     expect(Number(count)).toBe(40);
   });
 
-  it('has no dev routes outside the embedded mode, and no queue dashboard without ADMIN_TOKEN', async () => {
+  it('has no dev routes outside the embedded mode, and no queue dashboard or events console without ADMIN_TOKEN', async () => {
     expect((await fetch(`${t.baseUrl}/dev/sessions/pg-accept`)).status).toBe(404);
     expect((await fetch(`${t.baseUrl}/dev/transcripts/pg-accept`)).status).toBe(404);
     expect((await fetch(`${t.baseUrl}/admin/queues`, { headers: { accept: 'text/html' }, redirect: 'manual' })).status).toBe(404);
+    expect((await fetch(`${t.baseUrl}/admin/console/events`, { headers: { accept: 'text/html' }, redirect: 'manual' })).status).toBe(404);
     expect((await fetch(`${t.baseUrl}/admin/login`)).status).toBe(404);
   });
 

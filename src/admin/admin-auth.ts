@@ -1,5 +1,5 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { AdminToken, DEFAULT_ADMIN_ACTOR } from '../config/configuration.js';
 
@@ -69,6 +69,16 @@ export class AdminAuth {
   /** The token of an actor (to key its dashboard sessions), or undefined. */
   tokenOf(actor: string): string | undefined {
     return this.tokens.find((t) => t.name === actor)?.token;
+  }
+
+  /**
+   * A key for `purpose` derived from every admin token: the same in every process of a deployment,
+   * and a new one when a token changes (what it protects then ends, as the browser sessions do).
+   */
+  keyFor(purpose: string): Buffer {
+    const tokens = createHash('sha256');
+    for (const t of [...this.tokens].sort((a, b) => a.name.localeCompare(b.name))) tokens.update(t.digest);
+    return createHmac('sha256', tokens.digest()).update(purpose).digest();
   }
 
   /** Throws TooManyAttemptsException while `client` is blocked. */

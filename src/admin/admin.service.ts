@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { AuditLog } from '../audit/audit-log.service.js';
 import { errorText } from '../common/storable.js';
 import { EventDetail, EventListFilter, eventSummary, InboxAdminRepository } from '../inbox/admin.repository.js';
+import { InboxFilter } from '../inbox/event-filter.js';
 import { jobIdOf, ownJobOf, QueuedRow } from '../inbox/job-ids.js';
 import { InboxRecoveryRepository } from '../inbox/recovery.repository.js';
 import { WebhookEventStatus } from '../inbox/webhook-event.entity.js';
@@ -77,6 +78,14 @@ export class AdminService {
   async replayMany(status: 'failed' | 'ignored', limit: number, event?: string): Promise<BulkReplayResult> {
     const rows = await this.recovery.reopenMany(status, limit, event);
     await this.audit.record({ action: 'events.replay', counts: { [status]: rows.length } });
+    const queued = await this.enqueue(rows);
+    return { count: rows.length, queued };
+  }
+
+  /** Bulk replay of the dead letters that match a filter (the events console's), oldest first, at most `limit`. */
+  async replayDeadLetters(filter: InboxFilter, limit: number): Promise<BulkReplayResult> {
+    const rows = await this.recovery.reopenDeadLetters(filter, limit);
+    await this.audit.record({ action: 'events.replay', counts: { failed: rows.length } });
     const queued = await this.enqueue(rows);
     return { count: rows.length, queued };
   }

@@ -6,14 +6,11 @@ import { Injectable, Module, OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { AdminAuth } from '../admin/admin-auth.js';
-import { AdminAuthModule } from '../admin/admin-auth.module.js';
+import { AdminLoginModule } from '../admin/admin-login.module.js';
+import { AdminSession, DASHBOARD_PATH, registerSessionGate } from '../admin/admin-session.js';
 import { AdminServiceModule } from '../admin/admin.module.js';
 import { AdminService } from '../admin/admin.service.js';
-import { AuditModule } from '../audit/audit.module.js';
-import { AuditLog } from '../audit/audit-log.service.js';
 import { WEBHOOKS_QUEUE } from '../queue/queue.constants.js';
-import { DASHBOARD_PATH, DashboardAuth, registerDashboardAuth } from './dashboard-auth.js';
 import { ReplayingQueueAdapter } from './replaying-queue.adapter.js';
 
 @Injectable()
@@ -21,17 +18,14 @@ class DashboardGate implements OnModuleInit {
   constructor(
     private readonly adapterHost: HttpAdapterHost,
     // Constructed only with ADMIN_TOKEN set (it throws otherwise): the dashboard is never served unguarded.
-    private readonly auth: AdminAuth,
+    private readonly session: AdminSession,
     @InjectBullBoard() private readonly board: BullBoardInstance,
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue,
     private readonly admin: AdminService,
-    private readonly audit: AuditLog,
   ) {}
 
   onModuleInit(): void {
-    registerDashboardAuth(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), new DashboardAuth(this.auth), (action, actor) =>
-      this.audit.record({ action, actor }),
-    );
+    registerSessionGate(this.adapterHost.httpAdapter.getInstance<FastifyInstance>(), this.session, DASHBOARD_PATH);
     this.board.addQueue(new ReplayingQueueAdapter(this.queue, (job) => this.admin.replayJob(job)));
   }
 }
@@ -43,9 +37,8 @@ class DashboardGate implements OnModuleInit {
  */
 @Module({
   imports: [
-    AdminAuthModule,
+    AdminLoginModule,
     AdminServiceModule,
-    AuditModule,
     // `as never`: @bull-board/fastify pins its own copy of @bull-board/api, so the types differ (not the shape).
     BullBoardModule.forRoot({
       route: DASHBOARD_PATH,

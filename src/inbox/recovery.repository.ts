@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { filterSql, InboxFilter } from './event-filter.js';
 import { JOB_ID_SQL, QueuedRow, QueuedRowRaw, REOPEN_JOB_ID_SQL, toQueuedRow } from './job-ids.js';
 import { DEAD_LETTER_SQL, UNFINISHED_SQL, WebhookEventStatus } from './webhook-event.entity.js';
 
@@ -137,6 +138,24 @@ export class InboxRecoveryRepository {
        WHERE id IN (SELECT id FROM picked)
        RETURNING id, event, request_id, job_id`,
       [status, limit, event ?? null],
+    );
+    return rows.map(toQueuedRow);
+  }
+
+  /**
+   * Bulk replay of the dead letters that match a filter (its status aside: always 'failed'), oldest
+   * first, at most `limit`; read through the open table's dead letters, never the whole inbox.
+   */
+  async reopenDeadLetters(filter: InboxFilter, limit: number): Promise<QueuedRow[]> {
+    const sql = filterSql({ ...filter, status: 'failed' });
+    const [rows]: [QueuedRowRaw[], number] = await this.dataSource.query(
+      `WITH picked AS (
+         SELECT e.id FROM ${sql.from} WHERE ${[...sql.indexed, ...sql.checked].join(' AND ')}
+         ORDER BY k.received_at, k.id LIMIT $${sql.params.length + 1} FOR UPDATE OF e SKIP LOCKED)
+       UPDATE webhook_events SET ${REPLAY}
+       WHERE id IN (SELECT id FROM picked) AND status = 'failed'
+       RETURNING id, event, request_id, job_id`,
+      [...sql.params, limit],
     );
     return rows.map(toQueuedRow);
   }

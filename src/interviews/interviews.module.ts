@@ -8,6 +8,7 @@ import { PrivacyModule } from '../privacy/privacy.module.js';
 import { InterviewCompletedHandler } from './interview-completed.handler.js';
 import { Interview } from './interview.entity.js';
 import { InterviewsPersonalData } from './interviews.personal-data.js';
+import { InterviewRecords } from './interviews.records.js';
 import { InterviewMetrics, interviewMetricProviders } from './interviews.metrics.js';
 import { TranscriptClient } from './transcript-client.js';
 
@@ -17,6 +18,7 @@ import { TranscriptClient } from './transcript-client.js';
   providers: [
     InterviewCompletedHandler,
     InterviewsPersonalData,
+    InterviewRecords,
     InterviewMetrics,
     ...interviewMetricProviders,
     {

@@ -110,6 +110,9 @@ describe('redactUrl', () => {
   it('hides secret query values and values holding an email, and keeps the rest', () => {
     expect(redactUrl('/admin/events?token=abc&limit=5')).toBe('/admin/events?token=[redacted]&limit=5');
     expect(redactUrl('/admin/events?session_id=ada%40example.com&status=failed')).toBe('/admin/events?session_id=[redacted]&status=failed');
+    expect(redactUrl('/admin/console/events?session_id=sess_1&payload=%7B%22comment%22%3A%22hi%22%7D&event=x')).toBe(
+      '/admin/console/events?session_id=[redacted]&payload=[redacted]&event=x',
+    );
     expect(redactUrl('/x?api_key=1&Signature=2&invitee_email=3')).toBe(
       '/x?api_key=[redacted]&Signature=[redacted]&invitee_email=[redacted]',
     );

@@ -56,11 +56,17 @@ export function scrubEmails(text: string): string {
 
 /** Query parameters whose values never reach a log line, beside REDACTED_KEYS. */
 const SECRET_QUERY_KEY = /token|secret|passw|signature|api[-_]?key|^sig$|^key$|^code$/i;
+/**
+ * Query parameters that may carry personal data: the session and payload filters, and the login's
+ * `next`, which holds a filtered URL.
+ */
+const PERSONAL_QUERY_KEYS = new Set(['session_id', 'payload', 'next']);
 
 /**
- * A URL as it may be logged: the values of secret-looking query parameters (`?token=`) and of any
- * parameter holding an email address (`?session_id=ada%40example.com`) become [redacted], the way
- * headers and bodies are redacted; email addresses in the path are scrubbed.
+ * A URL as it may be logged: the values of secret-looking query parameters (`?token=`), of the
+ * session and payload filters (`?session_id=`, `?payload=`, the login's `?next=`) and of any parameter holding an email
+ * address become [redacted], the way headers and bodies are redacted; email addresses in the path are
+ * scrubbed.
  */
 export function redactUrl(url: string): string {
   const q = url.indexOf('?');
@@ -68,7 +74,8 @@ export function redactUrl(url: string): string {
   if (q === -1) return path;
   const params: string[] = [];
   for (const [key, value] of new URLSearchParams(url.slice(q + 1))) {
-    const hidden = SECRET_QUERY_KEY.test(key) || REDACTED_KEYS.has(key.toLowerCase()) || scrubEmails(value) !== value;
+    const hidden =
+      SECRET_QUERY_KEY.test(key) || REDACTED_KEYS.has(key.toLowerCase()) || PERSONAL_QUERY_KEYS.has(key) || scrubEmails(value) !== value;
     params.push(`${encodeURIComponent(key)}=${hidden ? CENSOR : encodeURIComponent(value)}`);
   }
   return `${path}?${params.join('&')}`;

@@ -4,6 +4,7 @@ import { tableReadiness } from '../health/table.health.js';
 import { Notification } from './notification.entity.js';
 import { NotificationMetrics, notificationMetricProviders } from './notifications.metrics.js';
 import { NotificationsPersonalData } from './notifications.personal-data.js';
+import { NotificationRecords } from './notifications.records.js';
 import { NotificationsService } from './notifications.service.js';
 
 /** Slack notifications and the notifications table that keeps them to one per (kind, session). */
@@ -12,6 +13,7 @@ import { NotificationsService } from './notifications.service.js';
   providers: [
     NotificationsService,
     NotificationsPersonalData,
+    NotificationRecords,
     NotificationMetrics,
     ...notificationMetricProviders,
     // Ready when the table answers; reports whether Slack is configured, without calling it.

@@ -1,7 +1,7 @@
 import { AdminAuth } from '../admin/admin-auth.js';
-import { DashboardAuth, readCookie, safeNext, SESSION_COOKIE } from './dashboard-auth.js';
+import { AdminSession, readCookie, safeNext, SESSION_COOKIE } from './admin-session.js';
 
-type Req = Parameters<DashboardAuth['check']>[0];
+type Req = Parameters<AdminSession['check']>[0];
 
 function reply() {
   const r = { code: 0, headers: {} as Record<string, string>, body: undefined as unknown };
@@ -19,7 +19,7 @@ function reply() {
       return api;
     },
   };
-  return { r, api: api as unknown as Parameters<DashboardAuth['check']>[1] };
+  return { r, api: api as unknown as Parameters<AdminSession['check']>[1] };
 }
 
 let client = 0;
@@ -28,8 +28,8 @@ const req = (headers: Record<string, string>, method = 'GET', url = '/admin/queu
   ({ headers, method, url, protocol: 'http', ip: `10.0.0.${++client % 250}` }) as unknown as Req;
 const cookieValue = (setCookie: string) => setCookie.split(';')[0].split('=')[1];
 
-describe('DashboardAuth', () => {
-  const auth = new DashboardAuth(new AdminAuth('the-token'));
+describe('AdminSession', () => {
+  const auth = new AdminSession(new AdminAuth('the-token'));
 
   it('issues an HttpOnly, SameSite=Strict session cookie that opens the dashboard', async () => {
     const set = auth.sessionCookie(req({}), 'admin');
@@ -45,7 +45,7 @@ describe('DashboardAuth', () => {
 
   it('refuses an expired, forged, or other-token cookie', async () => {
     const expired = cookieValue(auth.sessionCookie(req({}), 'admin', Math.floor(Date.now() / 1000) - 9 * 3600));
-    const other = cookieValue(new DashboardAuth(new AdminAuth('another-token')).sessionCookie(req({}), 'admin'));
+    const other = cookieValue(new AdminSession(new AdminAuth('another-token')).sessionCookie(req({}), 'admin'));
     const [exp, , mac] = cookieValue(auth.sessionCookie(req({}), 'admin')).split('.');
     for (const value of [
       expired,
@@ -74,7 +74,7 @@ describe('DashboardAuth', () => {
   });
 
   it('names the actor of each named token, and a session is bound to its own token', async () => {
-    const named = new DashboardAuth(
+    const named = new AdminSession(
       new AdminAuth([
         { name: 'alice', token: 'alice-token' },
         { name: 'bob', token: 'bob-token' },
@@ -91,7 +91,7 @@ describe('DashboardAuth', () => {
   });
 
   it('answers 429 with Retry-After once a client has failed too often, even with the right token', async () => {
-    const limited = new DashboardAuth(new AdminAuth('the-token'));
+    const limited = new AdminSession(new AdminAuth('the-token'));
     const from = (authorization: string) =>
       ({ headers: { authorization }, method: 'GET', url: '/admin/queues', protocol: 'http', ip: '192.0.2.7' }) as unknown as Req;
     for (let i = 0; i < 11; i++) await limited.check(from('Bearer wrong'), reply().api);
@@ -121,13 +121,15 @@ describe('AdminAuth', () => {
 });
 
 describe('safeNext and readCookie', () => {
-  it('only follows dashboard paths after login (no open redirect)', () => {
+  it('only follows dashboard and console paths after login (no open redirect)', () => {
     expect(safeNext('/admin/queues/queue/webhooks?status=failed')).toBe('/admin/queues/queue/webhooks?status=failed');
+    expect(safeNext('/admin/console/events?status=failed&session_id=s-1')).toBe('/admin/console/events?status=failed&session_id=s-1');
     for (const bad of [
       'https://evil.example',
       '//evil.example',
       '/admin/queues//evil',
       '/admin/queues\\evil',
+      '/admin/console//evil.example',
       '/admin/queues\r\nSet-Cookie: x=1',
       '/admin/queuesé',
       '/other',

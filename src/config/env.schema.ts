@@ -237,7 +237,7 @@ export const envSchema = z.object({
 
   ADMIN_TOKEN: doc(optionalString, {
     group: 'Admin',
-    description: `Bearer token of the admin API and the queue dashboard (\`/admin/queues\`, log in at \`/admin/login\`), for the actor \`admin\` in the audit log; unset (and no \`ADMIN_TOKENS\`): those routes do not exist. Production refuses one shorter than ${MIN_ADMIN_TOKEN} characters (e.g. \`openssl rand -hex 24\`)`,
+    description: `Bearer token of the admin API, the events console (\`/admin/console\`) and the queue dashboard (\`/admin/queues\`; log in at \`/admin/login\`), for the actor \`admin\` in the audit log; unset (and no \`ADMIN_TOKENS\`): those routes do not exist. Production refuses one shorter than ${MIN_ADMIN_TOKEN} characters (e.g. \`openssl rand -hex 24\`)`,
   }),
   ADMIN_TOKENS: doc(list, {
     group: 'Admin',

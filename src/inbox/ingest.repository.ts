@@ -54,8 +54,10 @@ export class InboxIngestRepository {
    * row of candidate i as the batch job that will carry it. `keyId`: the key of `sessionHash`.
    *
    * An erased delivery is not stored; if its email was erased, its session is tombstoned too (a later
-   * delivery of that session, which may carry no email, is erased as well). The check is folded into
-   * the INSERT: one statement per batch, as before.
+   * delivery of that session, which may carry no email, is erased as well). The INSERT skips erased
+   * candidates itself; telling them apart from duplicates, and tombstoning their sessions, is left to
+   * the follow-up statement that only candidates the INSERT did not return need: folded into the
+   * INSERT, that work cost every new row 12-15 µs of PostgreSQL time (docs/benchmarks.md).
    *
    * Rows go in in key order: two batches in flight that share keys (a retried delivery, duplicates
    * racing) then wait on each other's keys in the same order, one after the other, never in a
@@ -75,44 +77,25 @@ export class InboxIngestRepository {
       batch_job_id: batchJobIds[i] ?? null,
       envelope: c.event.source?.envelope ?? false,
       subjects: c.subjects?.hashes ?? [],
-      session_hash: c.subjects?.sessionHash ?? null,
     }));
-    const { rows: written } = await this.statements.query<{
-      id: string | null;
-      idempotency_key: string;
-      batch_job_id: string | null;
-      erased: boolean;
-    }>(
+    const { rows: inserted } = await this.statements.query<{ id: string; idempotency_key: string; batch_job_id: string | null }>(
       'inbox-insert',
       // The payload is the delivery's own JSON text (jsonb keeps its numbers exactly), normalised as
       // validation normalises it: the envelope's `data`, with `event` and `session_id` as validated.
-      `WITH x AS MATERIALIZED (
-         SELECT * FROM jsonb_to_recordset($1::jsonb)
-           AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
-                request_id text, batch_job_id text, envelope boolean, subjects text[], session_hash text)),
-       erased AS MATERIALIZED (
-         SELECT x.idempotency_key, x.session_hash, t.erasure_id FROM x
-         CROSS JOIN LATERAL (SELECT erasure_id FROM erasure_tombstones WHERE subject_hash = ANY(x.subjects) LIMIT 1) t),
-       tombstoned AS (
-         INSERT INTO erasure_tombstones (subject_hash, key_id, erasure_id)
-         SELECT session_hash, $2, erasure_id FROM erased ORDER BY session_hash
-         ON CONFLICT (subject_hash) DO NOTHING),
-       inserted AS (
-         INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
-         SELECT id, idempotency_key, event, session_id,
-                CASE WHEN envelope THEN payload -> 'data' ELSE payload END || jsonb_build_object('event', event, 'session_id', session_id),
-                signature_scheme, request_id, batch_job_id
-         FROM x WHERE NOT EXISTS (SELECT 1 FROM erased WHERE erased.idempotency_key = x.idempotency_key)
-         ORDER BY idempotency_key
-         ON CONFLICT (idempotency_key) DO NOTHING
-         RETURNING id, idempotency_key, batch_job_id)
-       SELECT id, idempotency_key, batch_job_id, false AS erased FROM inserted
-       UNION ALL SELECT NULL, idempotency_key, NULL, true FROM erased`,
-      [batchJson(rows, candidates), keyId],
+      `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
+       SELECT id, idempotency_key, event, session_id,
+              CASE WHEN envelope THEN payload -> 'data' ELSE payload END || jsonb_build_object('event', event, 'session_id', session_id),
+              signature_scheme, request_id, batch_job_id
+       FROM jsonb_to_recordset($1::jsonb)
+         AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
+              request_id text, batch_job_id text, envelope boolean, subjects text[])
+       WHERE NOT EXISTS (SELECT 1 FROM erasure_tombstones t WHERE t.subject_hash = ANY(x.subjects))
+       ORDER BY idempotency_key
+       ON CONFLICT (idempotency_key) DO NOTHING
+       RETURNING id, idempotency_key, batch_job_id`,
+      [batchJson(rows, candidates)],
     );
-    const erasedKeys = new Set(written.filter((r) => r.erased).map((r) => r.idempotency_key));
-    const inserted = written.filter((r) => !r.erased) as Array<{ id: string; idempotency_key: string; batch_job_id: string | null }>;
-    const byKey = new Map<string, Omit<InboxRow, 'event' | 'requestId'>>();
+    const byKey = new Map<string, Omit<InboxRow, 'event' | 'requestId'> | 'erased'>();
     for (const r of inserted) {
       byKey.set(r.idempotency_key, {
         id: r.id,
@@ -122,39 +105,71 @@ export class InboxIngestRepository {
         batchJobId: r.batch_job_id ?? undefined,
       });
     }
-    const missing = rows.filter((r) => !byKey.has(r.idempotency_key) && !erasedKeys.has(r.idempotency_key)).map((r) => r.idempotency_key);
-    if (missing.length > 0) {
-      // A separate statement (fresh snapshot) also sees rows that a concurrent batch committed
-      // while our INSERT waited on their keys. Unnamed: a plan kept from when the inbox was small
-      // would read all of it for every duplicate (SqlStatements).
-      const { rows: existing } = await this.statements.query<{
-        id: string;
-        idempotency_key: string;
-        status: WebhookEventStatus;
-        batch_job_id: string | null;
-        job_id: string | null;
-      }>(
-        null,
-        `SELECT id, idempotency_key, status, batch_job_id, ${JOB_ID_SQL} FROM webhook_events WHERE idempotency_key = ANY($1::text[])`,
-        [missing],
-      );
-      for (const r of existing) {
-        byKey.set(r.idempotency_key, {
-          id: r.id,
-          idempotencyKey: r.idempotency_key,
-          status: r.status,
-          inserted: false,
-          batchJobId: r.batch_job_id ?? undefined,
-          jobId: r.job_id ?? undefined,
-        });
-      }
-    }
+    const missing = candidates.filter((c) => !byKey.has(c.event.idempotencyKey));
+    if (missing.length > 0) await this.resolveMissing(missing, keyId, byKey);
     return candidates.map((c) => {
-      if (erasedKeys.has(c.event.idempotencyKey)) return { erased: true };
       const row = byKey.get(c.event.idempotencyKey);
+      if (row === 'erased') return { erased: true };
       if (!row) throw new Error(`inbox row for ${c.event.idempotencyKey} neither inserted nor found`);
       return { ...row, event: c.event.event, requestId: c.requestId };
     });
+  }
+
+  /**
+   * What became of the candidates the INSERT did not return: erased (a tombstone names a subject:
+   * their sessions get tombstones of their own), or already held by a row. A separate statement
+   * (fresh snapshot) also sees rows that a concurrent batch committed while the INSERT waited on their
+   * keys, and tombstones an erasure committed meanwhile. Unnamed: a plan kept from when the inbox was
+   * small would scan it.
+   */
+  private async resolveMissing(
+    missing: InboxCandidate[],
+    keyId: string,
+    byKey: Map<string, Omit<InboxRow, 'event' | 'requestId'> | 'erased'>,
+  ): Promise<void> {
+    const asked = missing.map((c) => ({
+      idempotency_key: c.event.idempotencyKey,
+      subjects: c.subjects?.hashes ?? [],
+      session_hash: c.subjects?.sessionHash ?? null,
+    }));
+    const { rows: found } = await this.statements.query<{
+      id: string | null;
+      idempotency_key: string;
+      status: WebhookEventStatus | null;
+      batch_job_id: string | null;
+      job_id: string | null;
+      erased: boolean;
+    }>(
+      null,
+      `WITH m AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS m(idempotency_key text, subjects text[], session_hash text)),
+       erased AS MATERIALIZED (
+         SELECT m.idempotency_key, m.session_hash, t.erasure_id FROM m
+         CROSS JOIN LATERAL (SELECT erasure_id FROM erasure_tombstones WHERE subject_hash = ANY(m.subjects) LIMIT 1) t),
+       tombstoned AS (
+         INSERT INTO erasure_tombstones (subject_hash, key_id, erasure_id)
+         SELECT session_hash, $2, erasure_id FROM erased WHERE session_hash IS NOT NULL ORDER BY session_hash
+         ON CONFLICT (subject_hash) DO NOTHING)
+       SELECT NULL AS id, idempotency_key, NULL AS status, NULL AS batch_job_id, NULL AS job_id, true AS erased FROM erased
+       UNION ALL
+       SELECT id, idempotency_key, status, batch_job_id, ${JOB_ID_SQL}, false FROM webhook_events
+       WHERE idempotency_key IN (SELECT idempotency_key FROM m EXCEPT SELECT idempotency_key FROM erased)`,
+      [JSON.stringify(asked), keyId],
+    );
+    for (const r of found) {
+      if (r.erased) {
+        byKey.set(r.idempotency_key, 'erased');
+        continue;
+      }
+      byKey.set(r.idempotency_key, {
+        id: r.id!,
+        idempotencyKey: r.idempotency_key,
+        status: r.status!,
+        inserted: false,
+        batchJobId: r.batch_job_id ?? undefined,
+        jobId: r.job_id ?? undefined,
+      });
+    }
   }
 }
 

@@ -12,6 +12,7 @@ import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ProcessingModule } from './processing/processing.module.js';
 import { QueueModule } from './queue/queue.module.js';
+import { TracingModule } from './tracing/tracing.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 @Module({})
@@ -25,6 +26,7 @@ export class AppModule {
       imports: [
         // First, so that the embedded database (if any) is the last thing stopped at shutdown.
         EmbeddedModule.forConfig(config),
+        TracingModule,
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => ({ ...config })] }),
         MetricsModule,
         DatabaseModule,

@@ -1,28 +1,13 @@
-import 'reflect-metadata';
 import { existsSync } from 'node:fs';
-import { Logger } from '@nestjs/common';
-import { createApp } from './app.setup.js';
-import { ConfigError, loadConfig } from './config/configuration.js';
-import { prepareLocalMode } from './embedded/local-mode.js';
+import { startTracing } from './tracing/start-tracing.js';
 
-async function bootstrap(): Promise<void> {
-  if (existsSync('.env')) process.loadEnvFile('.env');
-  let config;
-  try {
-    config = loadConfig(process.env);
-    // Outside production: generated webhook secret and embedded PostgreSQL when those are unset.
-    await prepareLocalMode(config);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      // One line an operator can act on, not a stack trace.
-      console.error(`Refusing to start: ${err.message}`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const app = await createApp(config);
-  await app.listen(config.app.port, config.app.host);
-  new Logger('Bootstrap').log(`Listening on ${config.app.host}:${config.app.port} (role: ${config.app.role})`);
+if (existsSync('.env')) process.loadEnvFile('.env');
+// Tracing first: its instrumentations hook pg, ioredis, http and Fastify as the application's modules
+// load, so the application is imported only once it is set up (nothing is loaded without OTEL_* settings).
+try {
+  await startTracing(process.env, process.env.APP_ROLE ?? 'all');
+} catch (err) {
+  console.error(`Tracing not started (check the OTEL_* settings): ${(err as Error).message}`);
 }
-
-void bootstrap();
+const { bootstrap } = await import('./bootstrap.js');
+await bootstrap();

@@ -5,7 +5,7 @@ import { AuditLog } from '../audit/audit-log.service.js';
 import { errorText } from '../common/storable.js';
 import { EventDetail, EventListFilter, eventSummary, InboxAdminRepository } from '../inbox/admin.repository.js';
 import { InboxFilter } from '../inbox/event-filter.js';
-import { jobIdOf, ownJobOf, QueuedRow } from '../inbox/job-ids.js';
+import { jobIdOf, QueuedRow, requeueJobsOf } from '../inbox/job-ids.js';
 import { InboxRecoveryRepository } from '../inbox/recovery.repository.js';
 import { WebhookEventStatus } from '../inbox/webhook-event.entity.js';
 import { QueueUnavailableError, WebhookQueue } from '../queue/webhook-queue.js';
@@ -95,10 +95,13 @@ export class AdminService {
    * worker's sweeper enqueues them later, so the replay is not lost.
    */
   private async enqueue(rows: QueuedRow[]): Promise<boolean> {
+    const { jobs, done } = requeueJobsOf(rows, 'replay');
     try {
-      await this.queue.enqueueEvents(rows.map(ownJobOf));
+      await this.queue.enqueueEvents(jobs);
+      done();
       return true;
     } catch (err) {
+      done(err);
       if (!(err instanceof QueueUnavailableError)) throw err;
       this.logger.warn(`replay of ${rows.length} event(s) recorded but not queued (the sweeper will): ${errorText(err, 500)}`);
       return false;

@@ -10,6 +10,7 @@ import { withMigrationLock } from './migration-lock.js';
 import { OpenEvents1796169600000 } from './migrations/1796169600000-open-events.js';
 import { JobCarriers1796428800000 } from './migrations/1796428800000-job-carriers.js';
 import { Privacy1796515200000 } from './migrations/1796515200000-privacy.js';
+import { TraceId1796601600000 } from './migrations/1796601600000-trace-id.js';
 
 // json and jsonb columns as the pg driver reads them (for TypeORM and SqlStatements alike): Node 24's
 // JSON.parse can misread an escaped key (faithful-json.ts), and the worker processes the payloads it
@@ -26,6 +27,7 @@ export const migrations = [
   OpenEvents1796169600000,
   JobCarriers1796428800000,
   Privacy1796515200000,
+  TraceId1796601600000,
 ];
 
 /**

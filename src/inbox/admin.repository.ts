@@ -36,6 +36,10 @@ export const eventDetail = eventSummary
     idempotency_key: z.string(),
     signature_scheme: z.enum(['signature', 'timestamped'] satisfies SignatureScheme[]),
     payload: z.record(z.string(), z.unknown()),
+    trace_id: z
+      .string()
+      .nullable()
+      .describe('The delivery\'s trace (docs/operations.md, "Tracing"); null when tracing was off or did not sample it'),
   })
   .meta({ id: 'EventDetail' });
 export type EventDetail = z.infer<typeof eventDetail>;
@@ -86,7 +90,7 @@ export class InboxAdminRepository {
 
   async findById(id: string): Promise<EventDetail | null> {
     const rows: EventDetail[] = await this.dataSource.query(
-      `SELECT ${SUMMARY_COLUMNS}, idempotency_key, signature_scheme, payload FROM webhook_events WHERE id = $1`,
+      `SELECT ${SUMMARY_COLUMNS}, idempotency_key, signature_scheme, payload, trace_id FROM webhook_events WHERE id = $1`,
       [id],
     );
     return rows[0] ?? null;

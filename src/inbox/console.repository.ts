@@ -27,7 +27,7 @@ export interface ConsoleEventDetail extends ConsoleEventRow {
   batch_job_id: string | null;
   job_id: string | null;
   payload_expired_at: Date | null;
-  /** Set when tracing recorded the delivery's trace (the `trace_id` column, where it exists). */
+  /** Set when tracing recorded the delivery's trace (the `trace_id` column). */
   trace_id: string | null;
 }
 
@@ -269,10 +269,9 @@ export class InboxConsoleRepository {
   }
 
   async findById(id: string): Promise<ConsoleEventDetail | null> {
-    // trace_id through the row's JSON: the column exists only where tracing's migration added it.
     const rows: ConsoleEventDetail[] = await this.dataSource.query(
       `SELECT ${ROW_COLUMNS}, e.idempotency_key, e.signature_scheme, e.payload, e.request_id, e.recoveries, e.batch_job_id,
-              e.job_id, e.payload_expired_at, to_jsonb(e) ->> 'trace_id' AS trace_id
+              e.job_id, e.payload_expired_at, e.trace_id
        FROM webhook_events e WHERE e.id = $1`,
       [id],
     );

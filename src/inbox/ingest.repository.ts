@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomFillSync } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import { SqlStatements } from '../database/sql-statements.js';
+import { type Context, sampledTraceIdIn } from '../tracing/spans.js';
 import { NormalisedEvent } from '../events/delivery.js';
 import { JOB_ID_SQL, QueuedRow } from './job-ids.js';
 import { SignatureScheme, WebhookEventStatus } from './webhook-event.entity.js';
@@ -10,6 +11,8 @@ export interface InboxCandidate {
   event: NormalisedEvent;
   scheme: SignatureScheme;
   requestId?: string;
+  /** The delivery's trace context (tracing on only): its row records the trace id when sampled. */
+  trace?: Context;
   /**
    * The delivery's subjects as erasure tombstones hold them (privacy/subject-hashes.ts): the HMACs of
    * its session id and of its email, if any, under every key in use. `sessionHash`: its session's
@@ -77,18 +80,20 @@ export class InboxIngestRepository {
       batch_job_id: batchJobIds[i] ?? null,
       envelope: c.event.source?.envelope ?? false,
       subjects: c.subjects?.hashes ?? [],
+      // Only with tracing on (a missing key reads as NULL).
+      ...(c.trace ? { trace_id: sampledTraceIdIn(c.trace) ?? null } : {}),
     }));
     const { rows: inserted } = await this.statements.query<{ id: string; idempotency_key: string; batch_job_id: string | null }>(
       'inbox-insert',
       // The payload is the delivery's own JSON text (jsonb keeps its numbers exactly), normalised as
       // validation normalises it: the envelope's `data`, with `event` and `session_id` as validated.
-      `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id)
+      `INSERT INTO webhook_events (id, idempotency_key, event, session_id, payload, signature_scheme, request_id, batch_job_id, trace_id)
        SELECT id, idempotency_key, event, session_id,
               CASE WHEN envelope THEN payload -> 'data' ELSE payload END || jsonb_build_object('event', event, 'session_id', session_id),
-              signature_scheme, request_id, batch_job_id
+              signature_scheme, request_id, batch_job_id, trace_id
        FROM jsonb_to_recordset($1::jsonb)
          AS x(id uuid, idempotency_key text, event text, session_id text, payload jsonb, signature_scheme text,
-              request_id text, batch_job_id text, envelope boolean, subjects text[])
+              request_id text, batch_job_id text, envelope boolean, subjects text[], trace_id text)
        WHERE NOT EXISTS (SELECT 1 FROM erasure_tombstones t WHERE t.subject_hash = ANY(x.subjects))
        ORDER BY idempotency_key
        ON CONFLICT (idempotency_key) DO NOTHING

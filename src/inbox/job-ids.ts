@@ -1,5 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { BATCH_JOB_MAX_EVENTS, EventJob } from '../queue/queue.constants.js';
+import {
+  ATTR,
+  contextOf,
+  linkTo,
+  markFailed,
+  SPAN,
+  SpanKind,
+  startSpan,
+  traceparentInTrace,
+  traceparentOf,
+  tracingOn,
+} from '../tracing/spans.js';
 
 /**
  * Which queue job carries an inbox row, in one place. At any time one job carries a row, and only
@@ -34,6 +46,10 @@ export interface QueuedRow {
   jobId?: string;
   /** The batch job that carried the row's first attempt, if any. */
   batchJobId?: string;
+  /** The trace of the delivery that recorded the row (the `trace_id` column), if tracing sampled it. */
+  traceId?: string;
+  /** The traceparent its job carries (set by whoever enqueues it with tracing on). */
+  traceparent?: string;
 }
 
 /** The id of the row's own job: the one it was reopened under, else its row id. */
@@ -48,7 +64,37 @@ export function carriersOf(row: QueuedRow): string[] {
 
 /** The job of a row's own, under its current job id. */
 export function ownJobOf(row: QueuedRow): EventJob {
-  return { jobId: jobIdOf(row), data: { eventId: row.id, event: row.event, requestId: row.requestId } };
+  const data: EventJob['data'] = { eventId: row.id, event: row.event, requestId: row.requestId };
+  if (row.traceparent) data.traceparent = row.traceparent;
+  return { jobId: jobIdOf(row), data };
+}
+
+/**
+ * Jobs for rows going back through processing (a replay, the sweeper): with tracing on, one
+ * `queue.enqueue` span per row in the trace of the delivery that recorded it (its `trace_id`), linked
+ * to the operation doing it (the admin request, the sweeper pass); its job carries that span's
+ * traceparent. `done` ends the spans, failed if the enqueue failed.
+ */
+export function requeueJobsOf(rows: QueuedRow[], reason: 'replay' | 'sweep'): { jobs: EventJob[]; done: (err?: unknown) => void } {
+  if (!tracingOn()) return { jobs: rows.map(ownJobOf), done: () => undefined };
+  const by = traceparentOf();
+  const spans = rows.map((row) =>
+    startSpan(
+      SPAN.enqueue,
+      { [ATTR.eventId]: row.id, [ATTR.eventType]: row.event, [ATTR.jobId]: jobIdOf(row), [ATTR.reason]: reason },
+      { parent: contextOf(traceparentInTrace(row.traceId, row.id) ?? by), links: by ? [linkTo(by)!] : [], kind: SpanKind.PRODUCER },
+    ),
+  );
+  const jobs = rows.map((row, i) => ownJobOf({ ...row, traceparent: traceparentOf(spans[i]) }));
+  return {
+    jobs,
+    done: (err?: unknown) => {
+      for (const span of spans) {
+        if (err) markFailed(span, err);
+        span?.end();
+      }
+    },
+  };
 }
 
 /** One batch job id per BATCH_JOB_MAX_EVENTS consecutive rows: the batch job each of them will travel in. */
@@ -68,6 +114,7 @@ export interface QueuedRowRaw {
   request_id: string | null;
   job_id: string | null;
   batch_job_id?: string | null;
+  trace_id?: string | null;
 }
 
 export function toQueuedRow(r: QueuedRowRaw): QueuedRow {
@@ -77,5 +124,6 @@ export function toQueuedRow(r: QueuedRowRaw): QueuedRow {
     requestId: r.request_id ?? undefined,
     jobId: r.job_id ?? undefined,
     batchJobId: r.batch_job_id ?? undefined,
+    traceId: r.trace_id ?? undefined,
   };
 }

@@ -103,7 +103,7 @@ export class InboxRecoveryRepository {
     const [rows]: [RecoveredRaw[], number] = await this.dataSource.query(
       `UPDATE webhook_events SET ${RECOVER('$4')}
        WHERE id = ANY($1::uuid[]) AND status = $2 AND updated_at < now() - make_interval(secs => $3)
-       RETURNING id, event, request_id, status, job_id`,
+       RETURNING id, event, request_id, status, job_id, trace_id`,
       [ids, status, olderThanMs / 1000, maxRecoveries],
     );
     return splitRecovered(rows);
@@ -116,7 +116,7 @@ export class InboxRecoveryRepository {
   async reopen(id: string): Promise<{ reopened: QueuedRow } | { status: WebhookEventStatus } | null> {
     const [rows]: [QueuedRowRaw[], number] = await this.dataSource.query(
       `UPDATE webhook_events SET ${REPLAY} WHERE id = $1 AND status IN ('failed', 'ignored')
-       RETURNING id, event, request_id, job_id`,
+       RETURNING id, event, request_id, job_id, trace_id`,
       [id],
     );
     if (rows.length > 0) return { reopened: toQueuedRow(rows[0]) };
@@ -136,7 +136,7 @@ export class InboxRecoveryRepository {
          ORDER BY received_at ASC LIMIT $2 FOR UPDATE SKIP LOCKED)
        UPDATE webhook_events SET ${REPLAY}
        WHERE id IN (SELECT id FROM picked)
-       RETURNING id, event, request_id, job_id`,
+       RETURNING id, event, request_id, job_id, trace_id`,
       [status, limit, event ?? null],
     );
     return rows.map(toQueuedRow);
@@ -154,7 +154,7 @@ export class InboxRecoveryRepository {
          ORDER BY k.received_at, k.id LIMIT $${sql.params.length + 1} FOR UPDATE OF e SKIP LOCKED)
        UPDATE webhook_events SET ${REPLAY}
        WHERE id IN (SELECT id FROM picked) AND status = 'failed'
-       RETURNING id, event, request_id, job_id`,
+       RETURNING id, event, request_id, job_id, trace_id`,
       [...sql.params, limit],
     );
     return rows.map(toQueuedRow);

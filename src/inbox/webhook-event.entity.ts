@@ -75,6 +75,11 @@ export class WebhookEvent {
   @Column({ name: 'request_id', type: 'text', nullable: true })
   requestId!: string | null;
 
+  /** The trace of the delivery that recorded the row (tracing on and the trace sampled), else NULL. */
+  @NotPersonalData('a trace id')
+  @Column({ name: 'trace_id', type: 'text', nullable: true })
+  traceId!: string | null;
+
   @Column({ name: 'received_at', type: 'timestamptz' })
   receivedAt!: Date;
 

@@ -7,6 +7,7 @@ import { SqlStatements } from '../database/sql-statements.js';
 import { EventHandler, HandledEvent, HandlesEvent, PermanentFailure } from '../events/event-handler.js';
 import { NotificationsService } from '../notifications/notifications.service.js';
 import { ErasureService } from '../privacy/erasure.service.js';
+import { inSpan, SPAN } from '../tracing/spans.js';
 import { interviewCompleted } from './interview-completed.event.js';
 import { Interview } from './interview.entity.js';
 import { InterviewMetrics } from './interviews.metrics.js';
@@ -87,7 +88,16 @@ export class InterviewCompletedHandler implements EventHandler<typeof interviewC
     return rows.map(() => undefined);
   }
 
-  private async download(url: string): Promise<Buffer> {
+  private download(url: string): Promise<Buffer> {
+    // The URL stays out of the span (it may carry a token); its size says what came back.
+    return inSpan(SPAN.transcript, {}, async (span) => {
+      const body = await this.downloadOnce(url);
+      span?.setAttribute('transcript.bytes', body.length);
+      return body;
+    });
+  }
+
+  private async downloadOnce(url: string): Promise<Buffer> {
     const started = performance.now();
     try {
       const body = await this.transcripts.download(url);

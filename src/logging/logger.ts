@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { activeSpanContext, tracingOn } from '../tracing/spans.js';
 import { currentLogContext } from './log-context.js';
 
 export type AppLogger = Logger;
@@ -124,7 +125,7 @@ function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'base'>, root: {
     serializers: { err: serializeError, error: serializeError, req: serializeRequest },
     // The request id (or job and event id) of the work in progress, on lines written through the
     // root logger (Nest's Logger). Fastify's per-request child loggers carry it as a binding already.
-    mixin: (_merge, _level, logger) => (logger === root.logger ? (currentLogContext() ?? {}) : {}),
+    mixin: tracingOn() ? withTraceIds(root) : (_merge, _level, logger) => (logger === root.logger ? (currentLogContext() ?? {}) : {}),
     hooks: {
       logMethod(args, method) {
         for (let i = 0; i < args.length; i++) {
@@ -133,6 +134,20 @@ function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'base'>, root: {
         method.apply(this, args);
       },
     },
+  };
+}
+
+/**
+ * With tracing on, every line written inside a traced operation (through any logger: Fastify's
+ * request loggers too) also names the active span, so a log line leads to its trace. Chosen once,
+ * when the logger is made: without tracing the mixin does not look for a span.
+ */
+function withTraceIds(root: { logger?: Logger }): NonNullable<LoggerOptions['mixin']> {
+  return (_merge, _level, logger) => {
+    const context = logger === root.logger ? currentLogContext() : undefined;
+    const span = activeSpanContext();
+    if (!span) return context ?? {};
+    return { ...context, trace_id: span.traceId, span_id: span.spanId };
   };
 }
 

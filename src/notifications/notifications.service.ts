@@ -15,6 +15,7 @@ import { PermanentFailure, RetryLaterError } from '../events/event-handler.js';
 import { Notification, NotificationStatus, REPEAT_NOTE } from './notification.entity.js';
 import { NotificationMetrics } from './notifications.metrics.js';
 import { InterviewCompletedNotice, interviewCompletedMessage, retryAfterMs } from './slack-message.js';
+import { inSpan, SPAN } from '../tracing/spans.js';
 
 export const INTERVIEW_COMPLETED_KIND = 'slack.interview_completed';
 
@@ -59,7 +60,15 @@ export class NotificationsService {
   }
 
   /** Called by the interview handler after the interview row is committed. */
-  async notifyInterviewCompleted(notice: InterviewCompletedNotice): Promise<NotifyOutcome> {
+  notifyInterviewCompleted(notice: InterviewCompletedNotice): Promise<NotifyOutcome> {
+    return inSpan(SPAN.slack, {}, async (span) => {
+      const outcome = await this.notifyOnce(notice);
+      span?.setAttribute('slack.outcome', outcome);
+      return outcome;
+    });
+  }
+
+  private async notifyOnce(notice: InterviewCompletedNotice): Promise<NotifyOutcome> {
     const kind = INTERVIEW_COMPLETED_KIND;
     if (!this.webhookUrl) {
       await this.recordSkipped(kind, notice.sessionId);

@@ -4,6 +4,7 @@ import { validateDelivery } from '../events/delivery.js';
 import { knownEvents } from '../events/event-definition.js';
 import { EventHandler, HandlesEvent, PermanentFailure } from '../events/event-handler.js';
 import { ClaimedRow } from '../inbox/processing.repository.js';
+import { ATTR, inSpan, SPAN } from '../tracing/spans.js';
 
 /**
  * Hands each claimed row to the handler of its event type. Handlers are the providers marked
@@ -33,7 +34,9 @@ export class EventDispatcher implements OnModuleInit {
     const { event, sessionId, payload } = delivery.value;
     const handler = this.handlers.get(event);
     if (!handler) return 'ignored';
-    await handler.handle({ eventId: row.id, event, sessionId, payload, requestId });
+    await inSpan(SPAN.handle, { [ATTR.eventType]: event, [ATTR.eventId]: row.id, [ATTR.sessionId]: sessionId }, () =>
+      handler.handle({ eventId: row.id, event, sessionId, payload, requestId }),
+    );
     return 'processed';
   }
 }

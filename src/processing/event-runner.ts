@@ -5,6 +5,7 @@ import { errorText } from '../common/storable.js';
 import { AppConfig } from '../config/configuration.js';
 import { ClaimedRow, InboxProcessingRepository } from '../inbox/processing.repository.js';
 import { ErasureService } from '../privacy/erasure.service.js';
+import { annotateActive, ATTR, markFailed, SPAN, startSpan, tracingOn } from '../tracing/spans.js';
 import { EventDispatcher } from './event-dispatcher.js';
 import { FailureDecision } from './failure-policy.js';
 import { AttemptOutcome, EventJobData } from './job-data.js';
@@ -47,7 +48,10 @@ export class EventRunner {
       if (!(await this.inbox.exists(eventId).catch(() => true))) await this.eraseWritten(row);
       throw err;
     }
-    if (await this.inbox.complete(eventId, outcome)) return outcome;
+    if (await this.inbox.complete(eventId, outcome)) {
+      recordOutcome({ eventId, event: row.event }, outcome);
+      return outcome;
+    }
     await this.eraseWritten(row);
     return 'skipped';
   }
@@ -68,6 +72,7 @@ export class EventRunner {
    */
   async recordFailure(data: EventJobData, decision: FailureDecision, err: Error, retryNote: string): Promise<void> {
     const what = `event ${data.eventId} (${data.event})`;
+    recordOutcome(data, decision.kind === 'dead-letter' ? 'dead_letter' : decision.kind === 'defer' ? 'deferred' : 'retry', err);
     if (decision.kind === 'dead-letter') {
       this.logger.warn(`${what} failed for good: ${errorText(err, LOGGED_ERROR_CHARS)}`);
       await this.inbox.fail(data.eventId, errorText(err));
@@ -77,4 +82,24 @@ export class EventRunner {
     this.logger.warn(`${what} ${note}: ${errorText(err, LOGGED_ERROR_CHARS)}`);
     await this.inbox.noteAttemptError(data.eventId, errorText(err)).catch(() => undefined);
   }
+}
+
+/** What one attempt came to, as its `event.outcome` span says. */
+export type TracedOutcome = AttemptOutcome | 'retry' | 'deferred' | 'dead_letter';
+
+/**
+ * The `event.outcome` span of an attempt (tracing on only): a dead letter's is an error, with a
+ * `dead_letter` event and attribute, and the attempt's own span says `dead_letter` too.
+ */
+export function recordOutcome(data: Pick<EventJobData, 'eventId' | 'event'>, outcome: TracedOutcome, err?: Error): void {
+  if (!tracingOn()) return;
+  const span = startSpan(SPAN.outcome, { [ATTR.eventId]: data.eventId, [ATTR.eventType]: data.event, [ATTR.outcome]: outcome });
+  annotateActive({ [ATTR.outcome]: outcome });
+  if (outcome === 'dead_letter') {
+    annotateActive({ [ATTR.deadLetter]: true });
+    span?.setAttribute(ATTR.deadLetter, true);
+    span?.addEvent('dead_letter');
+    markFailed(span, err);
+  }
+  span?.end();
 }

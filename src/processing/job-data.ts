@@ -6,6 +6,7 @@ export const eventJobDataSchema = z.object({
   eventId: z.uuid(),
   event: z.string().min(1),
   requestId: z.string().optional(),
+  traceparent: z.string().max(64).optional(),
   deferrals: z.number().int().min(0).optional(),
 });
 export type EventJobData = z.infer<typeof eventJobDataSchema>;

@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { AppConfig } from '../config/configuration.js';
 import { DatabaseLifecycle } from '../database/database.lifecycle.js';
 import { eventLabel } from '../events/event-definition.js';
-import { carriersOf, ownJobOf } from '../inbox/job-ids.js';
+import { carriersOf, requeueJobsOf } from '../inbox/job-ids.js';
 import { InboxRecoveryRepository, Recovered, StaleCursor } from '../inbox/recovery.repository.js';
 import { WebhookQueue } from '../queue/webhook-queue.js';
 import { ProcessingMetrics } from './processing.metrics.js';
@@ -100,7 +100,14 @@ export class StaleEventsSweeper implements OnApplicationBootstrap, OnApplication
       idleMs,
       MAX_RECOVERIES,
     );
-    await this.queue.enqueueEvents(recovered.requeued.map(ownJobOf));
+    const { jobs, done } = requeueJobsOf(recovered.requeued, 'sweep');
+    await this.queue.enqueueEvents(jobs).then(
+      () => done(),
+      (err: unknown) => {
+        done(err);
+        throw err;
+      },
+    );
     const n = recovered.requeued.length;
     if (n > 0) this.logger.warn(`re-enqueued ${n} event(s) left in '${status}' whose job is gone`);
     this.metrics.recordRequeued(status === 'processing' ? 'stuck_processing' : 'stale_received', n);

@@ -8,6 +8,7 @@ import { DatabaseLifecycle } from '../database/database.lifecycle.js';
 import { eventLabel } from '../events/event-definition.js';
 import { isPermanent } from '../events/event-handler.js';
 import { runWithLogContext } from '../logging/log-context.js';
+import { ATTR, contextOf, inSpan, SPAN, SpanKind, tracingOn } from '../tracing/spans.js';
 import { RetentionCounts, RetentionService } from '../privacy/retention.service.js';
 import { PROCESS_BATCH_JOB, ProcessBatchJobData, ProcessEventJobData, RETENTION_JOB, WEBHOOKS_QUEUE } from '../queue/queue.constants.js';
 import { QueueWorker } from '../queue/queue-worker.js';
@@ -95,7 +96,7 @@ export class WebhookEventsProcessor
       return await runWithLogContext(context, () =>
         job.name === PROCESS_BATCH_JOB
           ? this.batches.process(job as Job<ProcessBatchJobData>)
-          : this.processOwnJob(job as Job<ProcessEventJobData>, token),
+          : tracedJob(job as Job<ProcessEventJobData>, () => this.processOwnJob(job as Job<ProcessEventJobData>, token)),
       );
     } finally {
       if (--this.running === 0) for (const resolve of this.idleWaiters.splice(0)) resolve();
@@ -175,4 +176,28 @@ export class WebhookEventsProcessor
 /** Whether BullMQ will run this job again if the current attempt fails. */
 function hasAttemptsLeft(job: Job): boolean {
   return job.attemptsMade + 1 < (job.opts.attempts ?? 1);
+}
+
+/**
+ * A job of its own runs in a `job.process` span in the trace its data names (the delivery's, through
+ * its enqueue span or the attempt that handed it on): every attempt and retry of the event is a span
+ * of that trace. A deferral (DelayedError) is not a failure.
+ */
+function tracedJob<T>(job: Job<ProcessEventJobData>, run: () => Promise<T>): Promise<T> {
+  if (!tracingOn()) return run();
+  const data = (job.data ?? {}) as Partial<ProcessEventJobData>;
+  const attributes = {
+    [ATTR.jobId]: job.id ?? '',
+    [ATTR.jobName]: job.name,
+    [ATTR.attempt]: job.attemptsMade + 1,
+    ...(typeof data.eventId === 'string' ? { [ATTR.eventId]: data.eventId } : {}),
+    ...(typeof data.event === 'string' ? { [ATTR.eventType]: data.event } : {}),
+    ...(typeof data.deadLetter === 'string' ? { [ATTR.deadLetter]: true } : {}),
+  };
+  const parent = contextOf(typeof data.traceparent === 'string' ? data.traceparent : undefined);
+  return inSpan(SPAN.job, attributes, run, {
+    parent,
+    kind: SpanKind.CONSUMER,
+    isFailure: (err) => !(err instanceof DelayedError || (err as Error).name === 'DelayedError'),
+  });
 }

@@ -33,6 +33,11 @@ export interface ProcessEventJobData {
   eventId: string;
   event: string;
   requestId?: string;
+  /**
+   * The W3C traceparent of the span that enqueued this attempt (tracing on only): the worker's spans
+   * for the event join that trace (docs/operations.md, "Tracing"). Ids only.
+   */
+  traceparent?: string;
   /** Retry-After deferrals so far (they do not spend attempts; bounded on their own). */
   deferrals?: number;
   /**

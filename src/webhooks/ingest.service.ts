@@ -8,6 +8,7 @@ import { batchJobIdsFor, ownJobOf } from '../inbox/job-ids.js';
 import { EventJob, ProcessEventJobData } from '../queue/queue.constants.js';
 import { normaliseEmail, SubjectHashes } from '../privacy/subject-hashes.js';
 import { WebhookQueue } from '../queue/webhook-queue.js';
+import { ATTR, markFailed, SPAN, type Span, SpanKind, startSpan, traceparentOf, tracingOn, withContext } from '../tracing/spans.js';
 
 /** The answer to a delivery that was recorded: the webhook route's 200 body. */
 export const ingestResult = z
@@ -64,7 +65,15 @@ export class WebhookIngestService implements OnApplicationShutdown {
     await this.batcher.onIdle();
   }
 
-  private async flush(items: InboxCandidate[]): Promise<IngestOutcome[]> {
+  /**
+   * With tracing on, a batch's statements run in the trace of its first delivery (the batcher would
+   * otherwise run them in the context of whichever delivery started its loop).
+   */
+  private flush(items: InboxCandidate[]): Promise<IngestOutcome[]> {
+    return withContext(items[0]?.trace, () => this.flushBatch(items));
+  }
+
+  private async flushBatch(items: InboxCandidate[]): Promise<IngestOutcome[]> {
     // The same key twice in one batch: the first one stands for both.
     const firstIndex = new Map<string, number>();
     const unique: InboxCandidate[] = [];
@@ -90,6 +99,7 @@ export class WebhookIngestService implements OnApplicationShutdown {
     for (const candidate of unique) candidate.subjects = this.subjectsOf(candidate);
 
     // One statement for the batch; a delivery whose data PostgreSQL refuses fails alone.
+    const writeStarted = tracingOn() ? epochMs() : 0;
     const written = await flushIsolating(
       unique.map((candidate, i) => ({ candidate, batchJobId: batchJobIds[i] ?? null })),
       (part) =>
@@ -105,6 +115,7 @@ export class WebhookIngestService implements OnApplicationShutdown {
       this.logger.warn(`inbox write failed for ${failed.length} of ${unique.length} deliveries: ${errorText(failed[0].error, 500)}`);
     const recorded: Array<RecordedDelivery | undefined> = written.map((w) => (w.ok ? w.value : undefined));
     const rows: Array<InboxRow | undefined> = recorded.map((r) => (r && !('erased' in r) ? r : undefined));
+    const enqueueSpans = tracingOn() ? traceInboxWrite(unique, written, rows, writeStarted) : undefined;
 
     // New rows, and earlier rows still 'received' (their job may have been lost): make sure a job
     // exists. A 'processing' row is in a job's hands; were that job lost, the sweeper reopens the
@@ -133,8 +144,13 @@ export class WebhookIngestService implements OnApplicationShutdown {
         this.queue.enqueueBatches([...batches].map(([jobId, events]) => ({ jobId, events }))),
         this.queue.enqueueEvents(ownJobs),
       ]);
+      for (const span of enqueueSpans ?? []) span?.end();
     } catch (err) {
       queued = false;
+      for (const span of enqueueSpans ?? []) {
+        markFailed(span, err);
+        span?.end();
+      }
       this.logger.warn(`enqueue failed for ${pending.length} events (rows kept as 'received'): ${errorText(err, 500)}`);
     }
 
@@ -162,4 +178,48 @@ export class WebhookIngestService implements OnApplicationShutdown {
     const emails = typeof email === 'string' ? this.hashes.all('email', normaliseEmail(email)) : [];
     return { hashes: [...sessions, ...emails], sessionHash: sessions[0] };
   }
+}
+
+function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * With tracing on: an `inbox.write` span in each delivery's trace for the INSERT that recorded it
+ * (one statement for the whole batch: the spans share its times), and a `queue.enqueue` span for each
+ * row that gets a job now, whose traceparent the job carries (set on the row here, read by ownJobOf).
+ * Returns the enqueue spans, ended by the caller once the queue answered.
+ */
+function traceInboxWrite(
+  unique: InboxCandidate[],
+  written: Array<{ ok: boolean; error?: unknown }>,
+  rows: Array<InboxRow | undefined>,
+  started: number,
+): Array<Span | undefined> {
+  const ended = epochMs();
+  const enqueueSpans: Array<Span | undefined> = [];
+  unique.forEach((candidate, i) => {
+    const row = rows[i];
+    const attributes = {
+      [ATTR.eventType]: candidate.event.event,
+      [ATTR.sessionId]: candidate.event.sessionId,
+      [ATTR.batchSize]: unique.length,
+      ...(candidate.requestId ? { [ATTR.requestId]: candidate.requestId } : {}),
+      ...(row ? { [ATTR.eventId]: row.id, 'inbox.inserted': row.inserted } : {}),
+    };
+    const write = startSpan(SPAN.inboxWrite, attributes, { parent: candidate.trace, startTime: started });
+    if (!written[i].ok) markFailed(write, written[i].error);
+    else if (!row) write?.setAttribute(ATTR.outcome, 'erased');
+    write?.end(ended);
+    if (row && (row.inserted || row.status === 'received')) {
+      const span = startSpan(
+        SPAN.enqueue,
+        { [ATTR.eventId]: row.id, [ATTR.eventType]: candidate.event.event, [ATTR.jobId]: row.jobId ?? row.batchJobId ?? row.id },
+        { parent: candidate.trace, kind: SpanKind.PRODUCER },
+      );
+      row.traceparent = traceparentOf(span);
+      enqueueSpans.push(span);
+    }
+  });
+  return enqueueSpans;
 }

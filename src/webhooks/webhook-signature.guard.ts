@@ -3,6 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import type { FastifyRequest } from 'fastify';
 import { AppConfig } from '../config/configuration.js';
 import { SignatureScheme } from '../inbox/webhook-event.entity.js';
+import { SPAN, startSpan } from '../tracing/spans.js';
 import { verifyWebhookSignature } from './webhook-signature.js';
 
 export type WebhookRequest = FastifyRequest & { rawBody?: Buffer; signatureScheme?: SignatureScheme };
@@ -23,12 +24,15 @@ export class WebhookSignatureGuard implements CanActivate {
     if (!Buffer.isBuffer(req.rawBody) || !isJsonMediaType(req.headers['content-type'])) {
       throw new UnsupportedMediaTypeException('Content-Type must be application/json');
     }
+    const span = startSpan(SPAN.verifySignature, {});
     const check = verifyWebhookSignature({
       rawBody: req.rawBody,
       headers: req.headers,
       secrets: this.webhook.secrets,
       toleranceSeconds: this.webhook.toleranceSeconds,
     });
+    span?.setAttribute('webhook.signature_scheme', check.ok ? check.scheme : 'rejected');
+    span?.end();
     if (!check.ok) {
       this.logger.debug(`rejected delivery: ${check.reason}`);
       throw new UnauthorizedException(`invalid webhook signature: ${check.reason}`);

@@ -15,6 +15,7 @@ import {
 import { errorBody } from '../common/all-exceptions.filter.js';
 import { parseDelivery } from '../events/delivery.js';
 import { eventLabel } from '../events/event-definition.js';
+import { activeContext, tracingOn } from '../tracing/spans.js';
 import { IngestResult, ingestResult, WebhookIngestService } from './ingest.service.js';
 import { WebhookRequest, WebhookSignatureGuard } from './webhook-signature.guard.js';
 import {
@@ -107,7 +108,13 @@ export class WebhooksController {
     req.webhookEvent = eventLabel(parsed.ok ? parsed.value.event : parsed.event);
     if (!parsed.ok) throw new BadRequestException(parsed.message);
 
-    const outcome = await this.ingest.accept({ event: parsed.value, scheme: req.signatureScheme!, requestId: String(req.id) });
+    const outcome = await this.ingest.accept({
+      event: parsed.value,
+      scheme: req.signatureScheme!,
+      requestId: String(req.id),
+      // The delivery's trace: its inbox write and enqueue spans join it, and its job carries it on.
+      trace: tracingOn() ? activeContext() : undefined,
+    });
     if (outcome.status === 'unavailable') {
       throw new ServiceUnavailableException(`cannot record the event right now (${outcome.reason}); retry later`);
     }

@@ -1,0 +1,126 @@
+import { hostname } from 'node:os';
+import { register } from 'node:module';
+import { markTracingOn, scrubText } from './spans.js';
+import { DEFAULT_SERVICE_NAME, ROLE_ATTRIBUTE, tracingRequested } from './tracing-env.js';
+
+/** What main.ts holds once tracing started: flushes and stops the SDK at shutdown. */
+export interface Tracing {
+  shutdown(): Promise<void>;
+}
+
+let started: Tracing | undefined;
+
+// Attributes of HTTP spans that hold a URL or part of one. Outgoing calls go to URLs that are
+// secrets themselves (a Slack webhook's path, a signed transcript link): their spans keep only the
+// origin. Incoming requests keep their path (routes and ids) without the query (filters).
+const FULL_URL = ['url.full', 'http.url'];
+const URL_PARTS = ['http.target', 'url.path', 'url.query'];
+const SPAN_KIND_CLIENT = 2;
+
+function scrubUrls(span: { kind: number; attributes: Record<string, unknown>; setAttribute(k: string, v: string): unknown }): void {
+  const client = span.kind === SPAN_KIND_CLIENT;
+  for (const key of FULL_URL) {
+    const value = span.attributes[key];
+    if (typeof value !== 'string') continue;
+    const origin = URL.canParse(value) ? new URL(value).origin : '[redacted]';
+    span.setAttribute(key, client ? `${origin}/[redacted]` : scrubText(value));
+  }
+  for (const key of URL_PARTS) {
+    const value = span.attributes[key];
+    if (typeof value === 'string' && (client || key === 'url.query' || value.includes('?')))
+      span.setAttribute(key, client || key === 'url.query' ? '[redacted]' : value.split('?')[0]);
+  }
+}
+
+/**
+ * Starts the OpenTelemetry SDK when the standard OTEL_* variables ask for traces (tracing-env.ts),
+ * before the application's modules are loaded: main.ts awaits this, then imports the app. Without
+ * an exporter nothing of the SDK is even imported. Configured only by OTEL_* variables (exporter,
+ * endpoint, protocol, sampler, service name, resource attributes, batch delays); the service adds
+ * the default service name, its role and its instance id as resource attributes.
+ */
+export async function startTracing(env: NodeJS.ProcessEnv, role: string): Promise<Tracing | undefined> {
+  if (started || !tracingRequested(env)) return started;
+
+  // ESM: the app's imports reach pg, ioredis and node:http through the loader, where the
+  // instrumentations hook them (import-in-the-middle); only the modules they name are wrapped.
+  const { createAddHookMessageChannel } = await import('import-in-the-middle');
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+
+  const [
+    { NodeSDK, resources, tracing },
+    { HttpInstrumentation },
+    { PgInstrumentation },
+    { IORedisInstrumentation },
+    { FastifyOtelInstrumentation },
+  ] = await Promise.all([
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/instrumentation-http'),
+    import('@opentelemetry/instrumentation-pg'),
+    import('@opentelemetry/instrumentation-ioredis'),
+    import('@fastify/otel'),
+  ]);
+
+  const exporter = await traceExporter(env);
+  const urlScrubber = {
+    onStart: () => undefined,
+    onEnding: scrubUrls,
+    onEnd: () => undefined,
+    forceFlush: () => Promise.resolve(),
+    shutdown: () => Promise.resolve(),
+  };
+  const isProbe = (url: string | undefined) => url !== undefined && (url.startsWith('/health/') || url.startsWith('/metrics'));
+
+  const sdk = new NodeSDK({
+    resource: resources.defaultResource().merge(
+      resources.resourceFromAttributes({
+        'service.name': DEFAULT_SERVICE_NAME,
+        'service.instance.id': `${hostname()}-${process.pid}`,
+        [ROLE_ATTRIBUTE]: role,
+      }),
+    ),
+    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) override the defaults above.
+    resourceDetectors: [resources.envDetector, resources.processDetector, resources.hostDetector],
+    spanProcessors: [urlScrubber, new tracing.BatchSpanProcessor(exporter)],
+    // Traces only: metrics stay on /metrics (Prometheus), logs on stdout.
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [
+      new HttpInstrumentation({
+        // Probes and scrapes would be most of the traces, and say nothing.
+        ignoreIncomingRequestHook: (req) => isProbe(req.url),
+        // Spans for calls made inside a traced operation only (not the exporter's own posts).
+        requireParentforOutgoingSpans: true,
+      }),
+      // The request and its route handler; no span per lifecycle hook (a dozen per request).
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        instrumentHooks: false,
+        ignorePaths: (route) => isProbe(route.url),
+      }),
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+    ],
+  });
+  sdk.start();
+  await waitForAllMessagesAcknowledged();
+  markTracingOn();
+  started = { shutdown: () => sdk.shutdown() };
+  return started;
+}
+
+/** Flushes the spans still buffered (called at shutdown); nothing without tracing. */
+export async function stopTracing(): Promise<void> {
+  await started?.shutdown().catch(() => undefined);
+}
+
+/** OTEL_TRACES_EXPORTER (otlp by default, or console) over OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf by default). */
+async function traceExporter(env: NodeJS.ProcessEnv) {
+  const names = (env.OTEL_TRACES_EXPORTER ?? 'otlp').split(',').map((s) => s.trim());
+  if (names.includes('console')) return new (await import('@opentelemetry/sdk-node')).tracing.ConsoleSpanExporter();
+  const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
+  if (protocol === 'grpc') return new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter();
+  if (protocol === 'http/json') return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();
+  return new (await import('@opentelemetry/exporter-trace-otlp-proto')).OTLPTraceExporter();
+}

@@ -3,8 +3,7 @@
 // own files), never one above or beside it, so no two folders can import each other. The root
 // files (main.ts, app.module.ts, app.setup.ts, features.ts) wire everything and are exempt.
 const LAYERS = [
-  ['tracing'],
-  ['logging'],
+  ['logging', 'tracing'],
   ['common', 'config'],
   ['events', 'health', 'metrics'],
   ['database'],

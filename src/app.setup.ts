@@ -12,6 +12,7 @@ import { ManagementAccess } from './health/management.js';
 import { runWithLogContext } from './logging/log-context.js';
 import { createLogger, redactUrl } from './logging/logger.js';
 import { PinoLoggerService } from './logging/pino-logger.service.js';
+import { activeSpanContext, tracingOn } from './tracing/spans.js';
 import { registerBodyParsers } from './webhooks/webhook-body.parser.js';
 import { WEBHOOK_PATH } from './webhooks/webhook.constants.js';
 import { IngestMarks, statusFromResponse, WebhookMetrics } from './webhooks/webhook.metrics.js';
@@ -38,6 +39,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // Readable lines for a person at a terminal; JSON for everything else (containers, CI).
     pretty: process.stdout.isTTY === true,
     base: { service: 'interview-webhooks', role: config.app.role },
+    activeSpan: tracingOn() ? activeSpanContext : undefined,
   });
   for (const warning of config.warnings) logger.warn(warning);
 

@@ -245,6 +245,21 @@ describe('tracing: one trace per delivery across the api and worker processes', 
       deadSpans.some((s) => /^(event|job)\.process$/.test(s.name) && s.attrs.dead_letter === true && s.status?.code === STATUS_ERROR),
     ).toBe(true);
 
+    // A replay continues the delivery's trace: its enqueue (api) and its new attempt (worker) join it,
+    // the enqueue linked to the admin request that asked for it.
+    const replay = await fetch(`${api.baseUrl}/admin/events/${dead.id}/replay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(replay.status).toBeLessThan(300);
+    await waitFor(async () => named(traceOf(deadTrace), 'event.outcome').length === 2, 20_000);
+    const [replayEnqueue] = named(traceOf(deadTrace), 'queue.enqueue').filter((s) => s.attrs['queue.enqueue_reason'] === 'replay');
+    expect(replayEnqueue).toMatchObject({
+      role: 'api',
+      links: [expect.objectContaining({ traceId: expect.not.stringMatching(deadTrace) })],
+    });
+    expect(named(traceOf(deadTrace), 'job.process').filter((s) => s.parentSpanId === replayEnqueue.spanId)).toHaveLength(1);
+
     // Log lines written inside a traced operation name its trace and span: the worker's warning about
     // the failed attempt points at a span of the flaky delivery's trace.
     const lines = worker

@@ -18,6 +18,7 @@ export const ENV_GROUPS = [
   'Sweeper',
   'Privacy',
   'Admin',
+  'Tracing',
 ] as const;
 export type EnvGroup = (typeof ENV_GROUPS)[number];
 
@@ -34,6 +35,8 @@ export type EnvDoc = {
   computedDefault?: string;
   /** The values it takes, where the schema's JSON Schema cannot say (lists, flags, URLs). */
   accepts?: string;
+  /** Who reads a variable the service does not validate (otelVariables); default: Node. */
+  readBy?: string;
 };
 
 const doc = <T extends z.ZodType>(schema: T, meta: EnvDoc): T => schema.meta(meta);
@@ -259,5 +262,81 @@ export const nodeVariables: Record<string, EnvDoc> = {
       'The image caps the V8 heap for a 1536Mi memory limit: keep the cap at about 2/3 of your limit and raise the two together (see docs/benchmarks.md, the heap ceiling)',
     computedDefault: 'image: `--max-old-space-size=1024 --max-semi-space-size=16`; `npm start`: none',
     accepts: 'Node options',
+  },
+};
+
+/**
+ * The standard OpenTelemetry variables the service honours (src/tracing/, docs/operations.md
+ * "Tracing"): read by the OpenTelemetry SDK, never validated by the service. Without an endpoint
+ * (or an exporter named in OTEL_TRACES_EXPORTER) tracing is off and the SDK is not loaded.
+ */
+export const otelVariables: Record<string, EnvDoc> = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    group: 'Tracing',
+    description:
+      'Base URL of the OTLP receiver (an OpenTelemetry Collector, Tempo, Jaeger, a vendor): setting it turns tracing on; spans go to `/v1/traces` under it',
+    accepts: 'URL, e.g. `http://otel-collector:4318`',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
+    group: 'Tracing',
+    description: 'Full URL for traces alone, instead of OTEL_EXPORTER_OTLP_ENDPOINT; setting it turns tracing on too',
+    accepts: 'URL, e.g. `http://otel-collector:4318/v1/traces`',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_EXPORTER_OTLP_PROTOCOL: {
+    group: 'Tracing',
+    description: 'How spans are sent',
+    computedDefault: '`http/protobuf`',
+    accepts: '`http/protobuf`, `http/json` or `grpc`',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_EXPORTER_OTLP_HEADERS: {
+    group: 'Tracing',
+    description: "Headers on every export (a vendor's API key)",
+    accepts: 'comma-separated `key=value` list',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_TRACES_EXPORTER: {
+    group: 'Tracing',
+    description: '`none` turns tracing off whatever else is set; `console` prints spans to stdout (debugging)',
+    computedDefault: '`otlp` when an endpoint is set',
+    accepts: '`otlp`, `console` or `none`',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_SERVICE_NAME: {
+    group: 'Tracing',
+    description: "The `service.name` of the spans; the process's role is the `app.role` resource attribute",
+    computedDefault: '`interview-webhooks`',
+    accepts: 'string',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_RESOURCE_ATTRIBUTES: {
+    group: 'Tracing',
+    description: 'More resource attributes on every span, e.g. `deployment.environment.name=production`',
+    accepts: 'comma-separated `key=value` list',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_TRACES_SAMPLER: {
+    group: 'Tracing',
+    description:
+      'Which traces are kept; `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG keeps a share of deliveries (10 % costs about what docs/operations.md says), and follows the platform when its request carries a traceparent',
+    computedDefault: '`parentbased_always_on`',
+    accepts: '`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off` or `parentbased_traceidratio`',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_TRACES_SAMPLER_ARG: {
+    group: 'Tracing',
+    description: 'The ratio of the `traceidratio` samplers',
+    computedDefault: '`1.0`',
+    accepts: 'number 0–1',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
+  },
+  OTEL_SDK_DISABLED: {
+    group: 'Tracing',
+    description: '`true` turns tracing off whatever else is set',
+    computedDefault: '`false`',
+    accepts: '`true` or `false`',
+    readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',
   },
 };

@@ -3,7 +3,7 @@ import { posix } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { imageEnv } from '../../scripts/dockerfile.mjs';
-import { envSchema, nodeVariables } from './env.schema.js';
+import { envSchema, nodeVariables, otelVariables } from './env.schema.js';
 import { REFERENCE_COMMAND, REFERENCE_PATH, referenceEntries, renderReference } from './reference.js';
 
 const root = new URL('../../', import.meta.url);
@@ -24,8 +24,8 @@ describe('docs/configuration.md', () => {
     }
   });
 
-  it('documents every variable the schema validates, NODE_OPTIONS, and nothing else', () => {
-    const known = [...Object.keys(envSchema.shape), ...Object.keys(nodeVariables)];
+  it('documents every variable the schema validates, NODE_OPTIONS, the OTEL_* variables, and nothing else', () => {
+    const known = [...Object.keys(envSchema.shape), ...Object.keys(nodeVariables), ...Object.keys(otelVariables)];
     expect(known).toContain('NODE_ENV');
     expect([...documented].sort()).toEqual([...known].sort());
   });

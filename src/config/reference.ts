@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENV_GROUPS, EnvDoc, envSchema, nodeVariables } from './env.schema.js';
+import { ENV_GROUPS, EnvDoc, envSchema, nodeVariables, otelVariables } from './env.schema.js';
 
 /** Where the rendered reference is checked in, relative to the repository root. */
 export const REFERENCE_PATH = 'docs/configuration.md';
@@ -12,8 +12,10 @@ export interface ReferenceEntry {
   default: string;
   accepts: string;
   description: string;
-  /** Read by Node itself (NODE_OPTIONS), so documented but not validated by the service. */
+  /** Read by Node itself (NODE_OPTIONS) or a library (OTEL_*), so documented but not validated by the service. */
   node: boolean;
+  /** Who reads it, when not the service. */
+  readBy?: string;
 }
 
 type JsonProperty = Partial<EnvDoc> & { type?: string; enum?: unknown[]; minimum?: number; maximum?: number; minLength?: number };
@@ -45,7 +47,10 @@ function defaultText(name: string, value: unknown, computed: string | undefined)
 }
 
 /** Every documented variable, in the order of ENV_GROUPS and then of the schema. */
-export function referenceEntries(schema: z.ZodObject = envSchema, external: Record<string, EnvDoc> = nodeVariables): ReferenceEntry[] {
+export function referenceEntries(
+  schema: z.ZodObject = envSchema,
+  external: Record<string, EnvDoc> = { ...nodeVariables, ...otelVariables },
+): ReferenceEntry[] {
   const json = z.toJSONSchema(schema, { io: 'input' }) as { properties: Record<string, JsonProperty> };
   // What the service gets with nothing set: the defaults, exactly as parsing applies them.
   const defaults = schema.parse({});
@@ -70,6 +75,7 @@ export function referenceEntries(schema: z.ZodObject = envSchema, external: Reco
       accepts: d.accepts ?? 'string',
       description: d.description,
       node: true,
+      readBy: d.readBy,
     });
   }
   // A stable sort: within a group, the schema's order.
@@ -102,7 +108,7 @@ export function renderReference(entries: ReferenceEntry[] = referenceEntries()):
   for (const group of groups) {
     lines.push('', `## ${group}`, '', '| Variable | Default | Accepts | Meaning |', '|---|---|---|---|');
     for (const e of entries.filter((x) => x.group === group)) {
-      const meaning = `${e.description.replace(/\.$/, '')}.${e.node ? ' Read by Node, not by the service.' : ''}`;
+      const meaning = `${e.description.replace(/\.$/, '')}.${e.node ? ` ${e.readBy ?? 'Read by Node, not by the service'}.` : ''}`;
       lines.push(`| ${[code(e.name), e.default, e.accepts, meaning].map(cell).join(' | ')} |`);
     }
   }

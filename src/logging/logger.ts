@@ -1,5 +1,4 @@
 import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
-import { activeSpanContext, tracingOn } from '../tracing/spans.js';
 import { currentLogContext } from './log-context.js';
 
 export type AppLogger = Logger;
@@ -113,9 +112,14 @@ export interface LoggerSettings {
   base?: Record<string, unknown>;
   /** Where lines go (tests); default stdout. */
   destination?: DestinationStream;
+  /**
+   * With tracing on: the active span's ids, which every line written inside a traced operation then
+   * carries (`trace_id`, `span_id`). Unset: lines do not look for a span.
+   */
+  activeSpan?: () => { traceId: string; spanId: string } | undefined;
 }
 
-function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'base'>, root: { logger?: Logger }): LoggerOptions {
+function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'base' | 'activeSpan'>, root: { logger?: Logger }): LoggerOptions {
   return {
     level: settings.level,
     base: { pid: process.pid, ...settings.base },
@@ -125,7 +129,9 @@ function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'base'>, root: {
     serializers: { err: serializeError, error: serializeError, req: serializeRequest },
     // The request id (or job and event id) of the work in progress, on lines written through the
     // root logger (Nest's Logger). Fastify's per-request child loggers carry it as a binding already.
-    mixin: tracingOn() ? withTraceIds(root) : (_merge, _level, logger) => (logger === root.logger ? (currentLogContext() ?? {}) : {}),
+    mixin: settings.activeSpan
+      ? withTraceIds(root, settings.activeSpan)
+      : (_merge, _level, logger) => (logger === root.logger ? (currentLogContext() ?? {}) : {}),
     hooks: {
       logMethod(args, method) {
         for (let i = 0; i < args.length; i++) {
@@ -140,12 +146,16 @@ function loggerOptions(settings: Pick<LoggerSettings, 'level' | 'base'>, root: {
 /**
  * With tracing on, every line written inside a traced operation (through any logger: Fastify's
  * request loggers too) also names the active span, so a log line leads to its trace. Chosen once,
- * when the logger is made: without tracing the mixin does not look for a span.
+ * when the logger is made: without tracing the mixin does not look for a span (app.setup.ts passes
+ * `activeSpan` only when tracing is on).
  */
-function withTraceIds(root: { logger?: Logger }): NonNullable<LoggerOptions['mixin']> {
+function withTraceIds(
+  root: { logger?: Logger },
+  activeSpan: NonNullable<LoggerSettings['activeSpan']>,
+): NonNullable<LoggerOptions['mixin']> {
   return (_merge, _level, logger) => {
     const context = logger === root.logger ? currentLogContext() : undefined;
-    const span = activeSpanContext();
+    const span = activeSpan();
     if (!span) return context ?? {};
     return { ...context, trace_id: span.traceId, span_id: span.spanId };
   };

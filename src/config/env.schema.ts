@@ -320,7 +320,7 @@ export const otelVariables: Record<string, EnvDoc> = {
   OTEL_TRACES_SAMPLER: {
     group: 'Tracing',
     description:
-      'Which traces are kept; `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG keeps a share of deliveries (10 % costs about what docs/operations.md says), and follows the platform when its request carries a traceparent',
+      'Which traces are kept; `parentbased_traceidratio` with OTEL_TRACES_SAMPLER_ARG keeps a share of deliveries (its cost: docs/operations.md, What tracing costs), and follows the platform when its request carries a traceparent',
     computedDefault: '`parentbased_always_on`',
     accepts: '`always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off` or `parentbased_traceidratio`',
     readBy: 'A standard OpenTelemetry variable, read by the SDK (src/tracing/), not validated by the service',

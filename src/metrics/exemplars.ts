@@ -1,10 +1,12 @@
 import { isSpanContextValid, trace, TraceFlags } from '@opentelemetry/api';
 import { Histogram, type HistogramConfiguration, type LabelValues, register, type Registry } from 'prom-client';
 
-/** The exemplar label an observation carries: the trace it belongs to (40 of OpenMetrics' 128 characters). */
-export interface TraceExemplar {
-  trace_id: string;
-}
+/**
+ * The exemplar label an observation carries: the trace it belongs to (40 of OpenMetrics' 128
+ * characters). Grafana's Prometheus datasource maps it to the trace datasource (exemplarTraceIdDestinations).
+ */
+export const TRACE_ID_LABEL = 'trace_id';
+export type TraceExemplar = Record<typeof TRACE_ID_LABEL, string>;
 
 /**
  * The active span's trace id, if a span is active and sampled (an unsampled trace is never exported,
@@ -16,7 +18,7 @@ export function traceExemplar(): TraceExemplar | undefined {
   if (span === undefined) return undefined;
   const context = span.spanContext();
   if (!isSpanContextValid(context) || (context.traceFlags & TraceFlags.SAMPLED) === 0) return undefined;
-  return { trace_id: context.traceId };
+  return { [TRACE_ID_LABEL]: context.traceId };
 }
 
 /** Observes a value, with the active trace as the exemplar of the bucket it lands in. */

@@ -47,6 +47,7 @@ export function prefersOpenMetrics(accept: string | undefined): boolean {
  * OpenMetrics-typed prom-client registry renames each counter it writes (drops `_total` from
  * `metric.name`, in place), which would corrupt the default registry's next text scrape; so counters
  * are written through a view (an object inheriting from the counter) whose name alone changes.
+ * The registry's default labels are not carried over (the service sets none).
  */
 export async function openMetrics(registry: Registry = register): Promise<string> {
   const writer = new Registry<OpenMetricsContentType>();

@@ -73,3 +73,14 @@ export interface PrivateRedis {
 }
 /** A started redis-server of its own on a spare port: no RDB snapshots, AOF (everysec) when `appendonly`. */
 export function privateRedis(opts?: { appendonly?: boolean }): Promise<PrivateRedis>;
+
+export interface PrivatePrometheus {
+  /** The HTTP API, e.g. `${url}/api/v1/query`. */
+  url: string;
+  port: number;
+  /** The last 16 KB it logged. */
+  log(): string;
+  dispose(): Promise<void>;
+}
+/** A started Prometheus of its own scraping `targets` (host:port) every second; `features` go to --enable-feature. */
+export function privatePrometheus(opts: { targets: string[]; features?: string[]; metricsPath?: string }): Promise<PrivatePrometheus>;

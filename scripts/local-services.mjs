@@ -5,7 +5,7 @@
 // without a build; local-services.d.mts types it for the TypeScript tests.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -316,4 +316,62 @@ export async function privateRedis({ appendonly = false } = {}) {
   };
   await r.start();
   return r;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Private Prometheus
+
+/**
+ * A Prometheus server of its own (Debian's `prometheus`) on a spare port, scraping `targets`
+ * (host:port) every second, with a fresh TSDB in a temp folder; `features` go to --enable-feature
+ * (e.g. exemplar-storage). Its HTTP API answers at `url`.
+ */
+export async function privatePrometheus({ targets, features = [], metricsPath = '/metrics' }) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'private-prometheus-'));
+  const config = join(dir, 'prometheus.yml');
+  const scrape = { job_name: 'service', metrics_path: metricsPath, static_configs: [{ targets }] };
+  // JSON is YAML: no YAML writer needed.
+  writeFileSync(config, JSON.stringify({ global: { scrape_interval: '1s', scrape_timeout: '1s' }, scrape_configs: [scrape] }));
+  const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`];
+  for (const f of features) args.push(`--enable-feature=${f}`);
+  const child = spawn('prometheus', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  child.stderr.on('data', (d) => (log = (log + d).slice(-16_384)));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const spawned = await new Promise((resolve) => {
+    child.once('spawn', () => resolve(true));
+    child.once('error', (err) => resolve(err));
+  });
+  if (spawned !== true)
+    throw new Error(`prometheus could not run (${spawned.message}): install Debian's prometheus package, as .ci/run does`);
+  const removeHook = onExit(() => child.kill('SIGKILL'));
+  const url = `http://127.0.0.1:${port}`;
+  const ready = await waitFor(
+    () =>
+      fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    30_000,
+    100,
+  );
+  const p = {
+    url,
+    port,
+    log: () => log,
+    async dispose() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+      removeHook();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  if (!ready) {
+    await p.dispose();
+    throw new Error(`private prometheus on ${port} did not become ready:\n${log}`);
+  }
+  return p;
 }

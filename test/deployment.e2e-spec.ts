@@ -21,6 +21,8 @@ const pkg = JSON.parse(read('package.json'));
 const SCHEMA_KEYS = Object.keys(envSchema.shape);
 // Variables a deployment may set that Node itself reads, not the app.
 const NODE_VARS = ['NODE_OPTIONS'];
+// The OpenTelemetry SDK reads its standard variables (OTEL_EXPORTER_OTLP_ENDPOINT, ...) itself.
+const isOtelVar = (key: string) => key.startsWith('OTEL_');
 // What a grace period keeps beyond the preStop sleep and the app's shutdown budget.
 const GRACE_MARGIN_MS = 5_000;
 
@@ -260,7 +262,7 @@ describe('deployment files (parsed, no Docker engine)', () => {
 
     it.each(workloads.map((w) => [w.name, w] as const))('%s sets every required variable and passes the config schema', (_name, w) => {
       for (const key of required) expect([key, (w.env[key] ?? '').length > 0]).toEqual([key, true]);
-      const unknown = Object.keys(w.env).filter((k) => !SCHEMA_KEYS.includes(k) && !NODE_VARS.includes(k));
+      const unknown = Object.keys(w.env).filter((k) => !SCHEMA_KEYS.includes(k) && !NODE_VARS.includes(k) && !isOtelVar(k));
       expect(unknown).toEqual([]);
       const config = loadConfig(w.env);
       expect(config.app.production).toBe(true);
@@ -381,6 +383,72 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(svc('grafana').environment.GF_SECURITY_ADMIN_USER).toBe('admin');
       expect(interpolate(svc('grafana').environment.GF_SECURITY_ADMIN_PASSWORD)).toBe('admin');
       expect(svc('grafana').depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
+    });
+
+    describe('the tracing profile', () => {
+      const collectorPath = 'deploy/otel/collector.yaml';
+      const collector = yaml(collectorPath);
+      const inProfile = Object.entries<any>(compose.services)
+        .filter(([, s]) => (s.profiles ?? []).includes('tracing'))
+        .map(([name]) => name);
+      const port = (endpoint: string) => new URL(endpoint.includes('://') ? endpoint : `tcp://${endpoint}`).port;
+      // The endpoint docs/operations.md and the compose file tell you to set with the profile.
+      const documented = /OTEL_EXPORTER_OTLP_ENDPOINT=(\S+) docker compose --profile tracing up/.exec(read('docs/operations.md'))?.[1];
+
+      it('adds the collector and Jaeger, and nothing else, only under the profile; Prometheus keeps exemplars', () => {
+        expect(inProfile.sort()).toEqual(['jaeger', 'otel-collector']);
+        for (const name of ['api', 'worker', 'migrate', 'postgres', 'redis', 'prometheus', 'grafana'])
+          expect(svc(name).profiles).toBeUndefined();
+        expect(svc('otel-collector').depends_on).toEqual({ jaeger: { condition: 'service_started' } });
+        expect(svc('prometheus').command).toContain('--enable-feature=exemplar-storage');
+        expect(svc('jaeger').ports).toEqual(['16686:16686']);
+      });
+
+      it('leaves tracing off by default: the apps get an empty OTLP endpoint unless it is set', () => {
+        for (const name of APP_SERVICES) {
+          expect(svc(name).environment.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
+          expect(composeEnv(name).OTEL_EXPORTER_OTLP_ENDPOINT).toBe('');
+        }
+        expect(documented).toBeDefined();
+        expect(read('docker-compose.yml')).toContain(`OTEL_EXPORTER_OTLP_ENDPOINT=${documented} docker compose --profile tracing up`);
+      });
+
+      it('mounts a collector config whose pipeline parts are defined and used, fed on the documented endpoint and feeding Jaeger', () => {
+        const target = '/etc/otelcol-contrib/config.yaml';
+        expect(svc('otel-collector').command).toEqual([`--config=${target}`]);
+        expect(hostPathFor('otel-collector', target)).toBe(collectorPath);
+        const pipelines = Object.values<any>(collector.service.pipelines);
+        expect(Object.keys(collector.service.pipelines)).toEqual(['traces']);
+        for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+          const used = new Set(pipelines.flatMap((p) => p[kind] ?? []));
+          expect([kind, [...used].filter((c) => !(c in (collector[kind] ?? {})))]).toEqual([kind, []]);
+          expect([kind, Object.keys(collector[kind] ?? {}).filter((c) => !used.has(c))]).toEqual([kind, []]);
+        }
+        expect(collector.service.extensions.filter((e: string) => !(e in collector.extensions))).toEqual([]);
+        // memory_limiter first, as the collector's docs ask.
+        expect(collector.service.pipelines.traces.processors[0]).toBe('memory_limiter');
+        // The apps' endpoint (OTLP over HTTP, the SDK's default protocol) reaches the collector's HTTP receiver.
+        const endpoint = new URL(documented!);
+        expect(endpoint.protocol).toBe('http:');
+        expect(endpoint.hostname).toBe('otel-collector');
+        expect(endpoint.port).toBe(port(collector.receivers.otlp.protocols.http.endpoint));
+        expect(svc('otel-collector').ports).toEqual([`${endpoint.port}:${endpoint.port}`]);
+        // The exporter reaches Jaeger's OTLP/gRPC receiver (4317 in Jaeger v2's default configuration).
+        const exporters = Object.values<any>(collector.exporters);
+        expect(exporters).toHaveLength(1);
+        const [host, grpcPort] = exporters[0].endpoint.split(':');
+        expect(inProfile).toContain(host);
+        expect(grpcPort).toBe('4317');
+        expect(svc(host).image).toMatch(/^jaegertracing\/jaeger:2\./);
+      });
+
+      it("points Grafana's trace datasource at Jaeger's UI port", () => {
+        const datasources = yaml('deploy/grafana/provisioning/datasources/prometheus.yml').datasources;
+        const jaeger = datasources.find((d: any) => d.type === 'jaeger');
+        const url = new URL(jaeger.url);
+        expect(inProfile).toContain(url.hostname);
+        expect(svc(url.hostname).ports.map((p: string) => p.split(':').at(-1))).toContain(url.port);
+      });
     });
   });
 

@@ -65,7 +65,7 @@ describe('reliability 9: two apis and two workers, one worker SIGKILLed holding 
     services.push(api1, api2, worker1, worker2);
     const apis = [api1.baseUrl, api2.baseUrl];
 
-    const workload = makeWorkload({ keys: 2000, total: 3000, transcriptBaseUrl: peers.transcriptBaseUrl, seed: 9 });
+    const workload = makeWorkload({ keys: 1600, total: 2400, transcriptBaseUrl: peers.transcriptBaseUrl, seed: 9 });
     const started = Date.now();
     // Round robin over the apis, as a Service spreads connections; counted per api.
     const perApi = apis.map(() => 0);
@@ -100,7 +100,7 @@ describe('reliability 9: two apis and two workers, one worker SIGKILLed holding 
       return held;
     };
     let heldAtKill = 0;
-    await waitFor(async () => load.tally.acknowledged >= 600 && (heldAtKill = await heldBy(worker1.process.pid!)) >= 5, 60_000, 20);
+    await waitFor(async () => load.tally.acknowledged >= 500 && (heldAtKill = await heldBy(worker1.process.pid!)) >= 5, 60_000, 20);
     const inFlightAtKill = peers.transcriptsPending.size;
     const abortedBefore = peers.transcriptsAborted.length;
     await worker1.stop('SIGKILL');
@@ -109,26 +109,24 @@ describe('reliability 9: two apis and two workers, one worker SIGKILLed holding 
     const orphaned = peers.transcriptsAborted.slice(abortedBefore);
     const orphanKeys = orphaned.map((session) => `interview.completed:${session}`);
 
-    // How long until the other worker has finished every event the killed one was fetching.
+    // How long until the other worker has finished the first and every event the killed one held
+    // (they wait for their lock to expire, then queue behind the backlog on the one worker left).
     const client = new Client({ connectionString: db.url });
     await client.connect();
-    let orphansDoneSeconds = NaN;
-    try {
-      await waitFor(
-        async () => {
-          const { rows } = await client.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM webhook_events WHERE idempotency_key = ANY($1) AND status = 'processed'`,
-            [orphanKeys],
-          );
-          return rows[0].n === orphanKeys.length;
-        },
-        45_000,
-        100,
-      );
-      orphansDoneSeconds = (Date.now() - killedAt) / 1000;
-    } finally {
-      await client.end();
-    }
+    const since = () => (Date.now() - killedAt) / 1000;
+    let firstDone: number | undefined;
+    const allDone = await waitFor(
+      async () => {
+        const { rows } = await client.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM webhook_events WHERE idempotency_key = ANY($1) AND status = 'processed'`,
+          [orphanKeys],
+        );
+        if (rows[0].n > 0) firstDone ??= since();
+        return rows[0].n === orphanKeys.length && since();
+      },
+      60_000,
+      100,
+    ).finally(() => client.end());
 
     const tally = await load.done;
     const outcome = await settle(db.url, workload, peers, tally, { timeoutMs: 60_000, allKeys: true, quietMs: 3000 });
@@ -140,7 +138,7 @@ describe('reliability 9: two apis and two workers, one worker SIGKILLed holding 
         'answers to the senders': answers,
         'events in flight at the kill (both workers)': inFlightAtKill,
         'events the killed worker was processing': `${heldAtKill} waiting on their transcript at the kill; ${orphaned.length} transcript requests dropped by it`,
-        'orphaned events finished by the other worker after': `${orphansDoneSeconds.toFixed(1)} s (lock ${FAST_RECOVERY_ENV.WORKER_LOCK_DURATION_MS} ms, stalled check every ${FAST_RECOVERY_ENV.WORKER_STALLED_INTERVAL_MS} ms)`,
+        "killed worker's events finished by the other worker": `first ${firstDone?.toFixed(1)} s, all ${allDone.toFixed(1)} s after the kill (lock ${FAST_RECOVERY_ENV.WORKER_LOCK_DURATION_MS} ms, stalled check every ${FAST_RECOVERY_ENV.WORKER_STALLED_INTERVAL_MS} ms)`,
         'whole run': `${((Date.now() - started) / 1000).toFixed(1)} s`,
         'slack posts': peers.slackPosts.length,
         'requests to api 1 / api 2': perApi.join(' / '),
@@ -149,7 +147,6 @@ describe('reliability 9: two apis and two workers, one worker SIGKILLed holding 
     );
 
     expect(orphaned.length).toBeGreaterThanOrEqual(heldAtKill);
-    expect(Number.isFinite(orphansDoneSeconds)).toBe(true);
     // The apis stayed up throughout: nothing but 2xx (a 5xx would be a broken invariant here).
     expect(Object.keys(answers).filter((status) => !status.startsWith('2'))).toEqual([]);
     expect(tally.gaveUp).toBe(0);

@@ -21,6 +21,8 @@ const PROMETHEUS_ACCEPT =
   'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 // The latency histograms that carry exemplars (src/metrics/exemplars.ts).
 const EXEMPLAR_HISTOGRAMS = ['webhook_ingest_duration_seconds', 'webhook_processing_duration_seconds'];
+const ADAPTER_RULES = join(DEPLOY, 'k8s', 'prometheus-adapter.example.yml');
+const SCALED_OBJECT = join(DEPLOY, 'k8s-keda', 'scaledobject.yaml');
 
 // Series Prometheus makes itself rather than scraping them from the service.
 const FROM_PROMETHEUS = new Set(['up']);
@@ -96,6 +98,21 @@ function exportedNames(exposition: string): Set<string> {
     if (m[2] === 'histogram' || m[2] === 'summary') for (const s of ['_bucket', '_sum', '_count']) names.add(m[1] + s);
   }
   return names;
+}
+
+/** Label matchers (`=`, `!=`) of each selector of `name` in a PromQL expression. */
+function selectors(expr: string, name: string): [string, string, string][][] {
+  return [...expr.matchAll(new RegExp(`\\b${name}\\{([^}]*)\\}`, 'g'))].map((m) =>
+    [...m[1].matchAll(/(\w+)\s*(!=|=)\s*"([^"]*)"/g)].map((l) => [l[1], l[2], l[3]] as [string, string, string]),
+  );
+}
+
+/** Whether some sample of `name` in the exposition satisfies the matchers (labels Prometheus adds left out). */
+function hasSample(exposition: string, name: string, matchers: [string, string, string][], added: string[]): boolean {
+  return [...exposition.matchAll(new RegExp(`^${name}\\{([^}]*)\\} `, 'gm'))].some((m) => {
+    const labels = Object.fromEntries([...m[1].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    return matchers.every(([k, op, v]) => added.includes(k) || (op === '=' ? labels[k] === v : labels[k] !== v));
+  });
 }
 
 /** Runs promtool; fails the test (never skips it) where promtool is missing. */
@@ -174,6 +191,28 @@ describe('deploy/: dashboard, scrape config and alert rules', () => {
     }
     const missing = [...used.keys()].filter((n) => !exported.has(n) && !FROM_PROMETHEUS.has(n));
     expect(missing).toEqual([]);
+  });
+
+  it('scales the workers (prometheus-adapter rule, KEDA query) on a series the service exports, with the labels they select', () => {
+    const rules = parse(readFileSync(ADAPTER_RULES, 'utf8')).rules.external;
+    const scaled = parse(readFileSync(SCALED_OBJECT, 'utf8'));
+    const exprs: string[] = [scaled.spec.triggers[0].metadata.query];
+    for (const r of rules) {
+      const [series] = metricNames(r.seriesQuery);
+      exprs.push(r.seriesQuery);
+      // The adapter's templates, filled as it fills them for the worker HPA's selector.
+      exprs.push(
+        r.metricsQuery.replace('<<.Series>>', series).replace('<<.LabelMatchers>>', 'queue="webhooks"').replace('<<.GroupBy>>', 'queue'),
+      );
+    }
+    const exported = exportedNames(exposition);
+    for (const e of exprs) {
+      const names = metricNames(e);
+      expect([e, names.filter((n) => !exported.has(n))]).toEqual([e, []]);
+      // The `namespace` label is the scrape's (prometheus-scrape.example.yml), not the service's.
+      for (const n of names) for (const m of selectors(e, n)) expect([e, hasSample(exposition, n, m, ['namespace'])]).toEqual([e, true]);
+    }
+    expect(exprs.join()).toContain('state="waiting"');
   });
 
   it('points every dashboard panel at the provisioned Prometheus datasource', () => {

@@ -326,7 +326,7 @@ export async function privateRedis({ appendonly = false } = {}) {
  * A PgBouncer of its own on a spare port in front of `target` (a PostgreSQL URL), started as the
  * postgres OS user (PgBouncer refuses root). Trust auth; every database name is forwarded.
  */
-export async function privatePgBouncer({ target, poolMode = 'transaction', poolSize = 20 } = {}) {
+export async function privatePgBouncer({ target, poolMode = 'transaction', poolSize = 20, serverLoginRetry = 1 } = {}) {
   const port = await freePort();
   const upstream = new URL(target);
   const dir = mkdtempSync(join(tmpdir(), 'private-pgbouncer-'));
@@ -354,6 +354,9 @@ export async function privatePgBouncer({ target, poolMode = 'transaction', poolS
       // pg and BullMQ send these at startup; PgBouncer 1.18 refuses what it does not know.
       'ignore_startup_parameters = extra_float_digits',
       'server_reset_query =',
+      // After a failed login to the server (PostgreSQL restarting) PgBouncer waits this long before
+      // trying again: its default, 15 s, kept deliveries at 503 for 12 s after PostgreSQL was back.
+      `server_login_retry = ${serverLoginRetry}`,
       `logfile = ${join(dir, 'log')}`,
       `pidfile = ${join(dir, 'pid')}`,
       '',

@@ -77,7 +77,7 @@ describe('PostgreSQL behind PgBouncer (transaction mode) and over TLS', () => {
   }
 
   /** Median time from a delivery's answer to its row's `processed`, one at a time on an idle queue. */
-  async function idleLatencyMs(svc: RunningService, db: TestDatabase, prefix: string, n = 8): Promise<number> {
+  async function idleLatencyMs(svc: RunningService, db: TestDatabase, prefix: string, n = 6): Promise<number> {
     const times: number[] = [];
     for (let i = 0; i < n; i++) {
       const res = await deliver(svc.baseUrl, { event: 'session.feedback_submitted', session_id: `${prefix}${i}`, feedback: { rating: 3 } });

@@ -84,3 +84,33 @@ export interface PrivatePrometheus {
 }
 /** A started Prometheus of its own scraping `targets` (host:port) every second; `features` go to --enable-feature. */
 export function privatePrometheus(opts: { targets: string[]; features?: string[]; metricsPath?: string }): Promise<PrivatePrometheus>;
+
+export interface PrivatePgBouncer {
+  port: number;
+  dir: string;
+  /** `target` with PgBouncer's address instead. */
+  url: string;
+  /** PgBouncer's log so far. */
+  log(): string;
+  start(): Promise<void>;
+  /** 'kill': SIGKILL (every connection cut at once); 'term' (default): SIGTERM. */
+  stop(how?: 'kill' | 'term'): Promise<void>;
+  dispose(): Promise<void>;
+}
+/** A started PgBouncer of its own (trust auth, every database forwarded) in front of the PostgreSQL `target` URL. */
+export function privatePgBouncer(opts: {
+  target: string;
+  poolMode?: 'session' | 'transaction';
+  poolSize?: number;
+}): Promise<PrivatePgBouncer>;
+
+export interface Certificates {
+  dir: string;
+  /** File paths. */
+  ca: string;
+  cert: string;
+  key: string;
+  dispose(): void;
+}
+/** A CA and a server certificate it signed for `hosts` (default localhost and 127.0.0.1), made with openssl. */
+export function makeCertificates(opts?: { hosts?: string[]; name?: string }): Certificates;

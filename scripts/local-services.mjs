@@ -6,7 +6,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -374,4 +374,157 @@ export async function privatePrometheus({ targets, features = [], metricsPath = 
     throw new Error(`private prometheus on ${port} did not become ready:\n${log}`);
   }
   return p;
+}
+
+// ------------------------------------------------------------------------------------------------
+// PgBouncer and TLS for PostgreSQL (docs/deployment.md, "PostgreSQL behind PgBouncer" and "TLS to
+// PostgreSQL"). Kept together here: the Redis topologies have a block of their own.
+
+/**
+ * A PgBouncer of its own on a spare port in front of `target` (a PostgreSQL URL), started as the
+ * postgres OS user (PgBouncer refuses root). Trust auth; every database name is forwarded.
+ */
+export async function privatePgBouncer({ target, poolMode = 'transaction', poolSize = 20, serverLoginRetry = 1 } = {}) {
+  const port = await freePort();
+  const upstream = new URL(target);
+  const dir = mkdtempSync(join(tmpdir(), 'private-pgbouncer-'));
+  if (process.getuid?.() === 0) {
+    const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+    chownSync(dir, id('-u'), id('-g'));
+  }
+  const ini = join(dir, 'pgbouncer.ini');
+  const users = join(dir, 'users.txt');
+  writeFileSync(users, '"postgres" ""\n');
+  writeFileSync(
+    ini,
+    [
+      '[databases]',
+      `* = host=${upstream.hostname} port=${upstream.port || 5432}`,
+      '[pgbouncer]',
+      `listen_addr = 127.0.0.1`,
+      `listen_port = ${port}`,
+      `unix_socket_dir = ${dir}`,
+      'auth_type = trust',
+      `auth_file = ${users}`,
+      `pool_mode = ${poolMode}`,
+      `default_pool_size = ${poolSize}`,
+      'max_client_conn = 500',
+      // pg and BullMQ send these at startup; PgBouncer 1.18 refuses what it does not know.
+      'ignore_startup_parameters = extra_float_digits',
+      'server_reset_query =',
+      // After a failed login to the server (PostgreSQL restarting) PgBouncer waits this long before
+      // trying again: its default, 15 s, kept deliveries at 503 for 12 s after PostgreSQL was back.
+      `server_login_retry = ${serverLoginRetry}`,
+      `logfile = ${join(dir, 'log')}`,
+      `pidfile = ${join(dir, 'pid')}`,
+      '',
+    ].join('\n'),
+  );
+  let child;
+  let exited = Promise.resolve();
+  const removeHook = onExit(() => child?.kill('SIGKILL'));
+  const cmd = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', 'pgbouncer', ini] : ['pgbouncer', ini];
+  const answers = () =>
+    new Promise((resolve) => {
+      const socket = createConnection({ host: '127.0.0.1', port }, () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+  const b = {
+    port,
+    dir,
+    /** `target`'s URL with PgBouncer's address instead. */
+    url: (() => {
+      const u = new URL(target);
+      u.hostname = '127.0.0.1';
+      u.port = String(port);
+      return u.toString();
+    })(),
+    log: () => (existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : ''),
+    async start() {
+      rmSync(join(dir, 'pid'), { force: true });
+      child = spawn(cmd[0], cmd.slice(1), { stdio: 'ignore' });
+      exited = new Promise((resolve) => child.once('exit', () => resolve()));
+      if (!(await waitFor(answers, 10_000))) throw new Error(`private PgBouncer on ${port} did not start:\n${b.log().slice(-2000)}`);
+    },
+    /** 'kill': SIGKILL (connections cut); 'term' (default): SIGTERM. */
+    async stop(how = 'term') {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      // runuser forwards SIGTERM; a SIGKILL must reach PgBouncer itself.
+      const pid = Number(existsSync(join(dir, 'pid')) ? readFileSync(join(dir, 'pid'), 'utf8').trim() : 0);
+      if (how === 'kill' && pid) process.kill(pid, 'SIGKILL');
+      else child.kill('SIGTERM');
+      const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+    async dispose() {
+      await b.stop('kill');
+      removeHook();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await b.start();
+  return b;
+}
+
+/**
+ * A certificate authority and a server certificate it signed for `hosts` (DNS names and IPs), made
+ * with openssl in a temp folder: `{ dir, ca, cert, key }` are file paths. PostgreSQL wants its key
+ * readable by its own user only, so the files belong to postgres when this runs as root.
+ */
+export function makeCertificates({ hosts = ['localhost', '127.0.0.1'], name = 'test' } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `certs-${name}-`));
+  const f = (n) => join(dir, n);
+  const ssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  ssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name} test CA`,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+  );
+  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${hosts[0]}`, '-keyout', f('server.key'), '-out', f('server.csr'));
+  const san = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? `IP:${h}` : `DNS:${h}`)).join(',');
+  writeFileSync(f('ext.cnf'), `subjectAltName=${san}\n`);
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+    '-out',
+    f('server.crt'),
+  );
+  chmodSync(f('server.key'), 0o600);
+  if (process.getuid?.() === 0) {
+    const id = (flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+    for (const n of ['server.key', 'server.crt', 'ca.crt']) chownSync(f(n), id('-u'), id('-g'));
+    chmodSync(dir, 0o755);
+  }
+  return {
+    dir,
+    ca: f('ca.crt'),
+    cert: f('server.crt'),
+    key: f('server.key'),
+    dispose: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }

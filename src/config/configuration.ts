@@ -1,4 +1,5 @@
 import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_ERASURE_HASH_KEY, MIN_WEBHOOK_SECRET } from './env.schema.js';
+import { PgConnectionOptions, PostgresTls, postgresTls, PostgresTlsError } from './postgres-tls.js';
 
 export { envSchema };
 export type QueueBackend = 'redis' | 'postgres';
@@ -35,7 +36,18 @@ export interface AppConfig {
     dataDir: string;
   };
   /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
-  database: { url: string; embedded: boolean; preparedStatements: boolean; asyncWorkerCommits: boolean };
+  database: {
+    url: string;
+    embedded: boolean;
+    preparedStatements: boolean;
+    asyncWorkerCommits: boolean;
+    /** `transaction`: `url` is a pooler in transaction mode (docs/deployment.md, "PostgreSQL behind PgBouncer"). */
+    poolMode: 'session' | 'transaction';
+    /** `url`'s TLS (its parameters taken out of `tls.connectionString`); off in the embedded mode. */
+    tls: PostgresTls;
+    /** DATABASE_DIRECT_URL: the queue backend's LISTEN connection bypasses the pooler. */
+    direct?: PostgresTls;
+  };
   queue: {
     backend: QueueBackend;
     redisUrl?: string;
@@ -130,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `APP_ROLE=${e.APP_ROLE} needs DATABASE_URL: the embedded database lives inside one process, so api and worker cannot be split without a PostgreSQL server`,
     );
   }
+  const database = databaseConfig(e, env, embedded);
   if (e.QUEUE_BACKEND === 'redis' && !e.REDIS_URL) {
     throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379');
   }
@@ -151,14 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       dataDir: e.DATA_DIR,
     },
-    // The embedded database's connections share one session: a statement name prepared on one
-    // would clash on the next, so it parses every statement (src/database/sql-statements.ts).
-    database: {
-      url: e.DATABASE_URL ?? '',
-      embedded,
-      preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded,
-      asyncWorkerCommits: e.DATABASE_ASYNC_WORKER_COMMITS && !embedded,
-    },
+    database,
     queue: {
       backend: queueBackend,
       redisUrl: e.REDIS_URL,
@@ -206,6 +212,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       hashKey: e.ERASURE_HASH_KEY,
     },
     warnings,
+  };
+}
+
+/**
+ * The database settings. The embedded database's connections share one session: a statement name
+ * prepared on one would clash on the next, so it parses every statement (src/database/sql-statements.ts).
+ * A pooler in transaction mode hands each transaction to any server connection: what lives in a
+ * session (named statements, the async-commit pool's `options` startup parameter) is turned off, and
+ * asking for it explicitly stops the boot rather than failing at the first statement.
+ */
+function databaseConfig(e: Env, raw: NodeJS.ProcessEnv, embedded: boolean): AppConfig['database'] {
+  const transaction = e.DATABASE_POOL_MODE === 'transaction';
+  const explicitlyOn = (name: string) => ['true', '1', 'yes', 'on'].includes((raw[name] ?? '').trim().toLowerCase());
+  if (transaction) {
+    for (const name of ['DATABASE_PREPARED_STATEMENTS', 'DATABASE_ASYNC_WORKER_COMMITS']) {
+      if (explicitlyOn(name))
+        throw new ConfigError(
+          `${name}=true does not work with DATABASE_POOL_MODE=transaction (the pooler hands each transaction to any server connection): unset it`,
+        );
+    }
+  }
+  if (e.DATABASE_DIRECT_URL && embedded) throw new ConfigError('DATABASE_DIRECT_URL is set without DATABASE_URL: set both, or neither');
+  const tls = (url: string, setting: string) => {
+    try {
+      return postgresTls(url, setting);
+    } catch (err) {
+      if (err instanceof PostgresTlsError) throw new ConfigError(err.message);
+      throw err;
+    }
+  };
+  return {
+    url: e.DATABASE_URL ?? '',
+    embedded,
+    preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded && !transaction,
+    asyncWorkerCommits: e.DATABASE_ASYNC_WORKER_COMMITS && !embedded && !transaction,
+    poolMode: e.DATABASE_POOL_MODE,
+    // The embedded URL is filled in later (src/embedded/local-mode.ts) and is plain loopback.
+    tls: e.DATABASE_URL ? tls(e.DATABASE_URL, 'DATABASE_URL') : { mode: 'off', connectionString: '', ssl: false, summary: 'off' },
+    direct: e.DATABASE_DIRECT_URL ? tls(e.DATABASE_DIRECT_URL, 'DATABASE_DIRECT_URL') : undefined,
   };
 }
 
@@ -278,4 +323,11 @@ function parseUrl(value: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What every `pg` pool and client of the service connects with: the URL without its TLS parameters, and their TLS options. */
+export function pgConnection(database: AppConfig['database']): PgConnectionOptions {
+  return database.embedded
+    ? { connectionString: database.url, ssl: false }
+    : { connectionString: database.tls.connectionString, ssl: database.tls.ssl };
 }

@@ -128,19 +128,32 @@ export const envSchema = z.object({
 
   DATABASE_URL: doc(optionalString, {
     group: 'Database',
-    description: 'PostgreSQL connection URL, e.g. `postgres://user:password@db:5432/webhooks`',
+    description:
+      'PostgreSQL connection URL, e.g. `postgres://user:password@db:5432/webhooks?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem`. TLS as libpq reads it: `sslmode=verify-full` checks the certificate against `sslrootcert` (else the system CAs) and the host name; `verify-ca` the CA only (needs `sslrootcert`); `require` encrypts without checking (as `verify-ca` with `sslrootcert`); `disable` or none: plain text; `sslcert`/`sslkey` add a client certificate; `prefer`/`allow` are refused. A CA file that is missing or does not parse stops the boot; the boot log says which checks are on',
     computedDefault: 'required in production; elsewhere unset runs the embedded mode (PGlite under `DATA_DIR`)',
+    accepts: 'PostgreSQL URL',
+  }),
+  DATABASE_POOL_MODE: doc(z.enum(['session', 'transaction']).default('session'), {
+    group: 'Database',
+    description:
+      '`transaction`: `DATABASE_URL` is a pooler in transaction mode (PgBouncer `pool_mode=transaction`, RDS Proxy): no prepared statements, no session settings (every commit synchronous), advisory locks held in a transaction, and the PostgreSQL queue backend listens on `DATABASE_DIRECT_URL` or polls. `session`: a direct connection or session pooling',
+  }),
+  DATABASE_DIRECT_URL: doc(optionalString, {
+    group: 'Database',
+    description:
+      "A direct connection to the same database, bypassing the pooler: the PostgreSQL queue backend's `LISTEN` connection uses it (one per queue and worker process). Unset with `DATABASE_POOL_MODE=transaction`: workers poll for new jobs every 0.2 s instead of being woken by `NOTIFY`",
+    computedDefault: '(unset)',
     accepts: 'PostgreSQL URL',
   }),
   DATABASE_PREPARED_STATEMENTS: doc(flag(true), {
     group: 'Database',
     description:
-      'The hot statements (inbox INSERT, claims, outcomes, feedback upsert) run as named prepared statements, parsed once per connection; set `false` behind PgBouncer in transaction mode older than 1.21 (or without `max_prepared_statements`). The embedded mode never prepares',
+      'The hot statements (inbox INSERT, claims, outcomes, feedback upsert) run as named prepared statements, parsed once per connection. Off with `DATABASE_POOL_MODE=transaction` (setting it `true` there stops the boot). The embedded mode never prepares',
   }),
   DATABASE_ASYNC_WORKER_COMMITS: doc(flag(true), {
     group: 'Database',
     description:
-      "The worker's claims, outcomes and handler upserts (feedback, interviews, skipped notifications) commit without waiting for the WAL flush (`synchronous_commit=off` on connections of their own): a PostgreSQL crash can undo their last fraction of a second, which the stale-row sweeper redoes (handlers are idempotent). Deliveries, dead letters and Slack records always commit synchronously. Those connections also rule out sequential scans, so that the plans PostgreSQL keeps for the worker's statements stay on the primary key while a new inbox grows. Set `false` behind PgBouncer in transaction mode (it refuses the `options` startup parameter) or to keep every commit synchronous. The embedded mode never uses it",
+      "The worker's claims, outcomes and handler upserts (feedback, interviews, skipped notifications) commit without waiting for the WAL flush (`synchronous_commit=off` on connections of their own): a PostgreSQL crash can undo their last fraction of a second, which the stale-row sweeper redoes (handlers are idempotent). Deliveries, dead letters and Slack records always commit synchronously. Those connections also rule out sequential scans, so that the plans PostgreSQL keeps for the worker's statements stay on the primary key while a new inbox grows. Off with `DATABASE_POOL_MODE=transaction` (a pooler refuses the `options` startup parameter; setting it `true` there stops the boot); set `false` to keep every commit synchronous. The embedded mode never uses it",
   }),
 
   REDIS_URL: doc(optionalString, {

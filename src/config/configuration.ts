@@ -1,4 +1,5 @@
 import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_ERASURE_HASH_KEY, MIN_WEBHOOK_SECRET } from './env.schema.js';
+import { RedisTopology, RedisTopologyError, resolveRedisTopology } from './redis-topology.js';
 
 export { envSchema };
 export type QueueBackend = 'redis' | 'postgres';
@@ -38,13 +39,18 @@ export interface AppConfig {
   database: { url: string; embedded: boolean; preparedStatements: boolean; asyncWorkerCommits: boolean };
   queue: {
     backend: QueueBackend;
+    /** REDIS_URL (single node only; `redis` says how to reach any topology). */
     redisUrl?: string;
+    /** The Redis topology (src/config/redis-topology.ts); undefined when none is set. */
+    redis?: RedisTopology;
     prefix: string;
     attempts: number;
     backoffMs: number;
     concurrency: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
+    /** 0: no stalled-worker watchdog (src/queue/worker-watchdog.ts). */
+    watchdogMs: number;
   };
   /** The stale-row sweeper (worker role): see src/processing/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
   sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
@@ -130,11 +136,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `APP_ROLE=${e.APP_ROLE} needs DATABASE_URL: the embedded database lives inside one process, so api and worker cannot be split without a PostgreSQL server`,
     );
   }
-  if (e.QUEUE_BACKEND === 'redis' && !e.REDIS_URL) {
-    throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379');
+  let redis: RedisTopology | undefined;
+  try {
+    redis = resolveRedisTopology(e);
+  } catch (err) {
+    if (err instanceof RedisTopologyError) throw new ConfigError(err.message);
+    throw err;
+  }
+  if (e.QUEUE_BACKEND === 'redis' && !redis) {
+    throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES), e.g. redis://127.0.0.1:6379');
   }
   // The embedded mode has no Redis to talk to unless asked for explicitly.
-  const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (e.REDIS_URL && !embedded ? 'redis' : 'postgres');
+  const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (redis && !embedded ? 'redis' : 'postgres');
   return {
     app: {
       env: production ? 'production' : e.NODE_ENV,
@@ -162,12 +175,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queue: {
       backend: queueBackend,
       redisUrl: e.REDIS_URL,
+      redis,
       prefix: e.QUEUE_PREFIX,
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      watchdogMs: e.WORKER_WATCHDOG_MS,
     },
     sweeper: {
       intervalMs: e.SWEEP_INTERVAL_MS,

@@ -8,7 +8,8 @@ import { AppConfig } from '../config/configuration.js';
 import { describeNodes, hashTag, RedisTopology, RedisTopologyKind } from '../config/redis-topology.js';
 import { WEBHOOKS_QUEUE } from './queue.constants.js';
 
-const PROBE_TIMEOUT_MS = 2000;
+// Within readiness's 1 s budget: the queue's client, then (cluster) a direct look at a seed.
+const PROBE_TIMEOUT_MS = 400;
 
 /** What the topology probe found: the node answering for the queue, and what is wrong with it, if anything. */
 export interface RedisTopologyReport {

@@ -115,3 +115,15 @@ export function privateCluster(opts: {
   replicasPerMaster?: number;
   nodeTimeoutMs?: number;
 }): Promise<PrivateCluster>;
+export interface PrivateTlsRedis {
+  port: number;
+  /** rediss://127.0.0.1:port */
+  url: string;
+  /** PEM files: the CA, a client certificate and its key. */
+  ca: string;
+  cert: string;
+  key: string;
+  dispose(): Promise<void>;
+}
+/** A redis-server answering only TLS on `port`, certificates made with openssl; requires a client certificate when `clientCerts` (default). */
+export function privateTlsRedis(opts: { port: number; clientCerts?: boolean }): Promise<PrivateTlsRedis>;

@@ -525,3 +525,97 @@ export async function privateCluster({ basePort, masters = 3, replicasPerMaster 
   };
   return c;
 }
+
+/**
+ * A redis-server answering only TLS on `port`, with certificates made by openssl in a temp folder:
+ * a CA (`ca`), the server's (for 127.0.0.1 and localhost) and a client certificate (`cert`, `key`),
+ * which the server requires when `clientCerts`. Paths are files, as REDIS_TLS_*_FILE take them.
+ */
+export async function privateTlsRedis({ port, clientCerts = true } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'private-tls-redis-'));
+  const ssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore', timeout: 30_000 });
+  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=private-test-ca');
+  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  for (const who of ['server', 'client']) {
+    ssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${who}.key`,
+      '-out',
+      `${who}.csr`,
+      '-subj',
+      `/CN=${who === 'server' ? 'localhost' : 'queue-client'}`,
+    );
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${who}.pem`,
+      '-days',
+      '1',
+      ...(who === 'server' ? ['-extfile', 'server.ext'] : []),
+    );
+  }
+  const child = spawn(
+    'redis-server',
+    [
+      ...serverArgs(0, dir),
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      join(dir, 'server.pem'),
+      '--tls-key-file',
+      join(dir, 'server.key'),
+      '--tls-ca-cert-file',
+      join(dir, 'ca.pem'),
+      '--tls-auth-clients',
+      clientCerts ? 'yes' : 'no',
+    ],
+    { stdio: 'ignore' },
+  );
+  const removeHook = onExit(() => child.kill('SIGKILL'));
+  const exited = new Promise((resolve) => child.once('exit', () => resolve()));
+  const cli = [
+    '-p',
+    String(port),
+    '--tls',
+    '--cacert',
+    join(dir, 'ca.pem'),
+    '--cert',
+    join(dir, 'client.pem'),
+    '--key',
+    join(dir, 'client.key'),
+    'ping',
+  ];
+  const ok = await waitFor(async () => {
+    try {
+      return execFileSync('redis-cli', cli, { encoding: 'utf8', timeout: 1000, stdio: ['ignore', 'pipe', 'ignore'] }).trim() === 'PONG';
+    } catch {
+      return false;
+    }
+  }, 10_000);
+  if (!ok) throw new Error(`private TLS redis-server on ${port} did not start`);
+  return {
+    port,
+    url: `rediss://127.0.0.1:${port}`,
+    ca: join(dir, 'ca.pem'),
+    cert: join(dir, 'client.pem'),
+    key: join(dir, 'client.key'),
+    async dispose() {
+      child.kill('SIGKILL');
+      await exited;
+      removeHook();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -3,7 +3,14 @@
 // wrong (one line naming the setting, or a clear readiness reason for a Redis of the wrong kind).
 import { execFileSync } from 'node:child_process';
 import { Client } from 'pg';
-import { privateCluster, PrivateCluster, privateSentinel, PrivateSentinel } from '../scripts/local-services.mjs';
+import {
+  privateCluster,
+  PrivateCluster,
+  privateSentinel,
+  PrivateSentinel,
+  privateTlsRedis,
+  PrivateTlsRedis,
+} from '../scripts/local-services.mjs';
 import {
   createTestDatabase,
   deliver,
@@ -19,6 +26,7 @@ const OPS_TOKEN = 'redis-topologies-admin-token-0123456789';
 // This suite's private ports (17000-17999 belong to it on the shared CI machine).
 const SENTINEL_BASE = 17300;
 const CLUSTER_BASE = 17400;
+const TLS_PORT = 17390;
 
 const getJson = async (url: string) => {
   const res = await fetch(url, { headers: { authorization: `Bearer ${OPS_TOKEN}` } });
@@ -46,22 +54,24 @@ describe('Redis topologies', () => {
   let pg: Client;
   let sentinel: PrivateSentinel;
   let cluster: PrivateCluster;
+  let tls: PrivateTlsRedis;
   const services: RunningService[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
     pg = new Client({ connectionString: db.url });
     await pg.connect();
-    [sentinel, cluster] = await Promise.all([
+    [sentinel, cluster, tls] = await Promise.all([
       privateSentinel({ basePort: SENTINEL_BASE, sentinels: 1 }),
       privateCluster({ basePort: CLUSTER_BASE, masters: 3, replicasPerMaster: 0 }),
+      privateTlsRedis({ port: TLS_PORT }),
     ]);
   }, 60_000);
 
   afterAll(async () => {
     await Promise.all(services.map((s) => s.stop()));
     await pg?.end();
-    await Promise.all([sentinel?.dispose(), cluster?.dispose()]);
+    await Promise.all([sentinel?.dispose(), cluster?.dispose(), tls?.dispose()]);
     await db?.drop();
   });
 
@@ -78,25 +88,35 @@ describe('Redis topologies', () => {
   it.each([
     [
       'sentinel',
+      'sentinel',
       () => ({ REDIS_SENTINELS: sentinel.sentinels, REDIS_SENTINEL_NAME: sentinel.name, QUEUE_PREFIX: queuePrefix('sen') }),
       `127.0.0.1:${SENTINEL_BASE}`,
     ],
-    ['cluster', () => ({ REDIS_CLUSTER_NODES: cluster.nodes, QUEUE_PREFIX: `{${queuePrefix('clu')}}` }), undefined],
-  ])('takes and processes deliveries through %s, and names the topology and node in readiness and metrics', async (topology, env, node) => {
-    const svc = await startService({ ...env(), REDIS_URL: '', DATABASE_URL: db.url, ADMIN_TOKEN: OPS_TOKEN });
-    services.push(svc);
-    const sessionId = `${topology}-${Date.now()}`;
-    expect((await deliver(svc.baseUrl, feedback(sessionId))).status).toBe(200);
-    await processed(sessionId);
+    [
+      'single node over TLS with a private CA and a client certificate',
+      'single',
+      () => ({ REDIS_URL: tls.url, REDIS_TLS_CA_FILE: tls.ca, REDIS_TLS_CERT_FILE: tls.cert, REDIS_TLS_KEY_FILE: tls.key }),
+      `127.0.0.1:${TLS_PORT}`,
+    ],
+    ['cluster', 'cluster', () => ({ REDIS_CLUSTER_NODES: cluster.nodes, QUEUE_PREFIX: `{${queuePrefix('clu')}}` }), undefined],
+  ])(
+    'takes and processes deliveries (%s), and names the topology and node in readiness and metrics',
+    async (_name, topology, env, node) => {
+      const svc = await startService({ REDIS_URL: '', ...env(), DATABASE_URL: db.url, ADMIN_TOKEN: OPS_TOKEN });
+      services.push(svc);
+      const sessionId = `${topology}-${Date.now()}`;
+      expect((await deliver(svc.baseUrl, feedback(sessionId))).status).toBe(200);
+      await processed(sessionId);
 
-    const ready = await getJson(`${svc.baseUrl}/health/ready`);
-    expect(ready.status).toBe(200);
-    const expectedNode = node ?? `127.0.0.1:${cluster.slotOwner(cluster.keySlot(/\{([^}]+)\}/.exec(svc.env.QUEUE_PREFIX)![1])!)}`;
-    expect(ready.body.details.redis).toMatchObject({ status: 'up', topology, node: expectedNode });
-    expect(ready.body.details.queue).toMatchObject({ status: 'up', blockingConnection: 'ready' });
-    const metrics = await (await fetch(`${svc.baseUrl}/metrics`)).text();
-    expect(metrics).toContain(`webhook_queue_redis_info{topology="${topology}",node="${expectedNode}"} 1`);
-  });
+      const ready = await getJson(`${svc.baseUrl}/health/ready`);
+      expect(ready.status).toBe(200);
+      const expectedNode = node ?? `127.0.0.1:${cluster.slotOwner(cluster.keySlot(/\{([^}]+)\}/.exec(svc.env.QUEUE_PREFIX)![1])!)}`;
+      expect(ready.body.details.redis).toMatchObject({ status: 'up', topology, node: expectedNode });
+      expect(ready.body.details.queue).toMatchObject({ status: 'up', blockingConnection: 'ready' });
+      const metrics = await (await fetch(`${svc.baseUrl}/metrics`)).text();
+      expect(metrics).toContain(`webhook_queue_redis_info{topology="${topology}",node="${expectedNode}"} 1`);
+    },
+  );
 
   it('refuses at boot, in one line naming the setting, a cluster without a hash-tagged prefix, two topologies, a missing CA file', () => {
     const cases: Array<[Record<string, string>, RegExp]> = [

@@ -269,7 +269,10 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
  * `ssl=true`, `redis://` rather than `rediss://`, an `http://` Slack webhook. A loopback host (a
  * sidecar, a local proxy) is not warned about: its traffic does not leave the machine.
  */
-export function plainTextTransports(e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'>): string[] {
+export function plainTextTransports(
+  e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'> &
+    Partial<Pick<Env, 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES' | 'REDIS_TLS' | 'REDIS_TLS_CA_FILE' | 'REDIS_TLS_CERT_FILE'>>,
+): string[] {
   const warnings: string[] = [];
   const remote = (url: URL) => !LOOPBACK_HOST.test(url.hostname);
   const database = parseUrl(e.DATABASE_URL);
@@ -281,6 +284,12 @@ export function plainTextTransports(e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 
   }
   const redis = parseUrl(e.REDIS_URL);
   if (redis && remote(redis) && redis.protocol === 'redis:') warnings.push('REDIS_URL connects to Redis without TLS: use a rediss:// URL');
+  const redisTls = e.REDIS_TLS ?? (e.REDIS_TLS_CA_FILE !== undefined || e.REDIS_TLS_CERT_FILE !== undefined);
+  for (const setting of ['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const) {
+    const hosts = (e[setting] ?? []).map((n) => n.replace(/:\d+$/, ''));
+    if (!redisTls && hosts.some((h) => !LOOPBACK_HOST.test(h)))
+      warnings.push(`${setting} connects to Redis without TLS: set REDIS_TLS=true`);
+  }
   const slack = parseUrl(e.SLACK_WEBHOOK_URL);
   if (slack && remote(slack) && slack.protocol === 'http:') warnings.push('SLACK_WEBHOOK_URL is http://: use the https:// URL Slack gives');
   return warnings;

@@ -129,4 +129,12 @@ describe('Redis topology settings', () => {
       /^REDIS_TLS_KEY_FILE .* is not a PEM private key/,
     );
   });
+
+  it('warns in production when Sentinel or cluster traffic crosses the network in plain text', () => {
+    const prod = { NODE_ENV: 'production', DATABASE_URL: 'postgres://127.0.0.1/w', WEBHOOK_SECRET: 'a-webhook-secret-of-32-characters-ok' };
+    const sentinels = { REDIS_SENTINELS: 'sentinel.internal:26379', REDIS_SENTINEL_NAME: 'm' };
+    expect(loadConfig({ ...prod, ...sentinels }).warnings).toEqual(['REDIS_SENTINELS connects to Redis without TLS: set REDIS_TLS=true']);
+    expect(loadConfig({ ...prod, ...sentinels, REDIS_TLS: 'true' }).warnings).toEqual([]);
+    expect(loadConfig({ ...prod, REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: '{q}' }).warnings).toEqual([]);
+  });
 });

@@ -114,3 +114,57 @@ export interface Certificates {
 }
 /** A CA and a server certificate it signed for `hosts` (default localhost and 127.0.0.1), made with openssl. */
 export function makeCertificates(opts?: { hosts?: string[]; name?: string }): Certificates;
+
+// Private Redis Sentinel and Redis Cluster (redis helper's block).
+export interface PrivateRedisChild {
+  port: number;
+  child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+export interface PrivateSentinel {
+  name: string;
+  primaryPort: number;
+  replicaPort: number;
+  sentinelPorts: number[];
+  /** As REDIS_SENTINELS takes it. */
+  sentinels: string;
+  /** host:port of the primary as a sentinel sees it now. */
+  master(): string | undefined;
+  server(port: number): PrivateRedisChild | undefined;
+  dispose(): Promise<void>;
+}
+/** A primary (basePort), a replica (basePort+1) and sentinels (basePort+2..) watching it as `name`. */
+export function privateSentinel(opts: {
+  basePort: number;
+  name?: string;
+  sentinels?: number;
+  downAfterMs?: number;
+}): Promise<PrivateSentinel>;
+export interface PrivateCluster {
+  ports: number[];
+  /** The primaries as REDIS_CLUSTER_NODES takes them. */
+  nodes: string;
+  slotOwner(slot: number): number | undefined;
+  keySlot(key: string): number | undefined;
+  server(port: number): PrivateRedisChild | undefined;
+  dispose(): Promise<void>;
+}
+/** A Redis Cluster on basePort.. (masters × (1 + replicasPerMaster) nodes, bus ports +10000), cluster_state:ok. */
+export function privateCluster(opts: {
+  basePort: number;
+  masters?: number;
+  replicasPerMaster?: number;
+  nodeTimeoutMs?: number;
+}): Promise<PrivateCluster>;
+export interface PrivateTlsRedis {
+  port: number;
+  /** rediss://127.0.0.1:port */
+  url: string;
+  /** PEM files: the CA, a client certificate and its key. */
+  ca: string;
+  cert: string;
+  key: string;
+  dispose(): Promise<void>;
+}
+/** A redis-server answering only TLS on `port`, certificates made with openssl; requires a client certificate when `clientCerts` (default). */
+export function privateTlsRedis(opts: { port: number; clientCerts?: boolean }): Promise<PrivateTlsRedis>;

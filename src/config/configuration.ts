@@ -1,5 +1,6 @@
 import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_ERASURE_HASH_KEY, MIN_WEBHOOK_SECRET } from './env.schema.js';
 import { PgConnectionOptions, PostgresTls, postgresTls, PostgresTlsError } from './postgres-tls.js';
+import { RedisTopology, RedisTopologyError, resolveRedisTopology } from './redis-topology.js';
 
 export { envSchema };
 export type QueueBackend = 'redis' | 'postgres';
@@ -50,13 +51,18 @@ export interface AppConfig {
   };
   queue: {
     backend: QueueBackend;
+    /** REDIS_URL (single node only; `redis` says how to reach any topology). */
     redisUrl?: string;
+    /** The Redis topology (src/config/redis-topology.ts); undefined when none is set. */
+    redis?: RedisTopology;
     prefix: string;
     attempts: number;
     backoffMs: number;
     concurrency: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
+    /** 0: no stalled-worker watchdog (src/queue/worker-watchdog.ts). */
+    watchdogMs: number;
   };
   /** The stale-row sweeper (worker role): see src/processing/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
   sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
@@ -143,11 +149,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     );
   }
   const database = databaseConfig(e, env, embedded);
-  if (e.QUEUE_BACKEND === 'redis' && !e.REDIS_URL) {
-    throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379');
+  let redis: RedisTopology | undefined;
+  try {
+    redis = resolveRedisTopology(e);
+  } catch (err) {
+    if (err instanceof RedisTopologyError) throw new ConfigError(err.message);
+    throw err;
+  }
+  if (e.QUEUE_BACKEND === 'redis' && !redis) {
+    throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES), e.g. redis://127.0.0.1:6379');
   }
   // The embedded mode has no Redis to talk to unless asked for explicitly.
-  const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (e.REDIS_URL && !embedded ? 'redis' : 'postgres');
+  const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (redis && !embedded ? 'redis' : 'postgres');
   return {
     app: {
       env: production ? 'production' : e.NODE_ENV,
@@ -168,12 +181,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     queue: {
       backend: queueBackend,
       redisUrl: e.REDIS_URL,
+      redis,
       prefix: e.QUEUE_PREFIX,
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      watchdogMs: e.WORKER_WATCHDOG_MS,
     },
     sweeper: {
       intervalMs: e.SWEEP_INTERVAL_MS,
@@ -299,7 +314,10 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
  * `ssl=true`, `redis://` rather than `rediss://`, an `http://` Slack webhook. A loopback host (a
  * sidecar, a local proxy) is not warned about: its traffic does not leave the machine.
  */
-export function plainTextTransports(e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'>): string[] {
+export function plainTextTransports(
+  e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'> &
+    Partial<Pick<Env, 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES' | 'REDIS_TLS' | 'REDIS_TLS_CA_FILE' | 'REDIS_TLS_CERT_FILE'>>,
+): string[] {
   const warnings: string[] = [];
   const remote = (url: URL) => !LOOPBACK_HOST.test(url.hostname);
   const database = parseUrl(e.DATABASE_URL);
@@ -311,6 +329,12 @@ export function plainTextTransports(e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 
   }
   const redis = parseUrl(e.REDIS_URL);
   if (redis && remote(redis) && redis.protocol === 'redis:') warnings.push('REDIS_URL connects to Redis without TLS: use a rediss:// URL');
+  const redisTls = e.REDIS_TLS ?? (e.REDIS_TLS_CA_FILE !== undefined || e.REDIS_TLS_CERT_FILE !== undefined);
+  for (const setting of ['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const) {
+    const hosts = (e[setting] ?? []).map((n) => n.replace(/:\d+$/, ''));
+    if (!redisTls && hosts.some((h) => !LOOPBACK_HOST.test(h)))
+      warnings.push(`${setting} connects to Redis without TLS: set REDIS_TLS=true`);
+  }
   const slack = parseUrl(e.SLACK_WEBHOOK_URL);
   if (slack && remote(slack) && slack.protocol === 'http:') warnings.push('SLACK_WEBHOOK_URL is http://: use the https:// URL Slack gives');
   return warnings;

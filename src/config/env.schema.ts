@@ -158,16 +158,78 @@ export const envSchema = z.object({
 
   REDIS_URL: doc(optionalString, {
     group: 'Queue',
-    description: 'Redis for the BullMQ queue; unset: the queue runs on PostgreSQL',
+    description:
+      'A single Redis node for the BullMQ queue, `redis://[user:password@]host:port` or `rediss://` for TLS; unset (and no `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES`): the queue runs on PostgreSQL. Set one Redis topology only',
     accepts: 'Redis URL',
+  }),
+  REDIS_SENTINELS: doc(list, {
+    group: 'Queue',
+    description:
+      "Redis through Sentinel: the sentinels to ask for the current primary, with `REDIS_SENTINEL_NAME`. The data nodes' credentials are `REDIS_USERNAME`/`REDIS_PASSWORD`; TLS as `REDIS_TLS`",
+    accepts: 'comma-separated `host:port` list',
+  }),
+  REDIS_SENTINEL_NAME: doc(optionalString, {
+    group: 'Queue',
+    description: 'The name the sentinels know the primary by (`sentinel monitor NAME …`); needs `REDIS_SENTINELS`',
+    computedDefault: '(unset)',
+  }),
+  REDIS_SENTINEL_PASSWORD: doc(optionalString, {
+    group: 'Queue',
+    description: "The sentinels' own password (`requirepass` in sentinel.conf), when they have one",
+    computedDefault: '(unset)',
+  }),
+  REDIS_CLUSTER_NODES: doc(list, {
+    group: 'Queue',
+    description:
+      "Redis in cluster mode: some of its nodes (seeds; the rest are discovered). Needs a `QUEUE_PREFIX` with a hash tag, e.g. `{webhooks}`, so that all of the queue's keys live in one slot. Credentials `REDIS_USERNAME`/`REDIS_PASSWORD`; TLS as `REDIS_TLS`",
+    accepts: 'comma-separated `host:port` list',
+  }),
+  REDIS_USERNAME: doc(optionalString, {
+    group: 'Queue',
+    description: 'ACL user of the data nodes under `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES` (with `REDIS_URL` it goes in the URL)',
+    computedDefault: '(unset)',
+  }),
+  REDIS_PASSWORD: doc(optionalString, {
+    group: 'Queue',
+    description: 'Password of the data nodes under `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES` (with `REDIS_URL` it goes in the URL)',
+    computedDefault: '(unset)',
+  }),
+  REDIS_TLS: doc(z.stringbool().optional(), {
+    group: 'Queue',
+    description:
+      'TLS to the sentinels and data nodes, or to the cluster nodes (with `REDIS_URL` the scheme decides: `rediss://`). The server certificate is verified against the system CAs, or `REDIS_TLS_CA_FILE`',
+    computedDefault: '`true` when a `REDIS_TLS_*_FILE` is set, else `false`',
+    accepts: '`true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`)',
+  }),
+  REDIS_TLS_CA_FILE: doc(optionalString, {
+    group: 'Queue',
+    description: "PEM file of the CA that signed Redis's certificate (a private CA); read at boot, which stops if it is missing or not PEM",
+    computedDefault: '(unset): the system CAs',
+    accepts: 'file path',
+  }),
+  REDIS_TLS_CERT_FILE: doc(optionalString, {
+    group: 'Queue',
+    description: 'PEM client certificate, for a Redis that asks for one (`tls-auth-clients`); with `REDIS_TLS_KEY_FILE`',
+    computedDefault: '(unset)',
+    accepts: 'file path',
+  }),
+  REDIS_TLS_KEY_FILE: doc(optionalString, {
+    group: 'Queue',
+    description: 'PEM private key of `REDIS_TLS_CERT_FILE`',
+    computedDefault: '(unset)',
+    accepts: 'file path',
   }),
   QUEUE_BACKEND: doc(z.enum(['redis', 'postgres']).optional(), {
     group: 'Queue',
     description:
-      "Where the queue lives: Redis, or BullMQ's PostgreSQL backend (schema `bullmq` of `DATABASE_URL`'s database). `redis` needs `REDIS_URL`",
-    computedDefault: '`redis` when `REDIS_URL` is set (and not embedded), else `postgres`',
+      "Where the queue lives: Redis, or BullMQ's PostgreSQL backend (schema `bullmq` of `DATABASE_URL`'s database). `redis` needs `REDIS_URL`, `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES`",
+    computedDefault: '`redis` when a Redis topology is set (and not embedded), else `postgres`',
   }),
-  QUEUE_PREFIX: doc(z.string().default('bull'), { group: 'Queue', description: 'Redis key prefix of the queue (Redis backend only)' }),
+  QUEUE_PREFIX: doc(z.string().default('bull'), {
+    group: 'Queue',
+    description:
+      "Redis key prefix of the queue (Redis backend only). In cluster mode it must hold a hash tag, e.g. `{webhooks}` or `bull:{webhooks}`, or the queue's scripts fail with CROSSSLOT",
+  }),
   WORKER_CONCURRENCY: doc(intFrom(32, 1), {
     group: 'Queue',
     description: 'Events processed at once per worker process (in batch jobs and jobs of their own)',
@@ -179,6 +241,11 @@ export const envSchema = z.object({
     description: "BullMQ job lock; a killed worker's job is taken over after about this long",
   }),
   WORKER_STALLED_INTERVAL_MS: doc(intFrom(30_000, 100), { group: 'Queue', description: 'How often workers look for stalled jobs' }),
+  WORKER_WATCHDOG_MS: doc(intFrom(30_000), {
+    group: 'Queue',
+    description:
+      'A worker whose blocking Redis connection is not ready, and that has taken no job for this long while jobs wait, is restarted (a warning and `webhook_queue_worker_restarts_total`): the silent stall some users see after a failover. Its readiness fails meanwhile. 0 turns the watchdog off',
+  }),
 
   TRANSCRIPT_ALLOWED_HOSTS: doc(list, {
     group: 'Transcripts',

@@ -11,7 +11,7 @@ import {
 import { AppConfig, pgConnection } from '../config/configuration.js';
 import { JobWakeUp, postgresBackend } from './postgres-backend.adapter.js';
 import { webhookJobOptions } from './queue.constants.js';
-import { redisConnection } from './redis-options.js';
+import { topologyConnection } from './redis-options.js';
 
 // The embedded database (PGlite) never delivers NOTIFY to BullMQ's LISTEN connection, nor does a
 // pooler in transaction mode without DATABASE_DIRECT_URL, so workers find new jobs by polling: a
@@ -83,7 +83,7 @@ export function queueConnection(config: AppConfig): unknown {
     };
     return options;
   }
-  return redisConnection(queue.redisUrl!);
+  return topologyConnection(queue.redis!);
 }
 
 /** A Worker class whose instances get `defaults` under the options they are constructed with. */

@@ -73,3 +73,98 @@ export interface PrivateRedis {
 }
 /** A started redis-server of its own on a spare port: no RDB snapshots, AOF (everysec) when `appendonly`. */
 export function privateRedis(opts?: { appendonly?: boolean }): Promise<PrivateRedis>;
+
+export interface PrivatePrometheus {
+  /** The HTTP API, e.g. `${url}/api/v1/query`. */
+  url: string;
+  port: number;
+  /** The last 16 KB it logged. */
+  log(): string;
+  dispose(): Promise<void>;
+}
+/** A started Prometheus of its own scraping `targets` (host:port) every second; `features` go to --enable-feature. */
+export function privatePrometheus(opts: { targets: string[]; features?: string[]; metricsPath?: string }): Promise<PrivatePrometheus>;
+
+export interface PrivatePgBouncer {
+  port: number;
+  dir: string;
+  /** `target` with PgBouncer's address instead. */
+  url: string;
+  /** PgBouncer's log so far. */
+  log(): string;
+  start(): Promise<void>;
+  /** 'kill': SIGKILL (every connection cut at once); 'term' (default): SIGTERM. */
+  stop(how?: 'kill' | 'term'): Promise<void>;
+  dispose(): Promise<void>;
+}
+/** A started PgBouncer of its own (trust auth, every database forwarded) in front of the PostgreSQL `target` URL. */
+export function privatePgBouncer(opts: {
+  target: string;
+  poolMode?: 'session' | 'transaction';
+  poolSize?: number;
+}): Promise<PrivatePgBouncer>;
+
+export interface Certificates {
+  dir: string;
+  /** File paths. */
+  ca: string;
+  cert: string;
+  key: string;
+  dispose(): void;
+}
+/** A CA and a server certificate it signed for `hosts` (default localhost and 127.0.0.1), made with openssl. */
+export function makeCertificates(opts?: { hosts?: string[]; name?: string }): Certificates;
+
+// Private Redis Sentinel and Redis Cluster (redis helper's block).
+export interface PrivateRedisChild {
+  port: number;
+  child: ChildProcess;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+export interface PrivateSentinel {
+  name: string;
+  primaryPort: number;
+  replicaPort: number;
+  sentinelPorts: number[];
+  /** As REDIS_SENTINELS takes it. */
+  sentinels: string;
+  /** host:port of the primary as a sentinel sees it now. */
+  master(): string | undefined;
+  server(port: number): PrivateRedisChild | undefined;
+  dispose(): Promise<void>;
+}
+/** A primary (basePort), a replica (basePort+1) and sentinels (basePort+2..) watching it as `name`. */
+export function privateSentinel(opts: {
+  basePort: number;
+  name?: string;
+  sentinels?: number;
+  downAfterMs?: number;
+}): Promise<PrivateSentinel>;
+export interface PrivateCluster {
+  ports: number[];
+  /** The primaries as REDIS_CLUSTER_NODES takes them. */
+  nodes: string;
+  slotOwner(slot: number): number | undefined;
+  keySlot(key: string): number | undefined;
+  server(port: number): PrivateRedisChild | undefined;
+  dispose(): Promise<void>;
+}
+/** A Redis Cluster on basePort.. (masters × (1 + replicasPerMaster) nodes, bus ports +10000), cluster_state:ok. */
+export function privateCluster(opts: {
+  basePort: number;
+  masters?: number;
+  replicasPerMaster?: number;
+  nodeTimeoutMs?: number;
+}): Promise<PrivateCluster>;
+export interface PrivateTlsRedis {
+  port: number;
+  /** rediss://127.0.0.1:port */
+  url: string;
+  /** PEM files: the CA, a client certificate and its key. */
+  ca: string;
+  cert: string;
+  key: string;
+  dispose(): Promise<void>;
+}
+/** A redis-server answering only TLS on `port`, certificates made with openssl; requires a client certificate when `clientCerts` (default). */
+export function privateTlsRedis(opts: { port: number; clientCerts?: boolean }): Promise<PrivateTlsRedis>;

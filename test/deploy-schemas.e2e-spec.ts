@@ -1,7 +1,8 @@
 // The deployment files checked by the tools and schemas that read them:
-//  - deploy/k8s: `kubectl kustomize` renders it, and every object it renders, with the migration Job
-//    and the Secret template applied on their own, validates against the Kubernetes API schemas of
-//    kubernetes-models (test/helpers/k8s-schema.ts: no unknown or mistyped field);
+//  - deploy/k8s and its KEDA overlay deploy/k8s-keda: `kubectl kustomize` renders them, and every
+//    object they render, with the migration Job and the Secret template applied on their own,
+//    validates against the Kubernetes API schemas of kubernetes-models (and KEDA's ScaledObject
+//    against @kubernetes-models/keda; test/helpers/k8s-schema.ts: no unknown or mistyped field);
 //  - docker-compose.yml: valid under the Compose Specification's JSON schema, vendored as
 //    test/schemas/compose-spec.json from compose-spec/compose-go v2.13.0 (schema/compose-spec.json,
 //    Apache-2.0; draft 2020-12; it knows the top-level `name`). Replace the file to follow the spec.
@@ -26,11 +27,15 @@ function kustomize(dir: string): string {
   return r.stdout;
 }
 
+const named = (objects: K8sObject[]) => objects.map(describeObject).sort();
+
 describe('deploy/k8s against the Kubernetes API schemas', () => {
   const rendered = docs(kustomize(join(root, 'deploy/k8s')));
+  // The overlay that scales the workers with KEDA instead of the base's worker HPA.
+  const keda = docs(kustomize(join(root, 'deploy/k8s-keda')));
   // Applied with kubectl apply -f, not through the kustomization (docs/deployment.md, Kubernetes).
   const standalone = ['deploy/k8s/migrate-job.yaml', 'deploy/k8s/secret.example.yaml'].flatMap((f) => docs(read(f)));
-  const objects = [...rendered, ...standalone];
+  const objects = [...rendered, ...standalone, ...keda.filter((o) => o.kind === 'ScaledObject')];
 
   it('renders every kind the service needs with kubectl kustomize', () => {
     expect(rendered.map((o) => o.kind).sort()).toEqual(
@@ -39,6 +44,10 @@ describe('deploy/k8s against the Kubernetes API schemas', () => {
         'Deployment',
         'Deployment',
         'HorizontalPodAutoscaler',
+        'HorizontalPodAutoscaler',
+        'NetworkPolicy',
+        'NetworkPolicy',
+        'NetworkPolicy',
         'PodDisruptionBudget',
         'PodDisruptionBudget',
         'Service',
@@ -46,6 +55,22 @@ describe('deploy/k8s against the Kubernetes API schemas', () => {
       ].sort(),
     );
     expect(standalone.map((o) => o.kind)).toEqual(['Job', 'Secret']);
+  });
+
+  it('renders the KEDA overlay as the base with a ScaledObject in place of the worker HPA (never two autoscalers on one Deployment)', () => {
+    expect(named(keda)).toEqual(
+      named([
+        ...rendered.filter((o) => !(o.kind === 'HorizontalPodAutoscaler' && o.metadata?.name === 'interview-webhooks-worker')),
+        { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', metadata: { name: 'interview-webhooks-worker' } },
+      ]),
+    );
+    // The base objects come through unchanged, labels included.
+    for (const o of keda.filter((k) => k.kind !== 'ScaledObject'))
+      expect(o).toEqual(rendered.find((r) => describeObject(r) === describeObject(o)));
+    const scaled = keda.filter((o) => o.kind === 'ScaledObject');
+    const targets = [...keda.filter((o) => o.kind === 'HorizontalPodAutoscaler'), ...scaled].map((o: any) => o.spec.scaleTargetRef.name);
+    expect(new Set(targets).size).toBe(targets.length);
+    expect((scaled[0].metadata as any).labels['app.kubernetes.io/part-of']).toBe('interview-webhooks');
   });
 
   it('has no object the schemas reject (types, required fields, formats)', async () => {
@@ -60,7 +85,7 @@ describe('deploy/k8s against the Kubernetes API schemas', () => {
     expect(objects.map((o, i) => [describeObject(o), errors[i]]).filter(([, e]) => e.length)).toEqual([]);
   });
 
-  it('rejects a misspelt field, a mistyped one and a malformed quantity (the checks can fail)', async () => {
+  it('rejects a misspelt field, a mistyped one and a malformed quantity, in a ScaledObject too (the checks can fail)', async () => {
     const job = standalone[0];
     const broken = structuredClone(job) as any;
     const container = broken.spec.template.spec.containers[0];
@@ -70,8 +95,14 @@ describe('deploy/k8s against the Kubernetes API schemas', () => {
     expect((await schemaErrors(broken)).join()).toMatch(/backoffLimit must be integer/);
     expect((await schemaErrors(broken)).join()).toMatch(/memory must match format "quantity"/);
     expect(await schemaErrors(job)).toEqual([]);
-    const [errors] = typeErrors([broken]);
+    const scaled = structuredClone(objects.find((o) => o.kind === 'ScaledObject')!) as any;
+    scaled.spec.minReplicaCount = '2';
+    expect((await schemaErrors(scaled)).join()).toMatch(/minReplicaCount must be integer/);
+    scaled.spec.minReplicaCount = 2;
+    scaled.spec.maxReplicaCounts = 10;
+    const [errors, scaledErrors] = typeErrors([broken, scaled]);
     expect(errors.join('\n')).toMatch(/imagePulPolicy/);
+    expect(scaledErrors.join('\n')).toMatch(/maxReplicaCounts/);
   });
 
   it('gives every container CPU and memory requests and limits, the migration Job too', () => {

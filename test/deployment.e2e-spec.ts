@@ -5,10 +5,12 @@
 // runs it.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import YAML from 'yaml';
 import { imageEnv as dockerfileEnv, stages as dockerfileStages } from '../scripts/dockerfile.mjs';
 import { envSchema, loadConfig } from '../src/config/configuration.js';
 import { shutdownBudgetMs } from '../src/health/lifecycle.service.js';
+import { WEBHOOKS_QUEUE } from '../src/queue/queue.constants.js';
 
 const root = process.cwd();
 const read = (p: string) => readFileSync(join(root, p), 'utf8');
@@ -21,6 +23,8 @@ const pkg = JSON.parse(read('package.json'));
 const SCHEMA_KEYS = Object.keys(envSchema.shape);
 // Variables a deployment may set that Node itself reads, not the app.
 const NODE_VARS = ['NODE_OPTIONS'];
+// The OpenTelemetry SDK reads its standard variables (OTEL_EXPORTER_OTLP_ENDPOINT, ...) itself.
+const isOtelVar = (key: string) => key.startsWith('OTEL_');
 // What a grace period keeps beyond the preStop sleep and the app's shutdown budget.
 const GRACE_MARGIN_MS = 5_000;
 
@@ -156,6 +160,60 @@ function portNumber(container: any, port: string | number): number | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
+// NetworkPolicy: what the policies of deploy/k8s let through, evaluated as the API defines it (a pod
+// selected by a policy of a direction accepts only what one of their rules lists). Only the fields
+// the policies use are understood; any other throws, so that a new field cannot pass unjudged.
+
+/** Another party: a pod of the cluster (its namespace) or an address outside it. */
+type Peer = { namespace: string } | { ip: string };
+
+const podLabels = (component: string) =>
+  (component === 'migrate' ? job : deployment(component)).spec.template.metadata.labels as Record<string, string>;
+const selects = (selector: any, labels: Record<string, string>) =>
+  Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v) && !selector?.matchExpressions;
+
+function peerMatches(rulePeer: any, peer: Peer): boolean {
+  const { namespaceSelector, ipBlock, ...rest } = rulePeer;
+  if (Object.keys(rest).length) throw new Error(`peer fields not understood: ${Object.keys(rest).join()}`);
+  if (ipBlock) {
+    if (namespaceSelector || !('ip' in peer)) return false;
+    const ip = ipaddr.process(peer.ip);
+    const inside = (cidr: string) => {
+      const range = ipaddr.parseCIDR(cidr);
+      return ip.kind() === range[0].kind() && ip.match(range);
+    };
+    return inside(ipBlock.cidr) && !(ipBlock.except ?? []).some(inside);
+  }
+  if (!('namespace' in peer)) return false;
+  return selects(namespaceSelector, { 'kubernetes.io/metadata.name': peer.namespace });
+}
+
+function allows(direction: 'Ingress' | 'Egress', component: string, peer: Peer, port: number, protocol = 'TCP'): boolean {
+  const labels = podLabels(component);
+  const container = appContainer(component === 'migrate' ? job : deployment(component));
+  const policies = kinds('NetworkPolicy').filter((np) => selects(np.spec.podSelector, labels) && np.spec.policyTypes.includes(direction));
+  if (!policies.length) return true;
+  return policies.some((np) =>
+    (np.spec[direction.toLowerCase()] ?? []).some((rule: any) => {
+      const { ports, from, to, ...rest } = rule;
+      if (Object.keys(rest).length) throw new Error(`rule fields not understood: ${Object.keys(rest).join()}`);
+      const peers = direction === 'Ingress' ? from : to;
+      const portOk =
+        !ports?.length ||
+        ports.some((p: any) => {
+          if (p.endPort !== undefined) throw new Error('endPort not understood');
+          // A named port is the selected pod's on the way in; the far end's on the way out (none here).
+          if (typeof p.port === 'string' && direction === 'Egress') throw new Error(`named egress port ${p.port}`);
+          const n = portNumber(container, p.port);
+          if (n === undefined) throw new Error(`${np.metadata.name}: port ${p.port} is none of the container's ports`);
+          return n === port && (p.protocol ?? 'TCP') === protocol;
+        });
+      return portOk && (!peers?.length || peers.some((rp: any) => peerMatches(rp, peer)));
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
 // The config schema: which variables production cannot start without
 
 const SAMPLE: Record<string, string> = {
@@ -260,7 +318,7 @@ describe('deployment files (parsed, no Docker engine)', () => {
 
     it.each(workloads.map((w) => [w.name, w] as const))('%s sets every required variable and passes the config schema', (_name, w) => {
       for (const key of required) expect([key, (w.env[key] ?? '').length > 0]).toEqual([key, true]);
-      const unknown = Object.keys(w.env).filter((k) => !SCHEMA_KEYS.includes(k) && !NODE_VARS.includes(k));
+      const unknown = Object.keys(w.env).filter((k) => !SCHEMA_KEYS.includes(k) && !NODE_VARS.includes(k) && !isOtelVar(k));
       expect(unknown).toEqual([]);
       const config = loadConfig(w.env);
       expect(config.app.production).toBe(true);
@@ -382,6 +440,72 @@ describe('deployment files (parsed, no Docker engine)', () => {
       expect(interpolate(svc('grafana').environment.GF_SECURITY_ADMIN_PASSWORD)).toBe('admin');
       expect(svc('grafana').depends_on).toEqual({ prometheus: { condition: 'service_healthy' } });
     });
+
+    describe('the tracing profile', () => {
+      const collectorPath = 'deploy/otel/collector.yaml';
+      const collector = yaml(collectorPath);
+      const inProfile = Object.entries<any>(compose.services)
+        .filter(([, s]) => (s.profiles ?? []).includes('tracing'))
+        .map(([name]) => name);
+      const port = (endpoint: string) => new URL(endpoint.includes('://') ? endpoint : `tcp://${endpoint}`).port;
+      // The endpoint docs/operations.md and the compose file tell you to set with the profile.
+      const documented = /OTEL_EXPORTER_OTLP_ENDPOINT=(\S+) docker compose --profile tracing up/.exec(read('docs/operations.md'))?.[1];
+
+      it('adds the collector and Jaeger, and nothing else, only under the profile; Prometheus keeps exemplars', () => {
+        expect(inProfile.sort()).toEqual(['jaeger', 'otel-collector']);
+        for (const name of ['api', 'worker', 'migrate', 'postgres', 'redis', 'prometheus', 'grafana'])
+          expect(svc(name).profiles).toBeUndefined();
+        expect(svc('otel-collector').depends_on).toEqual({ jaeger: { condition: 'service_started' } });
+        expect(svc('prometheus').command).toContain('--enable-feature=exemplar-storage');
+        expect(svc('jaeger').ports).toEqual(['16686:16686']);
+      });
+
+      it('leaves tracing off by default: the apps get an empty OTLP endpoint unless it is set', () => {
+        for (const name of APP_SERVICES) {
+          expect(svc(name).environment.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('${OTEL_EXPORTER_OTLP_ENDPOINT:-}');
+          expect(composeEnv(name).OTEL_EXPORTER_OTLP_ENDPOINT).toBe('');
+        }
+        expect(documented).toBeDefined();
+        expect(read('docker-compose.yml')).toContain(`OTEL_EXPORTER_OTLP_ENDPOINT=${documented} docker compose --profile tracing up`);
+      });
+
+      it('mounts a collector config whose pipeline parts are defined and used, fed on the documented endpoint and feeding Jaeger', () => {
+        const target = '/etc/otelcol-contrib/config.yaml';
+        expect(svc('otel-collector').command).toEqual([`--config=${target}`]);
+        expect(hostPathFor('otel-collector', target)).toBe(collectorPath);
+        const pipelines = Object.values<any>(collector.service.pipelines);
+        expect(Object.keys(collector.service.pipelines)).toEqual(['traces']);
+        for (const kind of ['receivers', 'processors', 'exporters'] as const) {
+          const used = new Set(pipelines.flatMap((p) => p[kind] ?? []));
+          expect([kind, [...used].filter((c) => !(c in (collector[kind] ?? {})))]).toEqual([kind, []]);
+          expect([kind, Object.keys(collector[kind] ?? {}).filter((c) => !used.has(c))]).toEqual([kind, []]);
+        }
+        expect(collector.service.extensions.filter((e: string) => !(e in collector.extensions))).toEqual([]);
+        // memory_limiter first, as the collector's docs ask.
+        expect(collector.service.pipelines.traces.processors[0]).toBe('memory_limiter');
+        // The apps' endpoint (OTLP over HTTP, the SDK's default protocol) reaches the collector's HTTP receiver.
+        const endpoint = new URL(documented!);
+        expect(endpoint.protocol).toBe('http:');
+        expect(endpoint.hostname).toBe('otel-collector');
+        expect(endpoint.port).toBe(port(collector.receivers.otlp.protocols.http.endpoint));
+        expect(svc('otel-collector').ports).toEqual([`${endpoint.port}:${endpoint.port}`]);
+        // The exporter reaches Jaeger's OTLP/gRPC receiver (4317 in Jaeger v2's default configuration).
+        const exporters = Object.values<any>(collector.exporters);
+        expect(exporters).toHaveLength(1);
+        const [host, grpcPort] = exporters[0].endpoint.split(':');
+        expect(inProfile).toContain(host);
+        expect(grpcPort).toBe('4317');
+        expect(svc(host).image).toMatch(/^jaegertracing\/jaeger:2\./);
+      });
+
+      it("points Grafana's trace datasource at Jaeger's UI port", () => {
+        const datasources = yaml('deploy/grafana/provisioning/datasources/prometheus.yml').datasources;
+        const jaeger = datasources.find((d: any) => d.type === 'jaeger');
+        const url = new URL(jaeger.url);
+        expect(inProfile).toContain(url.hostname);
+        expect(svc(url.hostname).ports.map((p: string) => p.split(':').at(-1))).toContain(url.port);
+      });
+    });
   });
 
   describe('deploy/k8s', () => {
@@ -474,21 +598,132 @@ describe('deployment files (parsed, no Docker engine)', () => {
       }
     });
 
-    it('keeps a pod of each role through voluntary disruptions and autoscales the api', () => {
+    const pdb = (component: string) =>
+      kinds('PodDisruptionBudget').find((p) => p.spec.selector.matchLabels['app.kubernetes.io/component'] === component);
+    const hpa = (component: string) =>
+      kinds('HorizontalPodAutoscaler').find((h) => h.metadata.labels['app.kubernetes.io/component'] === component);
+
+    it('keeps a pod of each role through voluntary disruptions and autoscales each role from above that floor', () => {
+      expect(kinds('HorizontalPodAutoscaler')).toHaveLength(2);
       for (const component of ['api', 'worker']) {
         const d = deployment(component);
-        const pdb = kinds('PodDisruptionBudget').find((p) => p.spec.selector.matchLabels['app.kubernetes.io/component'] === component);
-        expect(pdb).toBeDefined();
-        for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) expect(d.spec.template.metadata.labels[k]).toBe(v);
-        expect(pdb.spec.minAvailable).toBeLessThan(d.spec.replicas);
+        expect(pdb(component)).toBeDefined();
+        for (const [k, v] of Object.entries(pdb(component).spec.selector.matchLabels)) expect(d.spec.template.metadata.labels[k]).toBe(v);
+        // The autoscaler owns the count; one in the manifest would reset it at every kubectl apply.
+        expect(d.spec.replicas).toBeUndefined();
+        const h = hpa(component);
+        expect(h.spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name });
+        expect(h.spec.minReplicas).toBeGreaterThanOrEqual(pdb(component).spec.minAvailable + 1);
+        expect(h.spec.maxReplicas).toBeGreaterThan(h.spec.minReplicas);
       }
-      const hpa = kinds('HorizontalPodAutoscaler');
-      expect(hpa).toHaveLength(1);
-      expect(hpa[0].spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment('api').metadata.name });
-      expect(hpa[0].spec.minReplicas).toBeGreaterThanOrEqual(pdb('api').spec.minAvailable + 1);
-      function pdb(component: string) {
-        return kinds('PodDisruptionBudget').find((p) => p.spec.selector.matchLabels['app.kubernetes.io/component'] === component);
-      }
+    });
+
+    describe('worker autoscaling on the queue backlog', () => {
+      const adapterRules = yaml(`${K8S}/prometheus-adapter.example.yml`).rules.external;
+      const scaledObject = yamlDocs('deploy/k8s-keda/scaledobject.yaml')[0];
+      const worker = hpa('worker');
+      const external = worker.spec.metrics[0].external;
+
+      it('reads the waiting jobs of the service queue through the adapter rule that serves the metric', () => {
+        expect(worker.spec.metrics.map((m: any) => m.type)).toEqual(['External']);
+        const rule = adapterRules.find((r: any) => r.name.as === external.metric.name);
+        expect(rule).toBeDefined();
+        expect(rule.seriesQuery).toMatch(/^webhook_queue_jobs\{.*state="waiting"/);
+        expect(rule.metricsQuery).toContain('state="waiting"');
+        // Each pod reports the whole queue: a sum would grow with the replica count.
+        expect(rule.metricsQuery).toMatch(/^max\b/);
+        expect(rule.resources.overrides.namespace).toEqual({ resource: 'namespace' });
+        expect(external.metric.selector.matchLabels).toEqual({ queue: WEBHOOKS_QUEUE });
+        expect(external.target.type).toBe('AverageValue');
+      });
+
+      it('scales up at once and down one pod per grace period at most, so drains do not pile up', () => {
+        const { scaleUp, scaleDown } = worker.spec.behavior;
+        expect(scaleUp.stabilizationWindowSeconds).toBe(0);
+        const grace = podSpec(deployment('worker')).terminationGracePeriodSeconds;
+        expect(scaleDown.selectPolicy).toBe('Min');
+        expect(scaleDown.policies.length).toBeGreaterThan(0);
+        for (const p of scaleDown.policies) expect([p.type, p.value, p.periodSeconds >= grace]).toEqual(['Pods', 1, true]);
+        expect(scaleDown.stabilizationWindowSeconds).toBeGreaterThanOrEqual(300);
+      });
+
+      it('gives the KEDA overlay the same target, bounds and pace as the HPA, on the same query', () => {
+        expect(scaledObject.spec.scaleTargetRef).toEqual(worker.spec.scaleTargetRef);
+        expect([scaledObject.spec.minReplicaCount, scaledObject.spec.maxReplicaCount]).toEqual([
+          worker.spec.minReplicas,
+          worker.spec.maxReplicas,
+        ]);
+        expect(scaledObject.spec.advanced.horizontalPodAutoscalerConfig.behavior).toEqual(worker.spec.behavior);
+        const [trigger] = scaledObject.spec.triggers;
+        expect([trigger.type, trigger.metricType, trigger.metadata.threshold]).toEqual([
+          'prometheus',
+          'AverageValue',
+          external.target.averageValue,
+        ]);
+        expect(trigger.metadata.query).toBe(`max(webhook_queue_jobs{namespace="webhooks",queue="${WEBHOOKS_QUEUE}",state="waiting"})`);
+      });
+    });
+
+    describe('NetworkPolicy', () => {
+      const env = (component: string) => k8sEnv(appContainer(component === 'migrate' ? job : deployment(component)));
+      const ports = (component: string) => loadConfig(env(component)).app;
+      const urlPort = (url: string, fallback: number) => Number(new URL(url).port || fallback);
+      const anywhere: Peer[] = [{ ip: '203.0.113.7' }, { namespace: 'ingress-nginx' }, { namespace: 'default' }];
+
+      it('lists its file in kustomization.yaml and gives every role a policy of both directions', () => {
+        expect(yaml(`${K8S}/kustomization.yaml`).resources).toContain('networkpolicy.yaml');
+        for (const component of ['api', 'worker', 'migrate']) {
+          const policies = kinds('NetworkPolicy').filter((np) => selects(np.spec.podSelector, podLabels(component)));
+          expect([component, policies.flatMap((np) => np.spec.policyTypes).sort()]).toEqual([component, ['Egress', 'Ingress']]);
+        }
+      });
+
+      it("lets deliveries reach the api's PORT from anywhere, and nothing reach the worker's", () => {
+        for (const peer of anywhere) {
+          expect(allows('Ingress', 'api', peer, ports('api').port)).toBe(true);
+          expect(allows('Ingress', 'worker', peer, ports('worker').port)).toBe(false);
+          expect(allows('Ingress', 'migrate', peer, ports('api').port)).toBe(false);
+        }
+      });
+
+      it.each(['api', 'worker'])("opens the %s's MANAGEMENT_PORT to the monitoring namespace only", (component) => {
+        const { managementPort } = ports(component);
+        expect(allows('Ingress', component, { namespace: 'monitoring' }, managementPort!)).toBe(true);
+        for (const peer of anywhere) expect(allows('Ingress', component, peer, managementPort!)).toBe(false);
+        // Not the deliveries' port either, from there.
+        expect(allows('Ingress', 'worker', { namespace: 'monitoring' }, ports('worker').port)).toBe(false);
+      });
+
+      it.each(['api', 'worker', 'migrate'])(
+        '%s reaches DNS, and PostgreSQL (and Redis, Sentinel) in the cluster or on a private network, nowhere else',
+        (component) => {
+          const e = env(component);
+          for (const protocol of ['UDP', 'TCP'])
+            for (const peer of [{ namespace: 'kube-system' }, { ip: '169.254.20.10' }])
+              expect(allows('Egress', component, peer, 53, protocol)).toBe(true);
+          const db = urlPort(e.DATABASE_URL, 5432);
+          const redis = [urlPort(e.REDIS_URL, 6379), 26379];
+          const datastores = component === 'migrate' ? [db] : [db, ...redis];
+          for (const port of datastores)
+            for (const peer of [{ namespace: 'databases' }, { ip: '10.20.0.5' }, { ip: '172.16.4.4' }, { ip: '192.168.1.10' }])
+              expect([port, peer, allows('Egress', component, peer, port)]).toEqual([port, peer, true]);
+          if (component === 'migrate') for (const port of redis) expect(allows('Egress', component, { ip: '10.20.0.5' }, port)).toBe(false);
+          expect(allows('Egress', component, { ip: '203.0.113.7' }, db)).toBe(false);
+          expect(allows('Egress', component, { namespace: 'default' }, 80)).toBe(false);
+        },
+      );
+
+      it('lets only the worker out on HTTPS (transcript hosts, Slack), to public addresses only', () => {
+        for (const ip of ['203.0.113.7', '54.230.1.1', '2a00:1450:4001::1']) {
+          expect([ip, allows('Egress', 'worker', { ip }, 443)]).toEqual([ip, true]);
+          expect([ip, allows('Egress', 'api', { ip }, 443)]).toEqual([ip, false]);
+          expect([ip, allows('Egress', 'worker', { ip }, 80)]).toEqual([ip, false]);
+        }
+        // The cloud metadata service, the private ranges, carrier-grade NAT, loopback, IPv6 private.
+        for (const ip of ['169.254.169.254', '10.0.0.1', '172.20.0.1', '192.168.1.1', '100.64.0.1', '127.0.0.1', 'fd00::1', 'fe80::1'])
+          expect([ip, allows('Egress', 'worker', { ip }, 443)]).toEqual([ip, false]);
+        expect(allows('Egress', 'worker', { namespace: 'default' }, 443)).toBe(false);
+      });
     });
 
     it('gives in-cluster Prometheus the job names the alerts and dashboard use, matching the pods', () => {

@@ -1,4 +1,6 @@
 import { Env, envSchema, GOOD_WEBHOOK_SECRET, MIN_ADMIN_TOKEN, MIN_ERASURE_HASH_KEY, MIN_WEBHOOK_SECRET } from './env.schema.js';
+import { PgConnectionOptions, PostgresTls, postgresTls, PostgresTlsError } from './postgres-tls.js';
+import { RedisTopology, RedisTopologyError, resolveRedisTopology } from './redis-topology.js';
 
 export { envSchema };
 export type QueueBackend = 'redis' | 'postgres';
@@ -35,16 +37,32 @@ export interface AppConfig {
     dataDir: string;
   };
   /** `embedded`: no DATABASE_URL outside production; src/embedded starts PGlite and fills `url` before the app is built. */
-  database: { url: string; embedded: boolean; preparedStatements: boolean; asyncWorkerCommits: boolean };
+  database: {
+    url: string;
+    embedded: boolean;
+    preparedStatements: boolean;
+    asyncWorkerCommits: boolean;
+    /** `transaction`: `url` is a pooler in transaction mode (docs/deployment.md, "PostgreSQL behind PgBouncer"). */
+    poolMode: 'session' | 'transaction';
+    /** `url`'s TLS (its parameters taken out of `tls.connectionString`); off in the embedded mode. */
+    tls: PostgresTls;
+    /** DATABASE_DIRECT_URL: the queue backend's LISTEN connection bypasses the pooler. */
+    direct?: PostgresTls;
+  };
   queue: {
     backend: QueueBackend;
+    /** REDIS_URL (single node only; `redis` says how to reach any topology). */
     redisUrl?: string;
+    /** The Redis topology (src/config/redis-topology.ts); undefined when none is set. */
+    redis?: RedisTopology;
     prefix: string;
     attempts: number;
     backoffMs: number;
     concurrency: number;
     lockDurationMs: number;
     stalledIntervalMs: number;
+    /** 0: no stalled-worker watchdog (src/queue/worker-watchdog.ts). */
+    watchdogMs: number;
   };
   /** The stale-row sweeper (worker role): see src/processing/stale-events.sweeper.ts. `retentionDays` 0: finished rows are kept. */
   sweeper: { intervalMs: number; staleAfterMs: number; stuckAfterMs: number; retentionDays: number };
@@ -130,11 +148,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       `APP_ROLE=${e.APP_ROLE} needs DATABASE_URL: the embedded database lives inside one process, so api and worker cannot be split without a PostgreSQL server`,
     );
   }
-  if (e.QUEUE_BACKEND === 'redis' && !e.REDIS_URL) {
-    throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL, e.g. redis://127.0.0.1:6379');
+  const database = databaseConfig(e, env, embedded);
+  let redis: RedisTopology | undefined;
+  try {
+    redis = resolveRedisTopology(e);
+  } catch (err) {
+    if (err instanceof RedisTopologyError) throw new ConfigError(err.message);
+    throw err;
+  }
+  if (e.QUEUE_BACKEND === 'redis' && !redis) {
+    throw new ConfigError('QUEUE_BACKEND=redis needs REDIS_URL (or REDIS_SENTINELS, or REDIS_CLUSTER_NODES), e.g. redis://127.0.0.1:6379');
   }
   // The embedded mode has no Redis to talk to unless asked for explicitly.
-  const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (e.REDIS_URL && !embedded ? 'redis' : 'postgres');
+  const queueBackend: QueueBackend = e.QUEUE_BACKEND ?? (redis && !embedded ? 'redis' : 'postgres');
   return {
     app: {
       env: production ? 'production' : e.NODE_ENV,
@@ -151,23 +177,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
       dataDir: e.DATA_DIR,
     },
-    // The embedded database's connections share one session: a statement name prepared on one
-    // would clash on the next, so it parses every statement (src/database/sql-statements.ts).
-    database: {
-      url: e.DATABASE_URL ?? '',
-      embedded,
-      preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded,
-      asyncWorkerCommits: e.DATABASE_ASYNC_WORKER_COMMITS && !embedded,
-    },
+    database,
     queue: {
       backend: queueBackend,
       redisUrl: e.REDIS_URL,
+      redis,
       prefix: e.QUEUE_PREFIX,
       attempts: e.JOB_ATTEMPTS,
       backoffMs: e.JOB_BACKOFF_MS,
       concurrency: e.WORKER_CONCURRENCY,
       lockDurationMs: e.WORKER_LOCK_DURATION_MS,
       stalledIntervalMs: e.WORKER_STALLED_INTERVAL_MS,
+      watchdogMs: e.WORKER_WATCHDOG_MS,
     },
     sweeper: {
       intervalMs: e.SWEEP_INTERVAL_MS,
@@ -206,6 +227,45 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       hashKey: e.ERASURE_HASH_KEY,
     },
     warnings,
+  };
+}
+
+/**
+ * The database settings. The embedded database's connections share one session: a statement name
+ * prepared on one would clash on the next, so it parses every statement (src/database/sql-statements.ts).
+ * A pooler in transaction mode hands each transaction to any server connection: what lives in a
+ * session (named statements, the async-commit pool's `options` startup parameter) is turned off, and
+ * asking for it explicitly stops the boot rather than failing at the first statement.
+ */
+function databaseConfig(e: Env, raw: NodeJS.ProcessEnv, embedded: boolean): AppConfig['database'] {
+  const transaction = e.DATABASE_POOL_MODE === 'transaction';
+  const explicitlyOn = (name: string) => ['true', '1', 'yes', 'on'].includes((raw[name] ?? '').trim().toLowerCase());
+  if (transaction) {
+    for (const name of ['DATABASE_PREPARED_STATEMENTS', 'DATABASE_ASYNC_WORKER_COMMITS']) {
+      if (explicitlyOn(name))
+        throw new ConfigError(
+          `${name}=true does not work with DATABASE_POOL_MODE=transaction (the pooler hands each transaction to any server connection): unset it`,
+        );
+    }
+  }
+  if (e.DATABASE_DIRECT_URL && embedded) throw new ConfigError('DATABASE_DIRECT_URL is set without DATABASE_URL: set both, or neither');
+  const tls = (url: string, setting: string) => {
+    try {
+      return postgresTls(url, setting);
+    } catch (err) {
+      if (err instanceof PostgresTlsError) throw new ConfigError(err.message);
+      throw err;
+    }
+  };
+  return {
+    url: e.DATABASE_URL ?? '',
+    embedded,
+    preparedStatements: e.DATABASE_PREPARED_STATEMENTS && !embedded && !transaction,
+    asyncWorkerCommits: e.DATABASE_ASYNC_WORKER_COMMITS && !embedded && !transaction,
+    poolMode: e.DATABASE_POOL_MODE,
+    // The embedded URL is filled in later (src/embedded/local-mode.ts) and is plain loopback.
+    tls: e.DATABASE_URL ? tls(e.DATABASE_URL, 'DATABASE_URL') : { mode: 'off', connectionString: '', ssl: false, summary: 'off' },
+    direct: e.DATABASE_DIRECT_URL ? tls(e.DATABASE_DIRECT_URL, 'DATABASE_DIRECT_URL') : undefined,
   };
 }
 
@@ -254,7 +314,10 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
  * `ssl=true`, `redis://` rather than `rediss://`, an `http://` Slack webhook. A loopback host (a
  * sidecar, a local proxy) is not warned about: its traffic does not leave the machine.
  */
-export function plainTextTransports(e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'>): string[] {
+export function plainTextTransports(
+  e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'> &
+    Partial<Pick<Env, 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES' | 'REDIS_TLS' | 'REDIS_TLS_CA_FILE' | 'REDIS_TLS_CERT_FILE'>>,
+): string[] {
   const warnings: string[] = [];
   const remote = (url: URL) => !LOOPBACK_HOST.test(url.hostname);
   const database = parseUrl(e.DATABASE_URL);
@@ -266,6 +329,12 @@ export function plainTextTransports(e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 
   }
   const redis = parseUrl(e.REDIS_URL);
   if (redis && remote(redis) && redis.protocol === 'redis:') warnings.push('REDIS_URL connects to Redis without TLS: use a rediss:// URL');
+  const redisTls = e.REDIS_TLS ?? (e.REDIS_TLS_CA_FILE !== undefined || e.REDIS_TLS_CERT_FILE !== undefined);
+  for (const setting of ['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const) {
+    const hosts = (e[setting] ?? []).map((n) => n.replace(/:\d+$/, ''));
+    if (!redisTls && hosts.some((h) => !LOOPBACK_HOST.test(h)))
+      warnings.push(`${setting} connects to Redis without TLS: set REDIS_TLS=true`);
+  }
   const slack = parseUrl(e.SLACK_WEBHOOK_URL);
   if (slack && remote(slack) && slack.protocol === 'http:') warnings.push('SLACK_WEBHOOK_URL is http://: use the https:// URL Slack gives');
   return warnings;
@@ -278,4 +347,11 @@ function parseUrl(value: string | undefined): URL | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** What every `pg` pool and client of the service connects with: the URL without its TLS parameters, and their TLS options. */
+export function pgConnection(database: AppConfig['database']): PgConnectionOptions {
+  return database.embedded
+    ? { connectionString: database.url, ssl: false }
+    : { connectionString: database.tls.connectionString, ssl: database.tls.ssl };
 }

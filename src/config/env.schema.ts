@@ -128,33 +128,108 @@ export const envSchema = z.object({
 
   DATABASE_URL: doc(optionalString, {
     group: 'Database',
-    description: 'PostgreSQL connection URL, e.g. `postgres://user:password@db:5432/webhooks`',
+    description:
+      'PostgreSQL connection URL, e.g. `postgres://user:password@db:5432/webhooks?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem`. TLS as libpq reads it: `sslmode=verify-full` checks the certificate against `sslrootcert` (else the system CAs) and the host name; `verify-ca` the CA only (needs `sslrootcert`); `require` encrypts without checking (as `verify-ca` with `sslrootcert`); `disable` or none: plain text; `sslcert`/`sslkey` add a client certificate; `prefer`/`allow` are refused. A CA file that is missing or does not parse stops the boot; the boot log says which checks are on',
     computedDefault: 'required in production; elsewhere unset runs the embedded mode (PGlite under `DATA_DIR`)',
+    accepts: 'PostgreSQL URL',
+  }),
+  DATABASE_POOL_MODE: doc(z.enum(['session', 'transaction']).default('session'), {
+    group: 'Database',
+    description:
+      '`transaction`: `DATABASE_URL` is a pooler in transaction mode (PgBouncer `pool_mode=transaction`, RDS Proxy): no prepared statements, no session settings (every commit synchronous), advisory locks held in a transaction, and the PostgreSQL queue backend listens on `DATABASE_DIRECT_URL` or polls. `session`: a direct connection or session pooling',
+  }),
+  DATABASE_DIRECT_URL: doc(optionalString, {
+    group: 'Database',
+    description:
+      "A direct connection to the same database, bypassing the pooler: the PostgreSQL queue backend's `LISTEN` connection uses it (one per queue and worker process). Unset with `DATABASE_POOL_MODE=transaction`: workers poll for new jobs every 0.2 s instead of being woken by `NOTIFY`",
+    computedDefault: '(unset)',
     accepts: 'PostgreSQL URL',
   }),
   DATABASE_PREPARED_STATEMENTS: doc(flag(true), {
     group: 'Database',
     description:
-      'The hot statements (inbox INSERT, claims, outcomes, feedback upsert) run as named prepared statements, parsed once per connection; set `false` behind PgBouncer in transaction mode older than 1.21 (or without `max_prepared_statements`). The embedded mode never prepares',
+      'The hot statements (inbox INSERT, claims, outcomes, feedback upsert) run as named prepared statements, parsed once per connection. Off with `DATABASE_POOL_MODE=transaction` (setting it `true` there stops the boot). The embedded mode never prepares',
   }),
   DATABASE_ASYNC_WORKER_COMMITS: doc(flag(true), {
     group: 'Database',
     description:
-      "The worker's claims, outcomes and handler upserts (feedback, interviews, skipped notifications) commit without waiting for the WAL flush (`synchronous_commit=off` on connections of their own): a PostgreSQL crash can undo their last fraction of a second, which the stale-row sweeper redoes (handlers are idempotent). Deliveries, dead letters and Slack records always commit synchronously. Those connections also rule out sequential scans, so that the plans PostgreSQL keeps for the worker's statements stay on the primary key while a new inbox grows. Set `false` behind PgBouncer in transaction mode (it refuses the `options` startup parameter) or to keep every commit synchronous. The embedded mode never uses it",
+      "The worker's claims, outcomes and handler upserts (feedback, interviews, skipped notifications) commit without waiting for the WAL flush (`synchronous_commit=off` on connections of their own): a PostgreSQL crash can undo their last fraction of a second, which the stale-row sweeper redoes (handlers are idempotent). Deliveries, dead letters and Slack records always commit synchronously. Those connections also rule out sequential scans, so that the plans PostgreSQL keeps for the worker's statements stay on the primary key while a new inbox grows. Off with `DATABASE_POOL_MODE=transaction` (a pooler refuses the `options` startup parameter; setting it `true` there stops the boot); set `false` to keep every commit synchronous. The embedded mode never uses it",
   }),
 
   REDIS_URL: doc(optionalString, {
     group: 'Queue',
-    description: 'Redis for the BullMQ queue; unset: the queue runs on PostgreSQL',
+    description:
+      'A single Redis node for the BullMQ queue, `redis://[user:password@]host:port` or `rediss://` for TLS; unset (and no `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES`): the queue runs on PostgreSQL. Set one Redis topology only',
     accepts: 'Redis URL',
+  }),
+  REDIS_SENTINELS: doc(list, {
+    group: 'Queue',
+    description:
+      "Redis through Sentinel: the sentinels to ask for the current primary, with `REDIS_SENTINEL_NAME`. The data nodes' credentials are `REDIS_USERNAME`/`REDIS_PASSWORD`; TLS as `REDIS_TLS`",
+    accepts: 'comma-separated `host:port` list',
+  }),
+  REDIS_SENTINEL_NAME: doc(optionalString, {
+    group: 'Queue',
+    description: 'The name the sentinels know the primary by (`sentinel monitor NAME …`); needs `REDIS_SENTINELS`',
+    computedDefault: '(unset)',
+  }),
+  REDIS_SENTINEL_PASSWORD: doc(optionalString, {
+    group: 'Queue',
+    description: "The sentinels' own password (`requirepass` in sentinel.conf), when they have one",
+    computedDefault: '(unset)',
+  }),
+  REDIS_CLUSTER_NODES: doc(list, {
+    group: 'Queue',
+    description:
+      "Redis in cluster mode: some of its nodes (seeds; the rest are discovered). Needs a `QUEUE_PREFIX` with a hash tag, e.g. `{webhooks}`, so that all of the queue's keys live in one slot. Credentials `REDIS_USERNAME`/`REDIS_PASSWORD`; TLS as `REDIS_TLS`",
+    accepts: 'comma-separated `host:port` list',
+  }),
+  REDIS_USERNAME: doc(optionalString, {
+    group: 'Queue',
+    description: 'ACL user of the data nodes under `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES` (with `REDIS_URL` it goes in the URL)',
+    computedDefault: '(unset)',
+  }),
+  REDIS_PASSWORD: doc(optionalString, {
+    group: 'Queue',
+    description: 'Password of the data nodes under `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES` (with `REDIS_URL` it goes in the URL)',
+    computedDefault: '(unset)',
+  }),
+  REDIS_TLS: doc(z.stringbool().optional(), {
+    group: 'Queue',
+    description:
+      'TLS to the sentinels and data nodes, or to the cluster nodes (with `REDIS_URL` the scheme decides: `rediss://`). The server certificate is verified against the system CAs, or `REDIS_TLS_CA_FILE`',
+    computedDefault: '`true` when a `REDIS_TLS_*_FILE` is set, else `false`',
+    accepts: '`true` or `false` (also `1`/`0`, `yes`/`no`, `on`/`off`)',
+  }),
+  REDIS_TLS_CA_FILE: doc(optionalString, {
+    group: 'Queue',
+    description: "PEM file of the CA that signed Redis's certificate (a private CA); read at boot, which stops if it is missing or not PEM",
+    computedDefault: '(unset): the system CAs',
+    accepts: 'file path',
+  }),
+  REDIS_TLS_CERT_FILE: doc(optionalString, {
+    group: 'Queue',
+    description: 'PEM client certificate, for a Redis that asks for one (`tls-auth-clients`); with `REDIS_TLS_KEY_FILE`',
+    computedDefault: '(unset)',
+    accepts: 'file path',
+  }),
+  REDIS_TLS_KEY_FILE: doc(optionalString, {
+    group: 'Queue',
+    description: 'PEM private key of `REDIS_TLS_CERT_FILE`',
+    computedDefault: '(unset)',
+    accepts: 'file path',
   }),
   QUEUE_BACKEND: doc(z.enum(['redis', 'postgres']).optional(), {
     group: 'Queue',
     description:
-      "Where the queue lives: Redis, or BullMQ's PostgreSQL backend (schema `bullmq` of `DATABASE_URL`'s database). `redis` needs `REDIS_URL`",
-    computedDefault: '`redis` when `REDIS_URL` is set (and not embedded), else `postgres`',
+      "Where the queue lives: Redis, or BullMQ's PostgreSQL backend (schema `bullmq` of `DATABASE_URL`'s database). `redis` needs `REDIS_URL`, `REDIS_SENTINELS` or `REDIS_CLUSTER_NODES`",
+    computedDefault: '`redis` when a Redis topology is set (and not embedded), else `postgres`',
   }),
-  QUEUE_PREFIX: doc(z.string().default('bull'), { group: 'Queue', description: 'Redis key prefix of the queue (Redis backend only)' }),
+  QUEUE_PREFIX: doc(z.string().default('bull'), {
+    group: 'Queue',
+    description:
+      "Redis key prefix of the queue (Redis backend only). In cluster mode it must hold a hash tag, e.g. `{webhooks}` or `bull:{webhooks}`, or the queue's scripts fail with CROSSSLOT",
+  }),
   WORKER_CONCURRENCY: doc(intFrom(32, 1), {
     group: 'Queue',
     description: 'Events processed at once per worker process (in batch jobs and jobs of their own)',
@@ -166,6 +241,11 @@ export const envSchema = z.object({
     description: "BullMQ job lock; a killed worker's job is taken over after about this long",
   }),
   WORKER_STALLED_INTERVAL_MS: doc(intFrom(30_000, 100), { group: 'Queue', description: 'How often workers look for stalled jobs' }),
+  WORKER_WATCHDOG_MS: doc(intFrom(30_000), {
+    group: 'Queue',
+    description:
+      'A worker whose blocking Redis connection is not ready, and that has taken no job for this long while jobs wait, is restarted (a warning and `webhook_queue_worker_restarts_total`): the silent stall some users see after a failover. Its readiness fails meanwhile. 0 turns the watchdog off',
+  }),
 
   TRANSCRIPT_ALLOWED_HOSTS: doc(list, {
     group: 'Transcripts',

@@ -108,8 +108,12 @@ describe('variables set by deployment files or read through process.env', () => 
     );
   });
 
-  it('are all documented in docs/configuration.md', () => {
-    expect(names.filter((n) => !documented.has(n.name))).toEqual([]);
+  // The OpenTelemetry SDK's standard variables are read by the SDK, and documented with tracing.
+  const operations = read('docs/operations.md');
+  const documentedWithTracing = (name: string) => name.startsWith('OTEL_') && operations.includes(`\`${name}\``);
+
+  it('are all documented in docs/configuration.md (OTEL_* in docs/operations.md, Tracing)', () => {
+    expect(names.filter((n) => !documented.has(n.name) && !documentedWithTracing(n.name))).toEqual([]);
   });
 });
 

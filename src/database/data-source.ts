@@ -7,6 +7,8 @@ import { Init1764230400000 } from './migrations/1764230400000-init.js';
 import { BatchJobId1764244800000 } from './migrations/1764244800000-batch-job-id.js';
 import { UnambiguousKey1796083200000 } from './migrations/1796083200000-unambiguous-key.js';
 import { withMigrationLock } from './migration-lock.js';
+import type { PgConnectionOptions } from '../config/postgres-tls.js';
+import { postgresTls } from '../config/postgres-tls.js';
 import { OpenEvents1796169600000 } from './migrations/1796169600000-open-events.js';
 import { JobCarriers1796428800000 } from './migrations/1796428800000-job-carriers.js';
 import { Privacy1796515200000 } from './migrations/1796515200000-privacy.js';
@@ -34,10 +36,14 @@ export const migrations = [
  * The connection options shared by the app and the TypeORM CLI. Entities are not listed here: each
  * feature module registers its own (TypeOrmModule.forFeature) and the app loads them from there.
  */
-export function dataSourceOptions(url: string): DataSourceOptions {
+export function dataSourceOptions(connection: PgConnectionOptions | string): DataSourceOptions {
+  // A URL without its TLS parameters, which `ssl` carries (config/postgres-tls.ts): pg would let
+  // the URL's override them. A plain string is given to pg as it is (tests).
+  const { connectionString, ssl } = typeof connection === 'string' ? { connectionString: connection, ssl: undefined } : connection;
   return {
     type: 'postgres',
-    url,
+    url: connectionString,
+    ...(ssl !== undefined ? { ssl } : {}),
     migrations,
     synchronize: false,
     migrationsRun: false,
@@ -51,10 +57,14 @@ export function dataSourceOptions(url: string): DataSourceOptions {
   };
 }
 
-/** The CLI's data source: migrations run under the same advisory lock as the service's at boot. */
+/**
+ * The CLI's data source: migrations run under the same advisory lock as the service's at boot,
+ * held in a transaction behind a pooler in transaction mode (DATABASE_POOL_MODE).
+ */
 class CliDataSource extends DataSource {
   override runMigrations(options?: Parameters<DataSource['runMigrations']>[0]): Promise<Migration[]> {
-    return withMigrationLock(this, () => super.runMigrations(options));
+    const poolMode = process.env.DATABASE_POOL_MODE === 'transaction' ? 'transaction' : 'session';
+    return withMigrationLock(this, poolMode, () => super.runMigrations(options));
   }
 }
 
@@ -63,6 +73,6 @@ class CliDataSource extends DataSource {
  * migrations, and the built entity files by path, for `migration:generate` to compare against.
  */
 export default new CliDataSource({
-  ...dataSourceOptions(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'),
+  ...dataSourceOptions(postgresTls(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 'DATABASE_URL')),
   entities: [fileURLToPath(new URL('../**/*.entity.js', import.meta.url))],
 });

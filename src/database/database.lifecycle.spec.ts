@@ -12,7 +12,10 @@ describe('DatabaseLifecycle', () => {
         return Promise.reject(new Error('Connection terminated'));
       },
     } as unknown as DataSource;
-    const lifecycle = new DatabaseLifecycle(dataSource);
+    const config = { get: () => ({ embedded: true, poolMode: 'session' }) } as unknown as ConstructorParameters<
+      typeof DatabaseLifecycle
+    >[1];
+    const lifecycle = new DatabaseLifecycle(dataSource, config);
     lifecycle.onApplicationBootstrap();
     await new Promise((r) => setImmediate(r));
 

@@ -1,8 +1,10 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { withTimeout } from '../common/with-timeout.js';
+import { AppConfig } from '../config/configuration.js';
 import { withMigrationLock } from './migration-lock.js';
 
 const RETRY_DELAY_MS = 2000;
@@ -20,9 +22,28 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
   private readonly readyPromise = new Promise<void>((resolve) => (this.resolveReady = resolve));
   private connecting?: Promise<void>;
 
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  private readonly database: AppConfig['database'];
+  private readonly postgresQueue: boolean;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    config: ConfigService<AppConfig, true>,
+  ) {
+    this.database = config.get('database', { infer: true });
+    this.postgresQueue = config.get('queue', { infer: true })?.backend === 'postgres';
+  }
 
   onApplicationBootstrap(): void {
+    if (!this.database.embedded) {
+      this.logger.log(`PostgreSQL TLS: ${this.database.tls.summary}`);
+      if (this.database.direct) this.logger.log(`PostgreSQL TLS (DATABASE_DIRECT_URL): ${this.database.direct.summary}`);
+      if (this.database.poolMode === 'transaction') {
+        const wakeUp = this.database.direct ? 'LISTEN on DATABASE_DIRECT_URL' : 'polling every 0.2 s (no DATABASE_DIRECT_URL)';
+        this.logger.log(
+          `PostgreSQL pool mode: transaction (no prepared statements, every commit synchronous, advisory locks in transactions${this.postgresQueue ? `; queue workers: ${wakeUp}` : ''})`,
+        );
+      }
+    }
     this.connecting = this.connectLoop();
   }
 
@@ -55,7 +76,9 @@ export class DatabaseLifecycle implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async migrate(): Promise<void> {
-    const applied = await withMigrationLock(this.dataSource, () => this.dataSource.runMigrations({ transaction: 'each' }));
+    const applied = await withMigrationLock(this.dataSource, this.database.poolMode, () =>
+      this.dataSource.runMigrations({ transaction: 'each' }),
+    );
     for (const m of applied) this.logger.log(`Applied migration ${m.name}`);
   }
 

@@ -2,7 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/configuration.js';
+import { AppConfig, pgConnection } from '../config/configuration.js';
 import { dataSourceOptions } from './data-source.js';
 import { DatabaseLifecycle } from './database.lifecycle.js';
 import { DatabaseHealthIndicator } from './database.health.js';
@@ -14,7 +14,7 @@ import { SqlStatements } from './sql-statements.js';
     TypeOrmModule.forRootAsync({
       inject: [ConfigService],
       useFactory: (config: ConfigService<AppConfig, true>) => ({
-        ...dataSourceOptions(config.get('database', { infer: true }).url),
+        ...dataSourceOptions(pgConnection(config.get('database', { infer: true }))),
         // Each feature module registers its entities (TypeOrmModule.forFeature).
         autoLoadEntities: true,
         // Connected by DatabaseLifecycle, in the background: the process must boot and answer its

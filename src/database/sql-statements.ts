@@ -3,7 +3,7 @@ import { ConfigService } from '@nestjs/config';
 import { InjectDataSource } from '@nestjs/typeorm';
 import pg, { type Pool, type QueryResult, type QueryResultRow } from 'pg';
 import { DataSource } from 'typeorm';
-import { AppConfig } from '../config/configuration.js';
+import { AppConfig, pgConnection } from '../config/configuration.js';
 import { pgPoolOf } from './pg-pool.adapter.js';
 
 /**
@@ -32,9 +32,12 @@ const ASYNC_POOL_MAX = 6;
  * read per outcome, PostgreSQL at 86-92 % of a core). Every statement on that pool looks rows up by
  * a key, so an index is always the right plan.
  *
- * Unnamed (parsed every time) when DATABASE_PREPARED_STATEMENTS=false (PgBouncer in transaction
- * mode before 1.21, or without max_prepared_statements) and in the embedded mode, whose
- * connections share one PostgreSQL session, so a name prepared by one would clash with another's.
+ * Unnamed (parsed every time) when DATABASE_PREPARED_STATEMENTS=false, with DATABASE_POOL_MODE=
+ * transaction (a pooler hands each statement to any server connection; PgBouncer before 1.21 has no
+ * prepared-statement support) and in the embedded mode, whose connections share one PostgreSQL
+ * session, so a name prepared by one would clash with another's. Planned with their values each
+ * time, they need no `enable_seqscan=off`; the async-commit pool is off in those modes too (its
+ * settings are session settings), so every commit is synchronous there.
  */
 @Injectable()
 export class SqlStatements implements OnApplicationShutdown {
@@ -74,7 +77,7 @@ export class SqlStatements implements OnApplicationShutdown {
   private asyncCommitPool(): Pool {
     if (!this.asyncPool) {
       this.asyncPool = new pg.Pool({
-        connectionString: this.database.url,
+        ...pgConnection(this.database),
         max: ASYNC_POOL_MAX,
         connectionTimeoutMillis: 5000,
         options: '-c synchronous_commit=off -c enable_seqscan=off',

@@ -3,7 +3,13 @@ import { ConfigError, loadConfig } from '../config/configuration.js';
 describe('loadConfig: embedded mode and queue backend', () => {
   it('runs embedded on the PostgreSQL queue when DATABASE_URL is unset outside production', () => {
     const c = loadConfig({ PORT: '3100' });
-    expect(c.database).toEqual({ url: '', embedded: true, preparedStatements: false, asyncWorkerCommits: false });
+    expect(c.database).toMatchObject({
+      url: '',
+      embedded: true,
+      preparedStatements: false,
+      asyncWorkerCommits: false,
+      poolMode: 'session',
+    });
     expect(c.queue.backend).toBe('postgres');
     expect(c.queue.redisUrl).toBeUndefined();
     expect(c.webhook.secrets).toEqual([]); // generated under DATA_DIR by prepareLocalMode

@@ -38,7 +38,7 @@ export class ManagementServer implements OnApplicationBootstrap, OnApplicationSh
       if (!MANAGEMENT_PATHS.has(path))
         return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `${path} is not served here` });
       const res = await app.inject({ method: 'GET', url: req.url, headers: this.access.mark(req.headers) });
-      for (const name of ['content-type', 'cache-control']) if (res.headers[name]) void reply.header(name, res.headers[name]);
+      for (const name of ['content-type', 'cache-control', 'vary']) if (res.headers[name]) void reply.header(name, res.headers[name]);
       return reply.code(res.statusCode).send(res.rawPayload);
     });
     await server.listen({ port: this.access.port, host: this.host });

@@ -5,6 +5,7 @@ import { DataSource, Repository } from 'typeorm';
 import { AuditLog, SYSTEM_ACTOR } from '../audit/audit-log.service.js';
 import { AppConfig, RETENTION_KINDS, RetentionKind } from '../config/configuration.js';
 import { DatabaseLifecycle } from '../database/database.lifecycle.js';
+import { withAdvisoryLock } from '../database/migration-lock.js';
 import { PersonalDataRegistry } from './personal-data.registry.js';
 import { PrivacyMetrics } from './privacy.metrics.js';
 import { RetentionProgress } from './retention-progress.entity.js';
@@ -31,6 +32,7 @@ export type RetentionCounts = Partial<Record<RetentionKind, number>>;
 export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(RetentionService.name);
   private readonly days: Record<RetentionKind, number>;
+  private readonly poolMode: AppConfig['database']['poolMode'];
   private lagTimer?: NodeJS.Timeout;
 
   constructor(
@@ -43,6 +45,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     config: ConfigService<AppConfig, true>,
   ) {
     this.days = config.get('privacy', { infer: true }).retentionDays;
+    this.poolMode = config.get('database', { infer: true }).poolMode;
   }
 
   /** Kinds with a retention setting. */
@@ -64,26 +67,20 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
 
   /** One pass; how many records of each kind it expired (nothing when another pass holds the lock). */
   async run(now = new Date()): Promise<RetentionCounts> {
-    const runner = this.dataSource.createQueryRunner();
     try {
-      const [{ locked }] = (await runner.query('SELECT pg_try_advisory_lock($1) AS locked', [RETENTION_LOCK_ID])) as [{ locked: boolean }];
-      if (!locked) return {};
-      try {
+      const counts = await withAdvisoryLock(this.dataSource, this.poolMode, RETENTION_LOCK_ID, 'try', async () => {
         const counts: RetentionCounts = {};
         for (const kind of this.enabled) counts[kind] = await this.expire(kind, new Date(now.getTime() - this.days[kind] * DAY_MS));
         await this.audit.record({ actor: SYSTEM_ACTOR, action: 'retention', counts });
         this.metrics.recordPass('completed');
         await this.refreshLag(now);
         return counts;
-      } finally {
-        await runner.query('SELECT pg_advisory_unlock($1)', [RETENTION_LOCK_ID]);
-      }
+      });
+      return counts ?? {};
     } catch (err) {
       this.metrics.recordPass('failed');
       this.logger.error(`retention pass failed: ${(err as Error).message}`);
       throw err;
-    } finally {
-      await runner.release();
     }
   }
 

@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
 import { initSeries } from '../common/metric-series.js';
 import { eventLabels } from '../events/event-definition.js';
+import { makeExemplarHistogramProvider } from '../metrics/exemplar-histogram.provider.js';
+import { observeWithTrace } from '../metrics/exemplars.js';
 
 export const WEBHOOK_JOBS = 'webhook_jobs_total';
 export const PROCESSING_DURATION = 'webhook_processing_duration_seconds';
@@ -20,7 +22,8 @@ export const processingMetricProviders = [
     help: 'Event processing attempts (in batch jobs or jobs of their own), by event type and outcome',
     labelNames: ['event', 'outcome'],
   }),
-  makeHistogramProvider({
+  // Exemplars: the trace of an attempt in each bucket, when tracing is on (metrics/exemplars.ts).
+  makeExemplarHistogramProvider({
     name: PROCESSING_DURATION,
     help: 'Time spent on one event processing attempt, by event type',
     labelNames: ['event'],
@@ -54,7 +57,7 @@ export class ProcessingMetrics {
 
   recordRun(event: string, outcome: JobMetricOutcome | undefined, seconds: number): void {
     if (outcome) this.jobs.inc({ event, outcome });
-    this.duration.observe({ event }, seconds);
+    observeWithTrace(this.duration, { event }, seconds);
   }
 
   /** An event ended 'failed' outside a processing attempt (the sweeper gave up on it). */

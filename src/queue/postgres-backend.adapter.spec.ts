@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { retryingPostgresBackend } from './postgres-backend.adapter.js';
+import { postgresBackend, retryingPostgresBackend } from './postgres-backend.adapter.js';
 
 /** A port nothing listens on. */
 async function closedPort(): Promise<number> {
@@ -47,6 +47,45 @@ describe('retryingPostgresBackend', () => {
       expect((plain as unknown as { readyPromise?: Promise<void> }).readyPromise).toBeInstanceOf(Promise);
     } finally {
       await plain.close(true).catch(() => undefined);
+    }
+  });
+
+  // Behind a pooler in transaction mode: no `options` startup parameter on the pool, the LISTEN
+  // connection elsewhere or none. If BullMQ renames these internals, these fail.
+  it('strips the options startup parameter, and sends the LISTEN connection to the direct URL', async () => {
+    const direct = { connectionString: 'postgres://postgres@127.0.0.1:1/direct', ssl: { rejectUnauthorized: false } };
+    const backend = postgresBackend({ transactionPool: true, wakeUp: { kind: 'direct', connection: direct } })(
+      'adapter-test-tx',
+      { connection: { connectionString: 'postgres://postgres@127.0.0.1:1/pooled', max: 1 } },
+      {},
+    );
+    const internals = backend.connection as unknown as {
+      pool: { options: Record<string, unknown> };
+      listenClientConfig: Record<string, unknown>;
+    };
+    try {
+      expect(internals.pool.options.connectionString).toBe('postgres://postgres@127.0.0.1:1/pooled');
+      expect(internals.pool.options).not.toHaveProperty('options');
+      expect(internals.listenClientConfig).toMatchObject({ ...direct, options: '-c search_path="bullmq"' });
+    } finally {
+      await backend.close(true).catch(() => undefined);
+    }
+  });
+
+  it('polls: the LISTEN client never connects and never hears a NOTIFY', async () => {
+    const backend = postgresBackend({ transactionPool: true, wakeUp: { kind: 'poll' } })(
+      'adapter-test-poll',
+      { connection: { connectionString: 'postgres://postgres@127.0.0.1:1/pooled', max: 1 } },
+      {},
+    );
+    try {
+      const client = (await backend.connection.getListenClient()) as unknown as {
+        query(): Promise<unknown>;
+        listenerCount(e: string): number;
+      };
+      await expect(client.query()).resolves.toEqual({ rows: [] });
+    } finally {
+      await backend.close(true).catch(() => undefined);
     }
   });
 });

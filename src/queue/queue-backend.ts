@@ -8,15 +8,17 @@ import {
   Worker,
   WorkerOptions,
 } from 'bullmq';
-import { AppConfig } from '../config/configuration.js';
-import { retryingPostgresBackend } from './postgres-backend.adapter.js';
+import { AppConfig, pgConnection } from '../config/configuration.js';
+import { JobWakeUp, postgresBackend } from './postgres-backend.adapter.js';
 import { webhookJobOptions } from './queue.constants.js';
-import { redisConnection } from './redis-options.js';
+import { topologyConnection } from './redis-options.js';
 
-// The embedded database (PGlite) never delivers NOTIFY to BullMQ's LISTEN connection, so workers
-// find new jobs by polling: a wait ends after this many seconds and the worker looks again.
-// On a PostgreSQL server NOTIFY wakes them at once and BullMQ's default (5 s) only bounds idle polls.
-const EMBEDDED_POLL_SECONDS = 0.2;
+// The embedded database (PGlite) never delivers NOTIFY to BullMQ's LISTEN connection, nor does a
+// pooler in transaction mode without DATABASE_DIRECT_URL, so workers find new jobs by polling: a
+// wait ends after this many seconds and the worker looks again (an idle queue's job waits 0.1 s on
+// average for it: docs/deployment.md). On a PostgreSQL server NOTIFY wakes them at once and
+// BullMQ's default (5 s) only bounds idle polls.
+export const POLL_SECONDS = 0.2;
 // Each Queue and Worker opens its own pool; the ingest path batches, so a few connections do.
 const POSTGRES_POOL_MAX = 8;
 // Below WebhookQueue's 3 s enqueue timeout, so a dead server surfaces as an error, not a hang.
@@ -31,20 +33,37 @@ const POSTGRES_CONNECT_TIMEOUT_MS = 2000;
  */
 export function queueRootOptions(config: AppConfig): QueueOptions<unknown> {
   const queue = config.queue;
-  if (queue.backend === 'postgres') setDefaultBackendFactory(retryingPostgresBackend as BackendFactory<PostgresQueueBackend, unknown>);
-  else setDefaultBackendFactory();
+  const wakeUp = jobWakeUp(config);
+  if (queue.backend === 'postgres') {
+    const factory = postgresBackend({ transactionPool: config.database.poolMode === 'transaction', wakeUp });
+    setDefaultBackendFactory(factory as BackendFactory<PostgresQueueBackend, unknown>);
+  } else setDefaultBackendFactory();
   BullModule.workerClass = configuredWorker({
     concurrency: queue.concurrency,
     lockDuration: queue.lockDurationMs,
     lockRenewTime: queue.lockDurationMs / 2,
     stalledInterval: queue.stalledIntervalMs,
-    ...(queue.backend === 'postgres' && config.database.embedded ? { drainDelay: EMBEDDED_POLL_SECONDS } : {}),
+    ...(queue.backend === 'postgres' && (wakeUp.kind === 'poll' || config.database.embedded) ? { drainDelay: POLL_SECONDS } : {}),
   });
   return {
     connection: queueConnection(config),
     prefix: queue.prefix,
     defaultJobOptions: webhookJobOptions(queue.attempts, queue.backoffMs, queue.backend),
   };
+}
+
+/**
+ * How the PostgreSQL backend's workers learn of new jobs: NOTIFY on their own LISTEN connection,
+ * which goes to DATABASE_DIRECT_URL when set; polling where no connection can keep a LISTEN (the
+ * embedded database, a pooler in transaction mode without a direct URL).
+ */
+export function jobWakeUp(config: AppConfig): JobWakeUp {
+  const database = config.database;
+  // PGlite's LISTEN connection is kept as it was (it never hears a NOTIFY; the drainDelay polls).
+  if (database.embedded) return { kind: 'pool' };
+  if (database.direct)
+    return { kind: 'direct', connection: { connectionString: database.direct.connectionString, ssl: database.direct.ssl } };
+  return database.poolMode === 'transaction' ? { kind: 'poll' } : { kind: 'pool' };
 }
 
 /**
@@ -55,7 +74,7 @@ export function queueConnection(config: AppConfig): unknown {
   const queue = config.queue;
   if (queue.backend === 'postgres') {
     const options: PostgresConnectionOptions = {
-      connectionString: config.database.url,
+      ...pgConnection(config.database),
       max: POSTGRES_POOL_MAX,
       connectionTimeoutMillis: POSTGRES_CONNECT_TIMEOUT_MS,
       // BullMQ keeps its tables and functions in schema `bullmq` of the same database and creates
@@ -64,7 +83,7 @@ export function queueConnection(config: AppConfig): unknown {
     };
     return options;
   }
-  return redisConnection(queue.redisUrl!);
+  return topologyConnection(queue.redis!);
 }
 
 /** A Worker class whose instances get `defaults` under the options they are constructed with. */

@@ -9,6 +9,8 @@ import { HEALTH_CACHE_MS, HEALTH_CHECK_TIMEOUT_MS } from '../health/health.const
 import { READINESS_ORDER, ReadinessCheck, ReadinessIndicator } from '../health/readiness-indicator.js';
 import { WEBHOOKS_QUEUE } from './queue.constants.js';
 import { QueueWorker } from './queue-worker.js';
+import { RedisTopologyProbe } from './redis-topology.probe.js';
+import { WorkerWatchdog } from './worker-watchdog.js';
 
 /**
  * Ready when the queue backend (Redis or PostgreSQL) answers a job count, and, in the roles that
@@ -23,6 +25,7 @@ export class QueueHealthIndicator implements ReadinessCheck {
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue,
     private readonly health: HealthIndicatorService,
     private readonly queueWorker: QueueWorker,
+    private readonly watchdog: WorkerWatchdog,
     config: ConfigService<AppConfig, true>,
   ) {
     this.runsWorker = config.get('app', { infer: true }).role !== 'api';
@@ -36,7 +39,12 @@ export class QueueHealthIndicator implements ReadinessCheck {
         if (!this.runsWorker) return { worker: 'none (api role)', ...counts };
         const worker = this.workerState();
         if (worker !== 'running') throw new Error(`worker ${worker}`);
-        return { worker, ...counts };
+        // The worker takes jobs on a connection of its own (BZPOPMIN): after a failover it can be
+        // dead while the queue's connection answers (src/queue/worker-watchdog.ts).
+        const blocking = this.watchdog.blockingStatus;
+        if (blocking !== undefined && blocking !== 'ready') throw new Error(`worker's blocking connection ${blocking}`);
+        if (this.watchdog.stalled) throw new Error('worker stalled: jobs wait and it takes none (restarted by the watchdog)');
+        return { worker, ...(blocking ? { blockingConnection: blocking } : {}), ...counts };
       })
       .withTimeout(HEALTH_CHECK_TIMEOUT_MS)
       .cacheFor(HEALTH_CACHE_MS);
@@ -51,8 +59,10 @@ export class QueueHealthIndicator implements ReadinessCheck {
 }
 
 /**
- * Redis answers a PING on the queue's own connection. Registered only when the queue runs on Redis:
- * on the PostgreSQL backend the database and queue checks cover it.
+ * Redis answers a PING on the queue's own connection, and is the right kind (a primary, in cluster
+ * mode exactly when REDIS_CLUSTER_NODES is set); the details name the topology and the node
+ * answering. Registered only when the queue runs on Redis: on the PostgreSQL backend the database and
+ * queue checks cover it.
  */
 @ReadinessIndicator({ order: READINESS_ORDER.redis })
 @Injectable()
@@ -60,16 +70,20 @@ export class RedisHealthIndicator implements ReadinessCheck {
   constructor(
     @InjectQueue(WEBHOOKS_QUEUE) private readonly queue: Queue,
     private readonly health: HealthIndicatorService,
+    private readonly probe: RedisTopologyProbe,
   ) {}
 
   check() {
     return this.health
       .check('redis')
       .attempt(async () => {
+        const report = await this.probe.inspect();
+        if (report.problem) throw new Error(report.problem);
         const client = await withTimeout(this.queue.getBackend().client, HEALTH_CHECK_TIMEOUT_MS, () => new Error('no connection'));
         const redis = client as unknown as { status: string; ping(): Promise<string> };
         if (redis.status !== 'ready') throw new Error(`connection ${redis.status}`);
         await redis.ping();
+        return { topology: report.topology, node: report.node ?? 'unknown' };
       })
       .withTimeout(HEALTH_CHECK_TIMEOUT_MS)
       .cacheFor(HEALTH_CACHE_MS);

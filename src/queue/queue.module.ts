@@ -7,7 +7,9 @@ import { WEBHOOKS_QUEUE } from './queue.constants.js';
 import { QueueHealthIndicator, RedisHealthIndicator } from './queue.health.js';
 import { QueueMetrics, queueMetricProviders } from './queue.metrics.js';
 import { QueueWorker } from './queue-worker.js';
+import { RedisTopologyProbe } from './redis-topology.probe.js';
 import { WebhookQueue } from './webhook-queue.js';
+import { WorkerWatchdog, workerWatchdogProviders } from './worker-watchdog.js';
 
 /**
  * The queue: its connection (QUEUE_BACKEND: Redis, or BullMQ's PostgreSQL backend, chosen
@@ -29,9 +31,11 @@ export class QueueModule {
         WebhookQueue,
         QueueWorker,
         QueueHealthIndicator,
-        ...(config.queue.backend === 'redis' ? [RedisHealthIndicator] : []),
+        ...(config.queue.backend === 'redis' ? [RedisHealthIndicator, RedisTopologyProbe] : []),
         QueueMetrics,
         ...queueMetricProviders,
+        WorkerWatchdog,
+        ...workerWatchdogProviders,
         QueueErrorLogService,
       ],
       exports: [WebhookQueue, QueueWorker, BullModule],

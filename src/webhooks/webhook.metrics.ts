@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { InjectMetric, makeCounterProvider, makeHistogramProvider } from '@willsoto/nestjs-prometheus';
+import { InjectMetric, makeCounterProvider } from '@willsoto/nestjs-prometheus';
 import { Counter, Histogram } from 'prom-client';
 import { initSeries } from '../common/metric-series.js';
 import { eventLabels } from '../events/event-definition.js';
+import { makeExemplarHistogramProvider } from '../metrics/exemplar-histogram.provider.js';
+import { observeWithTrace } from '../metrics/exemplars.js';
 
 export const WEBHOOKS_RECEIVED = 'webhooks_received_total';
 export const INGEST_DURATION = 'webhook_ingest_duration_seconds';
@@ -25,7 +27,8 @@ export const webhookMetricProviders = [
     help: 'Webhook deliveries received, by event type and outcome of the request',
     labelNames: ['event', 'status'],
   }),
-  makeHistogramProvider({
+  // Exemplars: the trace of a delivery in each bucket, when tracing is on (metrics/exemplars.ts).
+  makeExemplarHistogramProvider({
     name: INGEST_DURATION,
     help: 'Time from receiving a webhook delivery to answering it',
     labelNames: ['status'],
@@ -60,6 +63,6 @@ export class WebhookMetrics {
 
   record(event: string, status: ReceivedStatus, seconds: number): void {
     this.received.inc({ event, status });
-    this.duration.observe({ status }, seconds);
+    observeWithTrace(this.duration, { status }, seconds);
   }
 }

@@ -15,8 +15,11 @@ export interface K8sObject {
   [field: string]: unknown;
 }
 
-/** `apps/v1` + `Deployment` -> the module of its model in kubernetes-models. */
-const modelPath = (o: K8sObject) => `kubernetes-models/${o.apiVersion}/${o.kind}`;
+/** Packages of the custom resources deploy/ uses (KEDA's ScaledObject), by API group. */
+const CRD_PACKAGES: Record<string, string> = { 'keda.sh': '@kubernetes-models/keda' };
+
+/** `apps/v1` + `Deployment` -> the module of its model in kubernetes-models (or the custom resource's package). */
+const modelPath = (o: K8sObject) => `${CRD_PACKAGES[o.apiVersion.split('/')[0]] ?? 'kubernetes-models'}/${o.apiVersion}/${o.kind}`;
 export const describeObject = (o: K8sObject) => `${o.kind} ${o.metadata?.name ?? '(no name)'}`;
 
 /** The model's validation errors for one object (empty when it is valid). */

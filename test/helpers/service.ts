@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
 import { createDatabase, freePort, startService as startProcess } from '../../scripts/local-services.mjs';
+import { postgresTls } from '../../src/config/postgres-tls.js';
 import { signDelivery } from '../../src/webhooks/webhook-signature.js';
 
 export const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -88,7 +89,8 @@ export async function startService(env: Record<string, string | undefined>, opts
   fullEnv.PORT = String(port);
   const svc = await startProcess({ entry: MAIN_JS, env: fullEnv, port, timeoutMs, readyPath: '/__ping' });
   if (opts.waitForMigrations ?? fullEnv.DATABASE_URL !== undefined) {
-    const client = new Client({ connectionString: fullEnv.DATABASE_URL });
+    // TLS parameters read as the service reads them (pg alone reads verify-ca as verify-full).
+    const client = new Client(postgresTls(fullEnv.DATABASE_URL, 'DATABASE_URL'));
     await client.connect();
     try {
       await waitFor(

@@ -237,6 +237,13 @@ export interface Peers {
   slackUrl: string;
   slackPosts: string[];
   transcriptGets: number;
+  /**
+   * With `transcriptDelayMs`: the client ports of the transcript requests waiting for their answer
+   * (a keep-alive connection carries one request at a time), to tell which process holds them.
+   */
+  transcriptsPending: Set<number>;
+  /** Sessions whose transcript request the client dropped before the answer (e.g. its worker was killed). */
+  transcriptsAborted: string[];
   close(): Promise<void>;
 }
 
@@ -265,21 +272,48 @@ async function listen(
   };
 }
 
-export async function startPeers(): Promise<Peers> {
-  const peers = { slackPosts: [] as string[], transcriptGets: 0 } as Peers;
+/** `transcriptDelayMs`: the transcript host answers after this long (a slow host keeps jobs active). */
+export async function startPeers(opts: { transcriptDelayMs?: number } = {}): Promise<Peers> {
+  const peers = {
+    slackPosts: [] as string[],
+    transcriptGets: 0,
+    transcriptsPending: new Set<number>(),
+    transcriptsAborted: [] as string[],
+  } as Peers;
   const transcripts = await listen((req, res) => {
     peers.transcriptGets++;
     const m = /^\/transcripts\/([\w-]+)\.json$/.exec(req.url ?? '');
     if (req.method !== 'GET' || !m) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/json' }).end(
-      JSON.stringify({
-        session_id: m[1],
-        segments: [
-          { speaker: 'ai', text: 'Tell me about a hard bug.' },
-          { speaker: 'candidate', text: 'A lost webhook.' },
-        ],
-      }),
-    );
+    const answer = () => {
+      if (res.destroyed) return;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          session_id: m[1],
+          segments: [
+            { speaker: 'ai', text: 'Tell me about a hard bug.' },
+            { speaker: 'candidate', text: 'A lost webhook.' },
+          ],
+        }),
+      );
+    };
+    if (!opts.transcriptDelayMs) return answer();
+    // A client that goes away (a killed worker's sockets are closed by the kernel) ends or closes
+    // the socket while the answer is pending.
+    const socket = req.socket;
+    const port = socket.remotePort!;
+    peers.transcriptsPending.add(port);
+    let aborted = false;
+    const settle = (gone: boolean) => {
+      socket.off('end', goneAway).off('close', goneAway);
+      if (aborted) return;
+      peers.transcriptsPending.delete(port);
+      aborted = gone;
+      if (gone) peers.transcriptsAborted.push(m[1]);
+    };
+    const goneAway = () => settle(true);
+    socket.once('end', goneAway).once('close', goneAway);
+    res.once('finish', () => settle(false));
+    setTimeout(() => !aborted && answer(), opts.transcriptDelayMs);
   });
   const slack = await listen((req, res, body) => {
     if (req.method === 'POST' && req.url === '/hooks/slack') peers.slackPosts.push(body);

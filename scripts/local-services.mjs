@@ -422,7 +422,11 @@ export async function privatePgBouncer({ target, poolMode = 'transaction', poolS
   );
   let child;
   let exited = Promise.resolve();
-  const removeHook = onExit(() => child?.kill('SIGKILL'));
+  // PgBouncer runs under runuser: a signal to the child would leave PgBouncer itself running.
+  const pgbouncerPid = () => Number(existsSync(join(dir, 'pid')) ? readFileSync(join(dir, 'pid'), 'utf8').trim() : 0);
+  const removeHook = onExit(() => {
+    if (pgbouncerPid()) process.kill(pgbouncerPid(), 'SIGKILL');
+  });
   const cmd = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--', 'pgbouncer', ini] : ['pgbouncer', ini];
   const answers = () =>
     new Promise((resolve) => {
@@ -453,7 +457,7 @@ export async function privatePgBouncer({ target, poolMode = 'transaction', poolS
     async stop(how = 'term') {
       if (!child || child.exitCode !== null || child.signalCode !== null) return;
       // runuser forwards SIGTERM; a SIGKILL must reach PgBouncer itself.
-      const pid = Number(existsSync(join(dir, 'pid')) ? readFileSync(join(dir, 'pid'), 'utf8').trim() : 0);
+      const pid = pgbouncerPid();
       if (how === 'kill' && pid) process.kill(pid, 'SIGKILL');
       else child.kill('SIGTERM');
       const timer = setTimeout(() => child?.kill('SIGKILL'), 10_000);

@@ -99,7 +99,7 @@ describe('PostgreSQL behind PgBouncer (transaction mode) and over TLS', () => {
     const [{ n }] = await db.query<{ n: string }>('SELECT count(*) AS n FROM migrations');
     expect(Number(n)).toBeGreaterThan(0);
     await burst(a, db, 'rb-');
-    // The other instance shares the queue (same QUEUE_PREFIX would be needed): it only has to be healthy.
+    // The other instance (a queue prefix of its own) booted and migrated alongside: it is ready too.
     expect((await fetch(`${b.baseUrl}/health/ready`)).status).toBe(200);
     // Nothing was prepared on PgBouncer's server connections (they would be left to other clients).
     const probe = new Client({ connectionString: db.url });

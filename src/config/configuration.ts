@@ -310,22 +310,23 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[?::1\]?)$/i;
 
 /**
  * Production connections that cross the network in plain text, one warning each naming the setting:
- * a PostgreSQL URL without an encrypting `sslmode` (`require`, `verify-ca`, `verify-full`) or
+ * a PostgreSQL URL (DATABASE_URL, DATABASE_DIRECT_URL) without an encrypting `sslmode` (`require`, `verify-ca`, `verify-full`) or
  * `ssl=true`, `redis://` rather than `rediss://`, an `http://` Slack webhook. A loopback host (a
  * sidecar, a local proxy) is not warned about: its traffic does not leave the machine.
  */
 export function plainTextTransports(
-  e: Pick<Env, 'DATABASE_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'> &
+  e: Pick<Env, 'DATABASE_URL' | 'DATABASE_DIRECT_URL' | 'REDIS_URL' | 'SLACK_WEBHOOK_URL'> &
     Partial<Pick<Env, 'REDIS_SENTINELS' | 'REDIS_CLUSTER_NODES' | 'REDIS_TLS' | 'REDIS_TLS_CA_FILE' | 'REDIS_TLS_CERT_FILE'>>,
 ): string[] {
   const warnings: string[] = [];
   const remote = (url: URL) => !LOOPBACK_HOST.test(url.hostname);
-  const database = parseUrl(e.DATABASE_URL);
-  if (database && remote(database)) {
+  for (const setting of ['DATABASE_URL', 'DATABASE_DIRECT_URL'] as const) {
+    const database = parseUrl(e[setting]);
+    if (!database || !remote(database)) continue;
     const sslmode = database.searchParams.get('sslmode')?.toLowerCase();
     const ssl = database.searchParams.get('ssl')?.toLowerCase();
     if (!['require', 'verify-ca', 'verify-full'].includes(sslmode ?? '') && !['true', '1'].includes(ssl ?? ''))
-      warnings.push('DATABASE_URL connects to PostgreSQL without TLS: add sslmode=verify-full (or require) to the URL');
+      warnings.push(`${setting} connects to PostgreSQL without TLS: add sslmode=verify-full (or require) to the URL`);
   }
   const redis = parseUrl(e.REDIS_URL);
   if (redis && remote(redis) && redis.protocol === 'redis:') warnings.push('REDIS_URL connects to Redis without TLS: use a rediss:// URL');

@@ -103,6 +103,17 @@ describe('loadConfig: DATABASE_POOL_MODE, DATABASE_DIRECT_URL and TLS', () => {
     expect(() => loadConfig({ DATABASE_DIRECT_URL: 'postgres://db/x' })).toThrow(/DATABASE_DIRECT_URL is set without DATABASE_URL/);
   });
 
+  it('warns in production about a direct URL in plain text, as about DATABASE_URL', () => {
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      WEBHOOK_SECRET: 'a-webhook-secret-of-32-characters-ok',
+      DATABASE_URL: 'postgres://app@pgbouncer:6432/webhooks?sslmode=verify-full',
+      DATABASE_POOL_MODE: 'transaction',
+      DATABASE_DIRECT_URL: 'postgres://app@db:5432/webhooks',
+    });
+    expect(c.warnings).toEqual(['DATABASE_DIRECT_URL connects to PostgreSQL without TLS: add sslmode=verify-full (or require) to the URL']);
+  });
+
   it('stops the boot on a CA file that is missing or does not parse, naming the setting', () => {
     expect(() => loadConfig({ DATABASE_URL: `postgres://db/x?sslmode=verify-full&sslrootcert=${NOT_PEM}` })).toThrow(
       new ConfigError(`DATABASE_URL sslrootcert=${NOT_PEM} is not a PEM certificate`),

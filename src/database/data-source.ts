@@ -72,7 +72,9 @@ class CliDataSource extends DataSource {
  * The TypeORM CLI's data source (`npm run migration:run`, the migrate Job and compose service):
  * migrations, and the built entity files by path, for `migration:generate` to compare against.
  */
+// The application imports this module too (for dataSourceOptions), also in the embedded mode, where
+// DATABASE_URL is unset or empty: the CLI's default URL then stands in, unused.
 export default new CliDataSource({
-  ...dataSourceOptions(postgresTls(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', 'DATABASE_URL')),
+  ...dataSourceOptions(postgresTls(process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', 'DATABASE_URL')),
   entities: [fileURLToPath(new URL('../**/*.entity.js', import.meta.url))],
 });

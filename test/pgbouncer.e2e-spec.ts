@@ -99,8 +99,9 @@ describe('PostgreSQL behind PgBouncer (transaction mode) and over TLS', () => {
     const [{ n }] = await db.query<{ n: string }>('SELECT count(*) AS n FROM migrations');
     expect(Number(n)).toBeGreaterThan(0);
     await burst(a, db, 'rb-');
-    // The other instance (a queue prefix of its own) booted and migrated alongside: it is ready too.
-    expect((await fetch(`${b.baseUrl}/health/ready`)).status).toBe(200);
+    // The other instance (a queue prefix of its own) booted alongside and waited for the lease: it
+    // becomes ready too, once it took the lease in turn and found the migrations done.
+    await waitFor(async () => (await fetch(`${b.baseUrl}/health/ready`)).status === 200, 20_000, 100);
     // Nothing was prepared on PgBouncer's server connections (they would be left to other clients).
     const probe = new Client({ connectionString: db.url });
     await probe.connect();

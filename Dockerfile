@@ -29,7 +29,10 @@ COPY package.json package-lock.json ./
 # embedded database (@electric-sql/pglite*, loaded only without DATABASE_URL, which production
 # refuses), msgpackr's native unpacker (BullMQ only packs), pg's Cloudflare sockets.
 # No install scripts: the only production one is telemetry (@scarf/scarf).
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund \
+  # Type declarations and source maps are never loaded at run time (Node runs without
+  # --enable-source-maps here): ~30 MB of the packages, a third of it OpenTelemetry's.
+  && find node_modules -type f \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' \) -delete
 
 FROM debian:trixie-slim AS runtime
 # V8 sizes its old generation from the host's memory, not the container's limit, and lets it grow

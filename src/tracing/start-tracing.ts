@@ -27,14 +27,20 @@ export async function startTracing(env: NodeJS.ProcessEnv, role: string): Promis
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
 
+  // The trace SDK and its parts rather than @opentelemetry/sdk-node, which would bring the metrics
+  // and logs SDKs and all their exporters into the image (+110 MB) for nothing: traces only here.
   const [
-    { NodeSDK, resources, tracing },
+    { NodeTracerProvider, BatchSpanProcessor },
+    resources,
+    { registerInstrumentations },
     { HttpInstrumentation },
     { PgInstrumentation },
     { IORedisInstrumentation },
     { FastifyOtelInstrumentation },
   ] = await Promise.all([
-    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/sdk-trace-node'),
+    import('@opentelemetry/resources'),
+    import('@opentelemetry/instrumentation'),
     import('@opentelemetry/instrumentation-http'),
     import('@opentelemetry/instrumentation-pg'),
     import('@opentelemetry/instrumentation-ioredis'),
@@ -51,20 +57,26 @@ export async function startTracing(env: NodeJS.ProcessEnv, role: string): Promis
   };
   const isProbe = (url: string | undefined) => url !== undefined && (url.startsWith('/health/') || url.startsWith('/metrics'));
 
-  const sdk = new NodeSDK({
-    resource: resources.defaultResource().merge(
-      resources.resourceFromAttributes({
-        'service.name': DEFAULT_SERVICE_NAME,
-        'service.instance.id': `${hostname()}-${process.pid}`,
-        [ROLE_ATTRIBUTE]: role,
-      }),
-    ),
-    // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) override the defaults above.
-    resourceDetectors: [resources.envDetector, resources.processDetector, resources.hostDetector],
-    spanProcessors: [urlScrubber, new tracing.BatchSpanProcessor(exporter)],
-    // Traces only: metrics stay on /metrics (Prometheus), logs on stdout.
-    metricReaders: [],
-    logRecordProcessors: [],
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) override the defaults.
+  const detected = resources.detectResources({ detectors: [resources.processDetector, resources.hostDetector, resources.envDetector] });
+  // The sampler (OTEL_TRACES_SAMPLER, _ARG) and the batch delays (OTEL_BSP_*) come from the environment.
+  const provider = new NodeTracerProvider({
+    resource: resources
+      .defaultResource()
+      .merge(
+        resources.resourceFromAttributes({
+          'service.name': DEFAULT_SERVICE_NAME,
+          'service.instance.id': `${hostname()}-${process.pid}`,
+          [ROLE_ATTRIBUTE]: role,
+        }),
+      )
+      .merge(detected),
+    spanProcessors: [urlScrubber, new BatchSpanProcessor(exporter)],
+  });
+  // The AsyncLocalStorage context manager and the W3C trace-context propagator.
+  provider.register();
+  registerInstrumentations({
+    tracerProvider: provider,
     instrumentations: [
       new HttpInstrumentation({
         // Probes and scrapes would be most of the traces, and say nothing.
@@ -82,10 +94,9 @@ export async function startTracing(env: NodeJS.ProcessEnv, role: string): Promis
       new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });
-  sdk.start();
   await waitForAllMessagesAcknowledged();
   markTracingOn();
-  started = { shutdown: () => sdk.shutdown() };
+  started = { shutdown: () => provider.shutdown() };
   return started;
 }
 
@@ -97,7 +108,7 @@ export async function stopTracing(): Promise<void> {
 /** OTEL_TRACES_EXPORTER (otlp by default, or console) over OTEL_EXPORTER_OTLP_PROTOCOL (http/protobuf by default). */
 async function traceExporter(env: NodeJS.ProcessEnv) {
   const names = (env.OTEL_TRACES_EXPORTER ?? 'otlp').split(',').map((s) => s.trim());
-  if (names.includes('console')) return new (await import('@opentelemetry/sdk-node')).tracing.ConsoleSpanExporter();
+  if (names.includes('console')) return new (await import('@opentelemetry/sdk-trace-node')).ConsoleSpanExporter();
   const protocol = (env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf').trim();
   if (protocol === 'grpc') return new (await import('@opentelemetry/exporter-trace-otlp-grpc')).OTLPTraceExporter();
   if (protocol === 'http/json') return new (await import('@opentelemetry/exporter-trace-otlp-http')).OTLPTraceExporter();

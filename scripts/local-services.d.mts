@@ -110,10 +110,13 @@ export interface Certificates {
   ca: string;
   cert: string;
   key: string;
+  /** With `client`: a client certificate the same CA signed, and its key. */
+  clientCert?: string;
+  clientKey?: string;
   dispose(): void;
 }
 /** A CA and a server certificate it signed for `hosts` (default localhost and 127.0.0.1), made with openssl. */
-export function makeCertificates(opts?: { hosts?: string[]; name?: string }): Certificates;
+export function makeCertificates(opts?: { hosts?: string[]; name?: string; client?: string }): Certificates;
 
 // Private Redis Sentinel and Redis Cluster (redis helper's block).
 export interface PrivateRedisChild {

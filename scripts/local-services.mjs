@@ -479,7 +479,7 @@ export async function privatePgBouncer({ target, poolMode = 'transaction', poolS
  * with openssl in a temp folder: `{ dir, ca, cert, key }` are file paths. PostgreSQL wants its key
  * readable by its own user only, so the files belong to postgres when this runs as root.
  */
-export function makeCertificates({ hosts = ['localhost', '127.0.0.1'], name = 'test' } = {}) {
+export function makeCertificates({ hosts = ['localhost', '127.0.0.1'], name = 'test', client } = {}) {
   const dir = mkdtempSync(join(tmpdir(), `certs-${name}-`));
   const f = (n) => join(dir, n);
   const ssl = (...args) => execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -524,11 +524,31 @@ export function makeCertificates({ hosts = ['localhost', '127.0.0.1'], name = 't
     for (const n of ['server.key', 'server.crt', 'ca.crt']) chownSync(f(n), id('-u'), id('-g'));
     chmodSync(dir, 0o755);
   }
+  if (client) {
+    // A client certificate the same CA signed, with `client` as its CN (for servers that require one).
+    ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${client}`, '-keyout', f('client.key'), '-out', f('client.csr'));
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      f('client.csr'),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      f('client.crt'),
+    );
+  }
   return {
     dir,
     ca: f('ca.crt'),
     cert: f('server.crt'),
     key: f('server.key'),
+    ...(client ? { clientCert: f('client.crt'), clientKey: f('client.key') } : {}),
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -747,52 +767,19 @@ export async function privateCluster({ basePort, masters = 3, replicasPerMaster 
  * which the server requires when `clientCerts`. Paths are files, as REDIS_TLS_*_FILE take them.
  */
 export async function privateTlsRedis({ port, clientCerts = true } = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'private-tls-redis-'));
-  const ssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore', timeout: 30_000 });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=private-test-ca');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const who of ['server', 'client']) {
-    ssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      `${who}.key`,
-      '-out',
-      `${who}.csr`,
-      '-subj',
-      `/CN=${who === 'server' ? 'localhost' : 'queue-client'}`,
-    );
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${who}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      `${who}.pem`,
-      '-days',
-      '1',
-      ...(who === 'server' ? ['-extfile', 'server.ext'] : []),
-    );
-  }
+  const certs = makeCertificates({ hosts: ['localhost', '127.0.0.1'], name: 'tls-redis', client: 'queue-client' });
   const child = spawn(
     'redis-server',
     [
-      ...serverArgs(0, dir),
+      ...serverArgs(0, certs.dir),
       '--tls-port',
       String(port),
       '--tls-cert-file',
-      join(dir, 'server.pem'),
+      certs.cert,
       '--tls-key-file',
-      join(dir, 'server.key'),
+      certs.key,
       '--tls-ca-cert-file',
-      join(dir, 'ca.pem'),
+      certs.ca,
       '--tls-auth-clients',
       clientCerts ? 'yes' : 'no',
     ],
@@ -800,18 +787,7 @@ export async function privateTlsRedis({ port, clientCerts = true } = {}) {
   );
   const removeHook = onExit(() => child.kill('SIGKILL'));
   const exited = new Promise((resolve) => child.once('exit', () => resolve()));
-  const cli = [
-    '-p',
-    String(port),
-    '--tls',
-    '--cacert',
-    join(dir, 'ca.pem'),
-    '--cert',
-    join(dir, 'client.pem'),
-    '--key',
-    join(dir, 'client.key'),
-    'ping',
-  ];
+  const cli = ['-p', String(port), '--tls', '--cacert', certs.ca, '--cert', certs.clientCert, '--key', certs.clientKey, 'ping'];
   const ok = await waitFor(async () => {
     try {
       return execFileSync('redis-cli', cli, { encoding: 'utf8', timeout: 1000, stdio: ['ignore', 'pipe', 'ignore'] }).trim() === 'PONG';
@@ -823,14 +799,14 @@ export async function privateTlsRedis({ port, clientCerts = true } = {}) {
   return {
     port,
     url: `rediss://127.0.0.1:${port}`,
-    ca: join(dir, 'ca.pem'),
-    cert: join(dir, 'client.pem'),
-    key: join(dir, 'client.key'),
+    ca: certs.ca,
+    cert: certs.clientCert,
+    key: certs.clientKey,
     async dispose() {
       child.kill('SIGKILL');
       await exited;
       removeHook();
-      rmSync(dir, { recursive: true, force: true });
+      certs.dispose();
     },
   };
 }

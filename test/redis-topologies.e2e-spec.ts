@@ -2,6 +2,7 @@
 // redis-sentinel processes on this suite's own ports), and the boot's answers to a topology set up
 // wrong (one line naming the setting, or a clear readiness reason for a Redis of the wrong kind).
 import { execFileSync } from 'node:child_process';
+import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import {
   privateCluster,
@@ -21,6 +22,7 @@ import {
   TestDatabase,
   waitFor,
 } from './helpers/service.js';
+import { ResilientRedis } from '../src/queue/resilient-redis.js';
 
 const OPS_TOKEN = 'redis-topologies-admin-token-0123456789';
 // This suite's private ports (17000-17999 belong to it on the shared CI machine).
@@ -169,5 +171,33 @@ describe('Redis topologies', () => {
     expect(errors.length).toBeGreaterThanOrEqual(1);
     expect(svc.output()).not.toMatch(/^\s+at /m); // no stack traces
     await svc.stop();
+  });
+
+  it('connects again when a disconnect reaches a Sentinel client while it asks for the primary (ioredis alone stays ended)', async () => {
+    const options = { sentinels: [{ host: '127.0.0.1', port: sentinel.sentinelPorts[0] }], name: sentinel.name, retryStrategy: () => 50 };
+    // What a failover's +switch-master or the watchdog does, at the worst moment: the client has just
+    // gone to a sentinel to ask for the primary.
+    const disconnectWhileConnecting = async (client: Redis) => {
+      await client.ping();
+      client.once('connecting', () => client.disconnect(true));
+      client.disconnect(true);
+    };
+    const plain = new Redis(options).on('error', () => undefined);
+    const resilient = new ResilientRedis(options, () => 50).on('error', () => undefined);
+    try {
+      await Promise.all([disconnectWhileConnecting(plain), disconnectWhileConnecting(resilient)]);
+      await waitFor(async () => plain.status === 'end', 5_000);
+      await waitFor(async () => resilient.status === 'ready', 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(plain.status).toBe('end'); // the ioredis behaviour this guards against (ioredis issue 1683)
+      expect(await resilient.ping()).toBe('PONG');
+      resilient.disconnect();
+      await waitFor(async () => resilient.status === 'end', 5_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(resilient.status).toBe('end'); // closed by its owner: it stays closed
+    } finally {
+      plain.disconnect();
+      resilient.disconnect();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { RedisConnection } from 'bullmq';
 import { redisConnection, topologyConnection } from './redis-options.js';
+import { ResilientRedis } from './resilient-redis.js';
 
 describe('topologyConnection', () => {
   afterEach(() => (RedisConnection.clientFactory = undefined));
@@ -35,6 +36,12 @@ describe('topologyConnection', () => {
       sentinelTLS: { ca: 'CA' },
       enableTLSForSentinelMode: true,
     });
+    const client = RedisConnection.clientFactory!({ ...options, lazyConnect: true }) as unknown as {
+      constructor: unknown;
+      disconnect(): void;
+    };
+    expect(client).toBeInstanceOf(ResilientRedis);
+    client.disconnect();
   });
 
   it('builds an ioredis Cluster per BullMQ connection, keeping the options BullMQ chose for it', () => {

@@ -1,7 +1,8 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Cluster, type ClusterOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, type RedisOptions as IORedisOptions } from 'ioredis';
 import { createIORedisClient, RedisConnection, type RedisOptions } from 'bullmq';
 import type { RedisTls, RedisTopology } from '../config/redis-topology.js';
+import { ResilientRedis } from './resilient-redis.js';
 
 // Reconnect forever with a capped delay: a Redis restart or a failover must heal without a pod restart.
 const retryStrategy = (times: number) => Math.min(times * 200, 2000);
@@ -31,10 +32,11 @@ function tlsOptions(tls: RedisTls): ConnectionOptions {
  * client of its own built from them, as with a URL (the worker's blocking connection too). A single
  * node without TLS files gets exactly redisConnection(url): the hot path costs what it did.
  *
- * A cluster has no options form in ioredis: BullMQ builds its clients through
- * RedisConnection.clientFactory, which this sets (process-wide, like the backend factory) to make an
- * ioredis Cluster from the seeds with the options BullMQ chose for that connection (a worker's
- * blocking one gets maxRetriesPerRequest null).
+ * Sentinel and Cluster clients are built here: BullMQ builds its clients through
+ * RedisConnection.clientFactory, which this sets (process-wide, like the backend factory) to make,
+ * with the options BullMQ chose for that connection (a worker's blocking one gets
+ * maxRetriesPerRequest null), a ResilientRedis through the sentinels, or an ioredis Cluster from the
+ * seeds (a cluster has no options form in ioredis).
  */
 export function topologyConnection(topology: RedisTopology): RedisOptions {
   RedisConnection.clientFactory = undefined;
@@ -44,6 +46,9 @@ export function topologyConnection(topology: RedisTopology): RedisOptions {
         ? redisConnection(topology.url, { tls: tlsOptions(topology.tls), reconnectOnError: reconnectOnReadonly })
         : redisConnection(topology.url);
     case 'sentinel':
+      // A client ended by a failover caught mid-connect connects again (resilient-redis.ts).
+      RedisConnection.clientFactory = (opts: RedisOptions) =>
+        createIORedisClient(new ResilientRedis(opts as IORedisOptions, retryStrategy));
       return {
         sentinels: topology.sentinels,
         name: topology.name,

@@ -25,7 +25,8 @@ function nodeOptionsNote(opts) {
 export function runKey(opts) {
   const node = `node${process.versions.node.split('.')[0]}`;
   const role = opts.env.APP_ROLE ? `-${opts.env.APP_ROLE}` : '';
-  return `${opts.soak ? 'soak-' : ''}${opts.queue}${opts.topology === 'split' ? '-split' : ''}${role}-${node}`;
+  const tracing = opts.tracing === undefined ? '' : '-tracing';
+  return `${opts.soak ? 'soak-' : ''}${opts.queue}${opts.topology === 'split' ? '-split' : ''}${role}${tracing}-${node}`;
 }
 
 function command(opts) {
@@ -37,7 +38,11 @@ function command(opts) {
       opts.connections !== 50 ? `--connections ${opts.connections}` : '',
       opts.duration !== 10 ? `--duration ${opts.duration}` : '',
     );
-  flags.push(opts.pg === 'shared' ? '--pg shared' : '', ...Object.entries(opts.env).map(([k, v]) => `--env ${k}=${v}`));
+  flags.push(
+    opts.pg === 'shared' ? '--pg shared' : '',
+    opts.tracing === undefined ? '' : `--tracing ${opts.tracing}`,
+    ...Object.entries(opts.env).map(([k, v]) => `--env ${k}=${v}`),
+  );
   return `\`npm run bench -- ${flags.filter(Boolean).join(' ')}\``;
 }
 
@@ -96,6 +101,7 @@ export function burstReport(opts, base, svc, machine, servers, floor) {
             .join(', ')})`
         : ''
     }${base ? ` (baseline ${f0(base.hwmMb)} MB)` : ''}`,
+    ...(opts.tracingSummary ? [`- ${opts.tracingSummary()}`] : []),
     ...[
       ['baseline', base],
       ['floor', floor],

@@ -5,7 +5,7 @@
 //   npm run bench -- --soak [--rate 1000] [--minutes 10] [--connections 20]
 //     either with [--queue redis|postgres] [--topology single|split] [--pg private|shared]
 //                 [--env KEY=VALUE ...] [--cpu-prof] [--keep-db] [--no-write] [--dist DIR] [--pg-socket]
-//                 [--drain-timeout SECONDS]
+//                 [--drain-timeout SECONDS] [--tracing RATIO]
 //
 // --floor: the durable floor (bench/floor.mjs) under the same load after the example: the example's
 // handler plus only what durability needs (a committed INSERT per loop turn, a BullMQ job per INSERT,
@@ -19,6 +19,8 @@
 // The service runs with NODE_ENV=production and the Dockerfile's NODE_OPTIONS (its V8 heap ceiling),
 // as the image runs it; `--env NODE_OPTIONS=` runs it without. It runs from a snapshot of dist/ (the
 // npm script builds first), on a fresh database, and the deliveries are signed by its own signDelivery.
+// --tracing RATIO: tracing on, OTEL_* pointing at a local OTLP receiver (bench/setup.mjs otlpSink)
+// with a parent-based ratio sampler; without it no OTEL_* is set and tracing is off.
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -32,6 +34,7 @@ import {
   benchDatabase,
   benchPostgres,
   dropQueueKeys,
+  otlpSink,
   serversLine,
   serviceEnv,
   signer,
@@ -63,6 +66,7 @@ function options(argv) {
       'no-write': { type: 'boolean', default: false },
       dist: { type: 'string' },
       'drain-timeout': { type: 'string', default: '120' },
+      tracing: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -106,7 +110,9 @@ function options(argv) {
     write: !v['no-write'],
     dist: v.dist,
     drainTimeout: number('drain-timeout', 120),
+    tracing: v.tracing === undefined ? undefined : number('tracing', 0),
   };
+  if (o.tracing > 1) throw new Error('--tracing must be a ratio between 0 and 1');
   if (!['redis', 'postgres'].includes(o.queue)) throw new Error('--queue must be redis or postgres');
   if (!['single', 'split'].includes(o.topology)) throw new Error('--topology must be single or split');
   if (!['private', 'shared'].includes(o.pg)) throw new Error('--pg must be private or shared');
@@ -189,6 +195,7 @@ async function burst(opts, snapshot, server, sign, machine) {
     console.log('  Redis INFO commandstats during the measured run (calls, usec):');
     for (const s of svc.redisCommands) console.log(`    ${s.cmd.padEnd(14)} ${String(s.calls).padStart(8)} ${String(s.usec).padStart(10)}`);
   }
+  if (opts.tracingSummary) console.log(`  ${opts.tracingSummary()}`);
   printWarnings(svc.output);
   return burstReport(opts, base, svc, machine, servers, floor);
 }
@@ -214,6 +221,7 @@ async function soak(opts, snapshot, server, sign, machine) {
   });
   console.log(`\n${soakTotals(opts, r).join('\n')}`);
   printStatements('- PostgreSQL time by statement (pg_stat_statements, top 5)', r.statements);
+  if (opts.tracingSummary) console.log(`- ${opts.tracingSummary()}`);
   printWarnings(r.output);
   const targets = soakTargets(r);
   console.log(
@@ -236,6 +244,9 @@ async function main() {
     );
   const snapshot = snapshotDist(opts.dist);
   let server;
+  const sink = opts.tracing === undefined ? undefined : await otlpSink(opts.tracing);
+  opts.tracingEnv = sink?.env;
+  opts.tracingSummary = sink?.summary;
   try {
     const sign = await signer(snapshot.dir);
     if (opts.pg === 'private') console.log('starting a private PostgreSQL cluster ...');
@@ -245,6 +256,7 @@ async function main() {
     if (opts.write) console.log(`\nwritten to ${writeResults(section, runKey(opts))}`);
   } finally {
     await server?.dispose();
+    await sink?.close();
     snapshot.remove();
   }
 }

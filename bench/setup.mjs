@@ -2,6 +2,7 @@
 // cluster configured as production runs it, or the machine's shared server), the bench database, and
 // the service processes of a topology.
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -121,7 +122,36 @@ export function serviceEnv(opts, databaseUrl, queuePrefix) {
     QUEUE_PREFIX: queuePrefix,
     QUEUE_BACKEND: opts.queue,
     NODE_OPTIONS: IMAGE_NODE_OPTIONS,
+    ...opts.tracingEnv,
     ...opts.env,
+  };
+}
+
+/**
+ * --tracing: a local OTLP/HTTP receiver in the bench process that takes every export (200 and an empty
+ * response, as a collector answers) and counts requests and bytes without decoding them; and the
+ * standard OTEL_* settings that point the service at it with a parent-based ratio sampler.
+ */
+export async function otlpSink(ratio) {
+  let requests = 0;
+  let bytes = 0;
+  const server = createServer((req, res) => {
+    req.on('data', (chunk) => (bytes += chunk.length));
+    req.on('end', () => {
+      requests++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    env: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${server.address().port}`,
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: String(ratio),
+    },
+    summary: () =>
+      `tracing on: sampler parentbased_traceidratio ${ratio}, ${requests} OTLP exports (${(bytes / 1024).toFixed(0)} kB) to a local receiver`,
+    close: () => new Promise((resolve) => server.close(resolve)),
   };
 }
 
@@ -134,7 +164,9 @@ export async function startTopology(opts, snapshotDir, env, profDir) {
   const procs = [];
   try {
     for (const role of roles) {
-      const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${role}.${Date.now()}.cpuprofile`] : [];
+      // A folder per role, with Node's own file names (pid and thread id): a fixed name would let a
+      // worker thread's profile (tracing's module loader hooks run in one) overwrite the main thread's.
+      const nodeArgs = opts.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : [];
       const roleEnv = role === 'service' ? env : { ...env, APP_ROLE: role };
       procs.push({ role, ...(await startService({ cwd: snapshotDir, env: roleEnv, nodeArgs, timeoutMs: 30_000 })) });
     }

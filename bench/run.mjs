@@ -189,7 +189,7 @@ async function burst(opts, snapshot, server, sign, machine) {
         .join(', ')}`,
     );
   }
-  if (opts.cpuProf) console.log(`  CPU profile of the service written under ${join(tmpdir(), 'bench-profiles')}`);
+  if (opts.cpuProf) console.log(`  CPU profiles of the service written under ${join(tmpdir(), 'bench-profiles')}/<role>`);
   printStatements('  PostgreSQL time by statement (pg_stat_statements, whole run)', svc.statements);
   if (svc.redisCommands) {
     console.log('  Redis INFO commandstats during the measured run (calls, usec):');

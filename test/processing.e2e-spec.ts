@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import {
   createTestDatabase,
   deliver,
+  holdInbox,
   queueIdle,
   queuePrefix,
   RunningService,
@@ -377,11 +378,14 @@ describe('event processing (interviews, feedback, Slack, retries, dead letters)'
   // Kept after the metrics test, whose exact counts they would change.
   it('groups a burst of deliveries into batch jobs and processes each event once', async () => {
     const sessions = Array.from({ length: 40 }, (_, i) => `s-burst-${i}`);
-    const results = await Promise.all(
+    const inbox = await holdInbox(db.url);
+    const sent = Promise.all(
       sessions.map((sessionId) =>
         deliver(t.baseUrl, { event: 'session.feedback_submitted', session_id: sessionId, feedback: { rating: 4 } }),
       ),
     );
+    await inbox.release();
+    const results = await sent;
     expect(results.map((r) => r.status)).toEqual(sessions.map(() => 200));
     const rows = await waitFor(async () => {
       const r = await db.query<{ status: string; attempts: number; batch_job_id: string | null }>(

@@ -1,14 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Client } from 'pg';
 import { json, Peer, startPeer } from './helpers/peers.js';
 import {
   createTestDatabase,
   deliver,
   queuePrefix,
+  holdInbox,
   RunningService,
-  sleep,
   startService,
   TEST_SECRET,
   TestDatabase,
@@ -162,28 +161,14 @@ describe('tracing: one trace per delivery across the api and worker processes', 
   const named = (spans: Span[], name: string) => spans.filter((s) => s.name === name);
 
   it('exports each delivery as one trace holding the api and worker spans, linked from its batch job, with errors, dead letters and log lines pointing at it', async () => {
-    // Sent together, and held back by a lock on the inbox until the api's two INSERTs in flight wait
-    // on it: the deliveries behind them pile up and share an INSERT and a batch job (left to timing,
-    // a loaded machine spreads their arrivals so that each may be recorded alone).
-    const gate = new Client({ connectionString: db.url });
-    await gate.connect();
-    await gate.query('BEGIN');
-    await gate.query('LOCK TABLE webhook_events IN EXCLUSIVE MODE');
+    // Sent together, held back until they share an INSERT and a batch job (holdInbox).
+    const inbox = await holdInbox(db.url);
     const sent = Promise.all([
       post(interview('tr-flaky', '/t/flaky.json')),
       post(interview('tr-dead', '/t/missing.json')),
       ...Array.from({ length: 10 }, (_, i) => post(feedback(`tr-fb-${i}`))),
     ]);
-    await waitFor(async () => {
-      const [{ n }] = await db.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO webhook_events%'`,
-      );
-      return n >= 2;
-    }, 15_000);
-    await sleep(300);
-    await gate.query('COMMIT');
-    await gate.end();
+    await inbox.release();
     const [flaky, dead, ...feedbacks] = await sent;
     const all = [flaky, dead, ...feedbacks];
     await waitFor(async () => {

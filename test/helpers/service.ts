@@ -1,5 +1,6 @@
 import { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Client } from 'pg';
@@ -12,6 +13,8 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 // 32+ characters: the reliability suite runs with NODE_ENV=production, which refuses shorter ones.
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789';
 export const MAIN_JS = join(process.cwd(), 'dist', 'main.js');
+/** The migrations of the build under test (dist/database/migrations). */
+const MIGRATION_COUNT = readdirSync(join(process.cwd(), 'dist', 'database', 'migrations')).filter((f) => f.endsWith('.js')).length;
 
 export interface TestDatabase {
   name: string;
@@ -93,10 +96,11 @@ export async function startService(env: Record<string, string | undefined>, opts
     const client = new Client(postgresTls(fullEnv.DATABASE_URL, 'DATABASE_URL'));
     await client.connect();
     try {
-      await waitFor(
-        async () => (await client.query(`SELECT to_regclass('public.notifications') IS NOT NULL AS ok`)).rows[0].ok,
-        deadline - Date.now(),
-      );
+      // Every migration of this build recorded (the later ones run after the first tables exist).
+      await waitFor(async () => {
+        if (!(await client.query(`SELECT to_regclass('public.migrations') IS NOT NULL AS ok`)).rows[0].ok) return false;
+        return Number((await client.query('SELECT count(*) AS n FROM migrations')).rows[0].n) >= MIGRATION_COUNT;
+      }, deadline - Date.now());
     } finally {
       await client.end();
     }
@@ -183,4 +187,37 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>
     await sleep(intervalMs);
   }
   throw new Error(`condition not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/**
+ * Makes a burst share an INSERT and a batch job without leaving it to timing: holds the inbox with a
+ * lock; `release()` lets it go once an INSERT of the api waits on the lock, and half a second more,
+ * so that the deliveries sent meanwhile have piled up behind it (the api runs at most two INSERTs at
+ * a time: the rest share the next). Left to timing, a loaded machine spreads a burst's arrivals so
+ * that each delivery may be recorded alone.
+ */
+export async function holdInbox(databaseUrl: string): Promise<{ release(): Promise<void> }> {
+  const gate = new Client({ connectionString: databaseUrl });
+  await gate.connect();
+  await gate.query('BEGIN');
+  await gate.query('LOCK TABLE webhook_events IN EXCLUSIVE MODE');
+  return {
+    async release() {
+      try {
+        await waitFor(async () => {
+          // Activity statistics stay as first read within a transaction unless the snapshot is cleared.
+          await gate.query('SELECT pg_stat_clear_snapshot()');
+          const { rows } = await gate.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'INSERT INTO webhook_events%'`,
+          );
+          return rows[0].n >= 1;
+        }, 15_000);
+        await sleep(500);
+      } finally {
+        await gate.query('COMMIT');
+        await gate.end();
+      }
+    },
+  };
 }

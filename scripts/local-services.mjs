@@ -604,6 +604,19 @@ const serverArgs = (port, dir) => [
   'warning',
 ];
 
+/** The first answer `ask(port)` gives over `ports`, skipping nodes that are down or have none; else undefined. */
+function firstAnswer(ports, ask) {
+  for (const port of ports) {
+    try {
+      const answer = ask(port);
+      if (answer !== undefined) return answer;
+    } catch {
+      /* that node is down: ask the next */
+    }
+  }
+  return undefined;
+}
+
 /**
  * A primary, one replica and `sentinels` sentinels watching it as `name` (quorum 1 with one sentinel,
  * else 2), failing over after `downAfterMs` without an answer. `master()` asks a sentinel which node
@@ -652,15 +665,10 @@ export async function privateSentinel({ basePort, name = 'mymaster', sentinels =
     sentinels: sentinelPorts.map((p) => `127.0.0.1:${p}`).join(','),
     /** host:port of the primary as the first answering sentinel sees it. */
     master() {
-      for (const port of sentinelPorts) {
-        try {
-          const [host, p] = redisCli(port, ['sentinel', 'get-master-addr-by-name', name], 2000).split('\n');
-          return `${host}:${p}`;
-        } catch {
-          /* next */
-        }
-      }
-      return undefined;
+      return firstAnswer(sentinelPorts, (port) => {
+        const [host, p] = redisCli(port, ['sentinel', 'get-master-addr-by-name', name], 2000).split('\n');
+        return `${host}:${p}`;
+      });
     },
     /** The server child on `port` (the primary or the replica). */
     server(port) {
@@ -719,35 +727,23 @@ export async function privateCluster({ basePort, masters = 3, replicasPerMaster 
       .join(','),
     /** The port of the primary serving `slot` now, as a live node reports it. */
     slotOwner(slot) {
-      for (const port of ports) {
-        try {
-          const line = redisCli(port, ['cluster', 'nodes'], 2000)
-            .split('\n')
-            .find((l) => {
-              const f = l.split(' ');
-              if (!f[2].includes('master') || f[2].includes('fail')) return false;
-              return f.slice(8).some((r) => {
-                const [a, b] = r.split('-').map(Number);
-                return slot >= a && slot <= (b ?? a);
-              });
+      return firstAnswer(ports, (port) => {
+        const line = redisCli(port, ['cluster', 'nodes'], 2000)
+          .split('\n')
+          .find((l) => {
+            const f = l.split(' ');
+            if (!f[2].includes('master') || f[2].includes('fail')) return false;
+            return f.slice(8).some((r) => {
+              const [a, b] = r.split('-').map(Number);
+              return slot >= a && slot <= (b ?? a);
             });
-          if (line) return Number(line.split(' ')[1].split(':')[1].split('@')[0]);
-        } catch {
-          /* next */
-        }
-      }
-      return undefined;
+          });
+        return line ? Number(line.split(' ')[1].split(':')[1].split('@')[0]) : undefined;
+      });
     },
     /** The hash slot of `key` (CLUSTER KEYSLOT on a live node). */
     keySlot(key) {
-      for (const port of ports) {
-        try {
-          return Number(redisCli(port, ['cluster', 'keyslot', key], 2000));
-        } catch {
-          /* next */
-        }
-      }
-      return undefined;
+      return firstAnswer(ports, (port) => Number(redisCli(port, ['cluster', 'keyslot', key], 2000)));
     },
     server(port) {
       return children.find((x) => x.port === port);

@@ -13,8 +13,10 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 // 32+ characters: the reliability suite runs with NODE_ENV=production, which refuses shorter ones.
 export const TEST_SECRET = 'test-secret-0123456789abcdef0123456789';
 export const MAIN_JS = join(process.cwd(), 'dist', 'main.js');
-/** The migrations of the build under test (dist/database/migrations). */
-const MIGRATION_COUNT = readdirSync(join(process.cwd(), 'dist', 'database', 'migrations')).filter((f) => f.endsWith('.js')).length;
+/** The timestamp of the build's last migration (dist/database/migrations/<timestamp>-<name>.js). */
+const LAST_MIGRATION = Math.max(
+  ...readdirSync(join(process.cwd(), 'dist', 'database', 'migrations')).map((f) => Number(/^(\d+)-.*\.js$/.exec(f)?.[1] ?? 0)),
+);
 
 export interface TestDatabase {
   name: string;
@@ -96,10 +98,10 @@ export async function startService(env: Record<string, string | undefined>, opts
     const client = new Client(postgresTls(fullEnv.DATABASE_URL, 'DATABASE_URL'));
     await client.connect();
     try {
-      // Every migration of this build recorded (the later ones run after the first tables exist).
+      // The build's last migration recorded (the later ones run after the first tables exist).
       await waitFor(async () => {
         if (!(await client.query(`SELECT to_regclass('public.migrations') IS NOT NULL AS ok`)).rows[0].ok) return false;
-        return Number((await client.query('SELECT count(*) AS n FROM migrations')).rows[0].n) >= MIGRATION_COUNT;
+        return Number((await client.query('SELECT max(timestamp) AS ts FROM migrations')).rows[0].ts) >= LAST_MIGRATION;
       }, deadline - Date.now());
     } finally {
       await client.end();

@@ -177,10 +177,13 @@ describe('Redis topologies', () => {
     const options = { sentinels: [{ host: '127.0.0.1', port: sentinel.sentinelPorts[0] }], name: sentinel.name, retryStrategy: () => 50 };
     // What a failover's +switch-master or the watchdog does, at the worst moment: the client has just
     // gone to a sentinel to ask for the primary.
+    // Resolves once ioredis has ended the client.
     const disconnectWhileConnecting = async (client: Redis) => {
       await client.ping();
+      const ended = new Promise((resolve) => client.once('end', resolve));
       client.once('connecting', () => client.disconnect(true));
       client.disconnect(true);
+      await ended;
     };
     const plain = new Redis(options).on('error', () => undefined);
     const resilient = new ResilientRedis(options, () => 50).on('error', () => undefined);
@@ -195,6 +198,11 @@ describe('Redis topologies', () => {
       await waitFor(async () => resilient.status === 'end', 5_000);
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(resilient.status).toBe('end'); // closed by its owner: it stays closed
+      // Opened again by its owner (BullMQ resets a blocking connection so): it heals again.
+      await resilient.connect();
+      await disconnectWhileConnecting(resilient);
+      await waitFor(async () => resilient.status === 'ready', 5_000);
+      expect(await resilient.ping()).toBe('PONG');
     } finally {
       plain.disconnect();
       resilient.disconnect();

@@ -10,7 +10,8 @@ import { Redis, type RedisOptions } from 'ioredis';
  * +switch-master, a READONLY reconnect or the worker watchdog can land (ioredis issue 1683: after a
  * failover some pods never reconnect). Reliability scenario 6 met it: the producer refused every
  * delivery for good once the replica was promoted. This client connects again after such an end, with
- * the reconnection delays of any other drop; `quit()` and `disconnect()` still end it.
+ * the reconnection delays of any other drop; `quit()` and `disconnect()` still end it, until its owner
+ * calls `connect()` again (as BullMQ does to reset a worker's blocking connection).
  */
 export class ResilientRedis extends Redis {
   private static readonly logger = new Logger('Redis');
@@ -27,6 +28,11 @@ export class ResilientRedis extends Redis {
         if (!this.closedByOwner && this.status === 'end') this.connect().catch(() => undefined);
       }, retryDelay(++this.revivals)).unref();
     });
+  }
+
+  override connect(...args: Parameters<Redis['connect']>): ReturnType<Redis['connect']> {
+    this.closedByOwner = false;
+    return super.connect(...args);
   }
 
   override quit(...args: Parameters<Redis['quit']>): ReturnType<Redis['quit']> {

@@ -23,7 +23,8 @@ export function redisConnection(url: string, overrides: RedisOptions = {}): Redi
 /** A demoted primary answers writes with READONLY: reconnect (Sentinel then names the new one) and resend. */
 const reconnectOnReadonly = (err: Error) => (err.message.startsWith('READONLY') ? 2 : false);
 
-function tlsOptions(tls: RedisTls): ConnectionOptions {
+/** The TLS options of a connection to a Redis node: the private CA and the client certificate, when given. */
+export function tlsOptions(tls: RedisTls): ConnectionOptions {
   return { ...(tls.ca ? { ca: tls.ca } : {}), ...(tls.cert ? { cert: tls.cert, key: tls.key } : {}) };
 }
 

@@ -7,6 +7,7 @@ import { withTimeout } from '../common/with-timeout.js';
 import { AppConfig } from '../config/configuration.js';
 import { describeNodes, hashTag, RedisTopology, RedisTopologyKind } from '../config/redis-topology.js';
 import { WEBHOOKS_QUEUE } from './queue.constants.js';
+import { tlsOptions } from './redis-options.js';
 
 // Within readiness's 1 s budget: the queue's client, then (cluster) a direct look at a seed.
 const PROBE_TIMEOUT_MS = 400;
@@ -118,7 +119,7 @@ export class RedisTopologyProbe implements OnApplicationBootstrap {
       port: seed.port,
       username: topology.username,
       password: topology.password,
-      ...(topology.tls ? { tls: { ca: topology.tls.ca, cert: topology.tls.cert, key: topology.tls.key } } : {}),
+      ...(topology.tls ? { tls: tlsOptions(topology.tls) } : {}),
       lazyConnect: true,
       connectTimeout: PROBE_TIMEOUT_MS,
       maxRetriesPerRequest: 0,

@@ -8,8 +8,8 @@ import { Redis, type RedisOptions } from 'ioredis';
  * closed.") when a disconnect reaches it while it is still connecting. Through Sentinel, connecting
  * means asking a sentinel for the primary first, a round trip in which the failover detector's
  * +switch-master, a READONLY reconnect or the worker watchdog can land (ioredis issue 1683: after a
- * failover some pods never reconnect). Reliability scenario 6 met it: the producer refused every
- * delivery for good once the replica was promoted. This client connects again after such an end, with
+ * failover some pods never reconnect); a producer caught so refuses every delivery after the
+ * promotion (reliability scenario 6). This client connects again after such an end, with
  * the reconnection delays of any other drop; `quit()` and `disconnect()` still end it, until its owner
  * calls `connect()` again (as BullMQ does to reset a worker's blocking connection).
  */
